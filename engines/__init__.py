@@ -1,0 +1,31 @@
+"""Model engines: one module per task over a shared runtime (device, seeds, model cache).
+
+A new engine is one module plus one line in ENGINES.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engines.registry import Registry
+from engines.runtime import ModelCache, Runtime, choose_runtime
+from engines.vae import VAEEngine
+
+ENGINES = {"vae": VAEEngine}
+
+
+@dataclass
+class Engines:
+    runtime: Runtime
+    registry: Registry
+    cache: ModelCache
+    vae: VAEEngine
+
+
+def create_engines(
+    registry: Registry | None = None, runtime: Runtime | None = None, cache: ModelCache | None = None
+) -> Engines:
+    registry = registry or Registry()
+    runtime = runtime or choose_runtime()
+    cache = cache or ModelCache()
+    return Engines(runtime, registry, cache, **{task: cls(registry, runtime, cache) for task, cls in ENGINES.items()})

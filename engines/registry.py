@@ -1,0 +1,159 @@
+"""Which models exist for each task: bundled checkpoints, hub presets, and paths typed by users.
+
+A checkpoint folder in checkpoints/ is found by its `atelier.json` ({"task": "vae", ...}), so a
+newly trained model shows up with no code change. Hub presets are listed always; offline and
+not in the local Hugging Face cache, they are marked unavailable with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS_DIR = Path(os.environ.get("ATELIER_CHECKPOINTS", ROOT / "checkpoints"))
+
+HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
+    "vae": [
+        ("stabilityai/sd-vae-ft-mse", "SD VAE ft-MSE (AutoencoderKL, 8x)"),
+        ("madebyollin/taesd", "TAESD (AutoencoderTiny, fast)"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str  # what the UI shows and recipes record: a bundled folder name, a repo id or a path
+    task: str
+    source: str  # "bundled", "hub" or "local"
+    location: str  # folder path or repo id
+    title: str = ""
+    available: bool = True
+    reason: str = ""  # why it is unavailable
+    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # from atelier.json
+
+    @property
+    def label(self) -> str:
+        text = f"{self.id} — {self.title}" if self.title else self.id
+        return text if self.available else f"{text} (unavailable: {self.reason})"
+
+
+def read_settings(folder: Path) -> dict[str, Any] | None:
+    path = folder / "atelier.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+MODEL_FILES = ("config.json", "model_index.json")
+
+
+def local_paths_allowed() -> bool:
+    """Typing a server folder is for your own machine; on a public Space it is off unless allowed."""
+    default = "0" if os.environ.get("SPACE_ID") else "1"
+    return os.environ.get("ATELIER_ALLOW_LOCAL_PATHS", default).lower() in ("1", "true", "yes")
+
+
+_hub_reachable: bool | None = None
+_hub_lock = threading.Lock()
+
+
+def hub_offline_reason() -> str:
+    """'' when the Hugging Face Hub can be reached, else why not. Checked once per process."""
+    global _hub_reachable
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "offline mode (HF_HUB_OFFLINE is set)"
+    with _hub_lock:
+        if _hub_reachable is None:
+            from huggingface_hub import constants
+
+            host = urlparse(constants.ENDPOINT).hostname or ""
+            try:
+                with socket.create_connection((host, 443), timeout=2):
+                    _hub_reachable = True
+            except OSError:
+                _hub_reachable = False
+    return "" if _hub_reachable else "the Hugging Face Hub cannot be reached (no network)"
+
+
+def hub_cached(repo_id: str) -> bool:
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id, local_files_only=True)
+        return True
+    except Exception:
+        return False
+
+
+class Registry:
+    def __init__(
+        self, checkpoints_dir: Path = CHECKPOINTS_DIR, hub_presets: dict[str, list[tuple[str, str]]] | None = None
+    ):
+        self.checkpoints_dir = Path(checkpoints_dir)
+        self.hub_presets = HUB_PRESETS if hub_presets is None else hub_presets
+
+    def bundled(self, task: str) -> list[ModelSpec]:
+        specs = []
+        if self.checkpoints_dir.is_dir():
+            for folder in sorted(self.checkpoints_dir.iterdir()):
+                settings = read_settings(folder)
+                if settings and settings.get("task") == task:
+                    specs.append(
+                        ModelSpec(
+                            folder.name, task, "bundled", str(folder), settings.get("title", ""), settings=settings
+                        )
+                    )
+        return specs
+
+    def hub(self, task: str) -> list[ModelSpec]:
+        specs = []
+        for repo_id, title in self.hub_presets.get(task, []):
+            reason = "" if hub_cached(repo_id) else hub_offline_reason()
+            specs.append(ModelSpec(repo_id, task, "hub", repo_id, title, available=not reason, reason=reason))
+        return specs
+
+    def models(self, task: str) -> list[ModelSpec]:
+        """Every model for a task, bundled first (the first available one is the default)."""
+        return self.bundled(task) + self.hub(task)
+
+    def default(self, task: str) -> ModelSpec | None:
+        return next((m for m in self.models(task) if m.available), None)
+
+    def resolve(self, task: str, model_id: str) -> ModelSpec:
+        """A model by id: a listed one, a local folder path, or any hub repo id ('owner/name')."""
+        from engines.errors import InputError
+
+        if not isinstance(model_id, str) or not model_id.strip():
+            raise InputError("choose a model")
+        if len(model_id) > 1000:
+            raise InputError("that model name is too long: use a model from the list, a repo id or a folder")
+        model_id = model_id.strip().split(" — ")[0]  # accept a dropdown label as well as an id
+        for spec in self.models(task):
+            if spec.id == model_id:
+                return spec
+        path = Path(model_id).expanduser()
+        if path.is_dir() and local_paths_allowed() and any((path / f).is_file() for f in MODEL_FILES):
+            settings = read_settings(path) or {}
+            if settings.get("task", task) != task:
+                raise InputError(f"{model_id} is a {settings['task']} model, not a {task} model")
+            return ModelSpec(model_id, task, "local", str(path.resolve()), settings.get("title", ""), settings=settings)
+        parts = model_id.split("/")
+        if len(parts) == 2 and all(
+            p and len(p) <= 96 and p.replace("-", "").replace("_", "").replace(".", "").isalnum() for p in parts
+        ):
+            reason = "" if hub_cached(model_id) else hub_offline_reason()
+            return ModelSpec(model_id, task, "hub", model_id, available=not reason, reason=reason)
+        known = ", ".join(s.id for s in self.models(task)) or "none"
+        raise InputError(
+            f"unknown {task} model {model_id[:200]!r}: use one of {known}, a local folder, or a hub repo id"
+        )

@@ -1,0 +1,168 @@
+"""The gallery: PNG files with their recipe inside, an SQLite index, and crash-safe writes.
+
+Layout under the root (ATELIER_GALLERY_DIR, default ./gallery_data):
+    images/<id>.png     the image at native size, recipe in its metadata
+    inputs/<sha>.png    images a recipe was made from (for "reuse settings"), shared by content
+    index.sqlite        id, created, engine, model, seed, recipe JSON
+
+Write order makes a crash harmless: the PNG goes to a temporary file, is fsynced and renamed
+into place, and only then is the index row committed. A kill before the commit leaves an
+orphan file that `open` removes; nothing half-written is ever listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from gallery.metadata import png_info
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = Path(os.environ.get("ATELIER_GALLERY_DIR", ROOT / "gallery_data"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    path: Path
+    created: float
+    recipe: dict[str, Any]
+
+    @property
+    def caption(self) -> str:
+        r = self.recipe
+        what = r.get("prompt") or r.get("label") or r.get("operation", "")
+        seed = f" · seed {r['seed']}" if r.get("seed") is not None else ""
+        return f"{r.get('engine', '?')}: {what}{seed}"[:120]
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Gallery:
+    def __init__(self, root: str | Path = DEFAULT_ROOT):
+        self.root = Path(root)
+        self.images_dir = self.root / "images"
+        self.inputs_dir = self.root / "inputs"
+        self.images_dir.mkdir(parents=True, exist_ok=True)
+        self.inputs_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, created REAL NOT NULL, engine TEXT, "
+            "model TEXT, seed INTEGER, recipe TEXT NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS images_created ON images (created DESC)")
+        self.recover()
+
+    def recover(self) -> dict[str, int]:
+        """Remove what a crash may have left: temp files, files with no index row, rows with no file."""
+        with self._lock:
+            ids = {row[0] for row in self._db.execute("SELECT id FROM images")}
+            removed = {"temp": 0, "orphan_files": 0, "missing_files": 0}
+            for folder in (self.images_dir, self.inputs_dir):
+                for tmp in folder.glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                    removed["temp"] += 1
+            for png in self.images_dir.glob("*.png"):
+                if png.stem not in ids:
+                    png.unlink(missing_ok=True)
+                    removed["orphan_files"] += 1
+            for image_id in ids:
+                if not (self.images_dir / f"{image_id}.png").exists():
+                    self._db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+                    removed["missing_files"] += 1
+            return removed
+
+    def add(self, image: Image.Image, recipe: dict[str, Any], inputs: dict[str, Image.Image] | None = None) -> Entry:
+        """Save one image with its recipe. `inputs` (e.g. the uploaded image) are stored by content
+        hash and referenced from the recipe as recipe['inputs'][name] = sha256."""
+        recipe = dict(recipe)
+        if inputs:
+            recipe["inputs"] = {name: self._store_input(img) for name, img in inputs.items()}
+        image_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        created = time.time()
+        recipe.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        recipe["id"] = image_id
+        path = self.images_dir / f"{image_id}.png"
+        info = png_info(recipe, image.size)
+        _write_atomic(path, lambda f: image.save(f, format="PNG", pnginfo=info))
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO images (id, created, engine, model, seed, recipe) VALUES (?, ?, ?, ?, ?, ?)",
+                (image_id, created, recipe.get("engine"), recipe.get("model"), recipe.get("seed"), json.dumps(recipe)),
+            )
+        return Entry(image_id, path, created, recipe)
+
+    def _store_input(self, image: Image.Image) -> str:
+        data = image.convert("RGB").tobytes() + repr(image.size).encode()
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.inputs_dir / f"{sha}.png"
+        if not path.exists():
+            _write_atomic(path, lambda f: image.save(f, format="PNG"))
+        return sha
+
+    def input_path(self, sha: str) -> Path | None:
+        if not isinstance(sha, str) or not sha.isalnum():
+            return None
+        path = self.inputs_dir / f"{sha}.png"
+        return path if path.exists() else None
+
+    def _entry(self, row: tuple) -> Entry:
+        image_id, created, recipe = row
+        return Entry(image_id, self.images_dir / f"{image_id}.png", created, json.loads(recipe))
+
+    def list(self, page: int = 1, per_page: int = 24) -> list[Entry]:
+        """Newest first; pages start at 1."""
+        page, per_page = max(1, int(page)), max(1, min(200, int(per_page)))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created, recipe FROM images ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                (per_page, (page - 1) * per_page),
+            ).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def pages(self, per_page: int = 24) -> int:
+        return max(1, -(-self.count() // per_page))
+
+    def get(self, image_id: str) -> Entry | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, created, recipe FROM images WHERE id = ?", (str(image_id),)).fetchone()
+        return self._entry(row) if row else None
+
+    def delete(self, image_id: str) -> bool:
+        """Remove the index row first (the image disappears at once), then the file."""
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM images WHERE id = ?", (str(image_id),)).rowcount
+        if deleted:
+            (self.images_dir / f"{image_id}.png").unlink(missing_ok=True)
+        return bool(deleted)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,107 @@
+"""Shared fixtures: tiny random-weight models saved locally (nothing is downloaded), temp galleries."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the network
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def save_tiny_autoencoder_kl(folder: Path, *, bundled: bool, sample_size: int = 32) -> Path:
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=sample_size,
+    )
+    vae.save_pretrained(folder, safe_serialization=True)
+    if bundled:
+        settings = {
+            "task": "vae",
+            "title": "tiny test VAE",
+            "image_size": sample_size,
+            "latent_mean": [0.0] * 4,
+            "latent_std": [1.0] * 4,
+        }
+        (folder / "atelier.json").write_text(json.dumps(settings))
+    return folder
+
+
+def save_tiny_autoencoder_tiny(folder: Path) -> Path:
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    vae = AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+        latent_channels=4,
+    )
+    vae.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> Path:
+    """A checkpoints/ folder holding one tiny bundled-style VAE."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_hub_vaes(tmp_path_factory) -> dict[str, Path]:
+    """Hub-style VAEs (no atelier.json) saved to folders: used by local path, as a hub repo would be."""
+    root = tmp_path_factory.mktemp("hub")
+    return {
+        "kl": save_tiny_autoencoder_kl(root / "tiny-kl", bundled=False, sample_size=32),
+        "tiny": save_tiny_autoencoder_tiny(root / "tiny-taesd"),
+    }
+
+
+@pytest.fixture
+def engines(tiny_checkpoints):
+    import torch
+
+    from engines import create_engines
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+
+    return create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    from gallery import Gallery
+
+    g = Gallery(tmp_path / "gallery")
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def sample_png(tmp_path) -> Path:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (80, 60), "white")
+    ImageDraw.Draw(image).ellipse((10, 5, 70, 55), fill=(250, 200, 40), outline=(90, 60, 0), width=3)
+    path = tmp_path / "smiley.png"
+    image.save(path)
+    return path

@@ -1,0 +1,140 @@
+"""App level: launch the Blocks app in-process and drive it with gradio_client, as an API client would."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import gradio as gr
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from engines import create_engines
+from engines.registry import Registry
+from engines.runtime import Runtime
+from gallery import Gallery, read_recipe
+from tests.test_imaging import png_declaring
+
+
+@pytest.fixture(scope="module")
+def served(tiny_checkpoints, tmp_path_factory):
+    engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
+    gallery = Gallery(tmp_path_factory.mktemp("app-gallery"))
+    demo = app.build_app(engines, gallery)
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_port=None, quiet=True, **app.launch_kwargs(demo))
+    client = Client(url, verbose=False)
+    yield client, gallery, demo
+    demo.close()
+    gallery.close()
+
+
+def test_named_endpoints(served):
+    client, _, _ = served
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/vae_reconstruct", "/vae_interpolate", "/vae_sample", "/gallery_list"} <= set(endpoints)
+
+
+def test_reconstruct_saves_to_gallery_with_recipe(served, sample_png):
+    client, gallery, _ = served
+    before = gallery.count()
+    _, reconstruction, _, scores = client.predict(handle_file(str(sample_png)), "tiny-vae", api_name="/vae_reconstruct")
+    assert "PSNR" in scores and "SSIM" in scores
+    assert Image.open(reconstruction).size == (256, 256)  # upscaled for display ...
+    entry = gallery.list()[0]
+    assert gallery.count() == before + 1 and entry.id in scores
+    assert Image.open(entry.path).size == (32, 32)  # ... saved at native size
+    assert read_recipe(str(entry.path))["operation"] == "reconstruct"
+    listing = client.predict(1, api_name="/gallery_list")
+    assert listing["items"][0]["id"] == entry.id and listing["total"] == gallery.count()
+
+
+def test_sample_and_interpolate(served, sample_png, tmp_path):
+    client, gallery, _ = served
+    blue = tmp_path / "blue.png"
+    Image.new("RGB", (50, 50), (20, 40, 220)).save(blue)
+    images = client.predict(5, 3, "tiny-vae", api_name="/vae_sample")
+    assert [item["caption"] for item in images] == ["seed 5", "seed 6", "seed 7"]
+    downloaded = read_recipe(images[0]["image"])  # the file the client gets still carries the recipe
+    assert downloaded["seed"] == 5 and downloaded["engine"] == "vae"
+    strip, gif = client.predict(
+        handle_file(str(sample_png)), handle_file(str(blue)), 4, "tiny-vae", api_name="/vae_interpolate"
+    )
+    assert Image.open(strip).size == (4 * 32, 32)
+    assert Image.open(gif).is_animated
+    assert gallery.list()[0].recipe["operation"] == "interpolate"
+
+
+BAD_CALLS = [
+    ("/vae_sample", (-1, 2, "tiny-vae"), "minimum|seed"),
+    ("/vae_sample", (2**70, 2, "tiny-vae"), "maximum|seed"),
+    ("/vae_sample", (1, 10**6, "tiny-vae"), "maximum|count"),
+    ("/vae_sample", (1, 2, "no-such-model"), "unknown vae model"),
+    ("/vae_sample", (1, 2, "madebyollin/taesd"), "unavailable"),
+    ("/vae_interpolate", (None, None, 4, "tiny-vae"), "two images"),
+    ("/gallery_list", ("x",), "page"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "args", "message"), BAD_CALLS, ids=[f"{e}{a}"[:40] for e, a, _ in BAD_CALLS])
+def test_bad_input_gets_a_clear_message(served, endpoint, args, message):
+    client, gallery, _ = served
+    before = gallery.count()
+    with pytest.raises(Exception, match=f"(?i){message}"):
+        client.predict(*args, api_name=endpoint)
+    assert gallery.count() == before  # nothing half-written reaches the gallery
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"definitely not an image", "not an image"),
+        (png_declaring(20000, 20000), "too large|megapixels"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not an image|damaged"),
+    ],
+)
+def test_bad_files_get_a_clear_message_and_the_app_stays_up(served, tmp_path, sample_png, content, message):
+    client, gallery, _ = served
+    bad = tmp_path / "upload.png"
+    bad.write_bytes(content)
+    before = gallery.count()
+    with pytest.raises(Exception, match=f"(?i){message}"):
+        client.predict(handle_file(str(bad)), "tiny-vae", api_name="/vae_reconstruct")
+    assert gallery.count() == before
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    with pytest.raises(Exception, match="at least"):
+        client.predict(handle_file(str(tiny)), "tiny-vae", api_name="/vae_reconstruct")
+    client.predict(handle_file(str(sample_png)), "tiny-vae", api_name="/vae_reconstruct")  # still up
+
+
+@pytest.mark.parametrize("seed", [math.nan, math.inf, 1.5, "7; DROP TABLE images"])
+def test_values_json_clients_cannot_send_are_still_refused(served, seed):
+    """NaN and inf cannot travel through gradio_client (strict JSON), but a raw HTTP client can send them."""
+    _, gallery, demo = served
+    before = gallery.count()
+    with pytest.raises(gr.Error, match="seed"):
+        demo.studio.vae_sample(seed, 2, "tiny-vae")
+    assert gallery.count() == before
+
+
+def test_reuse_settings_restores_a_sample_exactly(served):
+    client, gallery, demo = served
+    client.predict(40, 3, "tiny-vae", api_name="/vae_sample")
+    third = gallery.list()[0]  # newest: seed 42
+    updates = demo.studio.reuse_settings(third.id)
+    seed, count = updates[-2], updates[-1]
+    assert (seed, count) == (42, 1)
+    again = client.predict(seed, count, "tiny-vae", api_name="/vae_sample")
+    assert Image.open(again[0]["image"]).tobytes() == Image.open(third.path).tobytes()
+
+
+def test_reuse_settings_restores_the_uploaded_image(served, sample_png):
+    client, gallery, demo = served
+    client.predict(handle_file(str(sample_png)), "tiny-vae", api_name="/vae_reconstruct")
+    updates = demo.studio.reuse_settings(gallery.list()[0].id)
+    image_path = updates[3]
+    assert image_path and Image.open(image_path).size == (32, 32)
+    assert json.loads(json.dumps(gallery.list()[0].recipe))["inputs"]["image"] in image_path

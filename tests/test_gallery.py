@@ -1,0 +1,114 @@
+"""The gallery: metadata contract, paging, persistence, and crash safety."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gallery import Gallery, read_recipe
+from gallery.metadata import a1111_parameters
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE = {
+    "engine": "text",
+    "operation": "generate",
+    "model": "emoji-ldm",
+    "model_hash": "abc123",
+    "seed": 42,
+    "prompt": "a cat astronaut, ünïcode ✨",
+    "negative_prompt": "blurry",
+    "params": {"steps": 20, "guidance_scale": 5.0, "scheduler": "dpm++"},
+}
+
+
+def test_png_carries_a1111_parameters_and_full_json(gallery):
+    entry = gallery.add(Image.new("RGB", (64, 48), "red"), RECIPE)
+    with Image.open(entry.path) as image:
+        parameters = image.info["parameters"]
+    assert parameters.startswith("a cat astronaut, ünïcode ✨\nNegative prompt: blurry\n")
+    assert "Steps: 20" in parameters and "Seed: 42" in parameters and "Size: 64x48" in parameters
+    assert "Model hash: abc123" in parameters and "CFG scale: 5.0" in parameters
+    recipe = read_recipe(str(entry.path))
+    assert recipe["prompt"] == RECIPE["prompt"] and recipe["params"] == RECIPE["params"] and recipe["id"] == entry.id
+
+
+def test_parameters_without_prompt_is_one_line():
+    text = a1111_parameters({"engine": "vae", "operation": "sample", "seed": 3, "params": {"index": 0}}, (64, 64))
+    assert "\n" not in text and text.startswith("Seed: 3")
+
+
+def test_newest_first_paging_and_delete(gallery):
+    ids = [gallery.add(Image.new("RGB", (8, 8)), {**RECIPE, "seed": i}).id for i in range(5)]
+    assert [e.id for e in gallery.list(1, 2)] == ids[::-1][:2]
+    assert [e.id for e in gallery.list(3, 2)] == ids[:1]
+    assert gallery.count() == 5 and gallery.pages(2) == 3
+    assert gallery.delete(ids[2]) and not gallery.delete(ids[2])
+    assert gallery.get(ids[2]) is None and not (gallery.images_dir / f"{ids[2]}.png").exists()
+    assert gallery.count() == 4
+
+
+def test_inputs_are_stored_once_by_content(gallery):
+    source = Image.new("RGB", (10, 10), "blue")
+    a = gallery.add(Image.new("RGB", (8, 8)), RECIPE, inputs={"image": source})
+    b = gallery.add(Image.new("RGB", (8, 8)), RECIPE, inputs={"image": source.copy()})
+    sha = a.recipe["inputs"]["image"]
+    assert sha == b.recipe["inputs"]["image"] and len(list(gallery.inputs_dir.glob("*.png"))) == 1
+    assert Image.open(gallery.input_path(sha)).getpixel((0, 0)) == (0, 0, 255)
+    assert gallery.input_path("../../etc/passwd") is None
+
+
+def test_survives_restart(tmp_path):
+    first = Gallery(tmp_path / "g")
+    entry = first.add(Image.new("RGB", (8, 8)), RECIPE)
+    first.close()
+    again = Gallery(tmp_path / "g")
+    assert [e.id for e in again.list()] == [entry.id] and again.get(entry.id).recipe["seed"] == 42
+    again.close()
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    from PIL import Image
+    import gallery.store as store
+    g = store.Gallery({folder!r})
+    g.add(Image.new("RGB", (8, 8)), {{"engine": "vae", "seed": 1}})
+    point = {point!r}
+    real_replace, real_fsync = os.replace, os.fsync
+    def hang():
+        print("HANGING", flush=True)
+        time.sleep(60)
+    if point == "mid-file":
+        store.os.fsync = lambda fd: hang()
+    else:
+        store.os.replace = lambda a, b: (real_replace(a, b), hang())
+    g.add(Image.new("RGB", (8, 8)), {{"engine": "vae", "seed": 2}})
+""")
+
+
+@pytest.mark.parametrize("point", ["mid-file", "before-index"])
+def test_kill_mid_write_leaves_no_broken_or_orphan_entry(tmp_path, point):
+    folder = tmp_path / "g"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT.format(root=str(ROOT), folder=str(folder), point=point)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "HANGING"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    leftovers = list((folder / "images").iterdir())
+    assert len(leftovers) == 2  # the saved image plus what the killed write left behind
+    g = Gallery(folder)
+    entries = g.list()
+    assert [e.recipe["seed"] for e in entries] == [1]
+    assert sorted(p.name for p in (folder / "images").iterdir()) == [f"{entries[0].id}.png"]
+    assert json.loads(Image.open(entries[0].path).info["atelier"])["seed"] == 1
+    g.close()

@@ -1,0 +1,233 @@
+"""Train the emoji VAE: a diffusers AutoencoderKL, 64x64x3 -> 4x16x16 latents.
+
+    python -m training.train_vae                      # train (resumes from runs/vae/last.pt)
+    python -m training.train_vae --steps 4000         # train longer, same run
+    python -m training.train_vae --export-only        # write checkpoints/emoji-vae from the last run
+
+Why a downsampling factor of 4 (3 encoder blocks) and 4 latent channels: the text model
+(issue 5) runs its UNet on these latents. A 16x16 grid keeps enough spatial room for an
+emoji's eyes, mouth and outline, and 4x16x16 = 1,024 numbers against 12,288 pixel values is a
+12x compression, close to Stable Diffusion's 48x at 8x downsampling with 4 channels yet still
+roomy enough to be sharp on flat-coloured art. A factor of 8 (4x8x8) blurred faces.
+
+Loss: L1 + 0.5 (1 - SSIM) + a small KL. SSIM keeps edges and flat regions crisp where L1
+alone smears them; there is no offline LPIPS network here, so SSIM is the perceptual term.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from engines.imaging import image_grid
+from engines.metrics import psnr, ssim
+from training import data as emoji_data
+
+# ---- config -------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = ROOT / "runs" / "vae"
+EXPORT_DIR = ROOT / "checkpoints" / "emoji-vae"
+IMAGE_SIZE = 64
+BATCH_SIZE = 32
+LEARNING_RATE = 2e-4
+WARMUP_STEPS = 100
+TOTAL_STEPS = 2600  # cosine schedule length; --steps overrides
+KL_WEIGHT = 2e-7  # on the per-image KL sum; keeps latents near N(0, I) scale without blurring
+SSIM_WEIGHT = 0.5
+SAMPLE_EVERY = 200
+CHECKPOINT_EVERY = 100
+SEED = 0
+VAE_CONFIG = dict(
+    in_channels=3,
+    out_channels=3,
+    latent_channels=4,
+    down_block_types=("DownEncoderBlock2D",) * 3,
+    up_block_types=("UpDecoderBlock2D",) * 3,
+    block_out_channels=(32, 64, 128),
+    layers_per_block=1,
+    norm_num_groups=32,
+    sample_size=IMAGE_SIZE,
+)
+# ---------------------------------------------------------------------------------------
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N,H,W,3] -> float [N,3,H,W] in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
+def to_pil(batch: torch.Tensor) -> list[Image.Image]:
+    array = batch.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a) for a in array]
+
+
+def learning_rate(step: int, total: int) -> float:
+    if step < WARMUP_STEPS:
+        return LEARNING_RATE * (step + 1) / WARMUP_STEPS
+    progress = min(1.0, (step - WARMUP_STEPS) / max(1, total - WARMUP_STEPS))
+    return LEARNING_RATE * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(vae, images: torch.Tensor, batch: int = 128) -> dict[str, float]:
+    """Held-out PSNR / SSIM of deterministic reconstructions (posterior mode), plus latent stats."""
+    vae.eval()
+    scores_psnr, scores_ssim, latents = [], [], []
+    for i in range(0, len(images), batch):
+        x = images[i : i + batch]
+        z = vae.encode(x).latent_dist.mode()
+        y = vae.decode(z).sample.clamp(-1, 1)
+        scores_psnr.append(psnr((x + 1) / 2, (y + 1) / 2))
+        scores_ssim.append(ssim((x + 1) / 2, (y + 1) / 2))
+        latents.append(z)
+    vae.train()
+    z = torch.cat(latents)
+    return {
+        "psnr": torch.cat(scores_psnr).mean().item(),
+        "ssim": torch.cat(scores_ssim).mean().item(),
+        "latent_mean": z.mean((0, 2, 3)).tolist(),
+        "latent_std": z.std((0, 2, 3)).tolist(),
+        "latent_global_std": z.std().item(),
+    }
+
+
+def sample_grid(vae, fixed: torch.Tensor) -> Image.Image:
+    """Originals (odd rows) over reconstructions (even rows), 8 per row."""
+    vae.eval()
+    with torch.no_grad():
+        recon = vae.decode(vae.encode(fixed).latent_dist.mode()).sample
+    vae.train()
+    originals, recons = to_pil(fixed), to_pil(recon)
+    rows = []
+    for i in range(0, len(originals), 8):
+        rows += originals[i : i + 8] + recons[i : i + 8]
+    return image_grid(rows, 8)
+
+
+@torch.no_grad()
+def prior_grid(vae, metrics: dict, count: int = 32) -> Image.Image:
+    """Decodes of latents drawn from the fitted per-channel Gaussian (what the app's "sample" does)."""
+    vae.eval()
+    mean = torch.tensor(metrics["latent_mean"])[None, :, None, None]
+    std = torch.tensor(metrics["latent_std"])[None, :, None, None]
+    noise = torch.randn(count, 4, IMAGE_SIZE // 4, IMAGE_SIZE // 4, generator=torch.Generator().manual_seed(SEED))
+    device = next(vae.parameters()).device
+    return image_grid(to_pil(vae.decode((mean + std * noise).to(device)).sample), 8)
+
+
+def export(vae, metrics: dict, meta: dict, out_dir: Path = EXPORT_DIR) -> None:
+    """save_pretrained (safetensors + config) plus atelier.json, which makes the registry list it."""
+    # Latents are scaled by 1/std before diffusion, as in Stable Diffusion (scaling_factor).
+    vae.register_to_config(scaling_factor=round(1.0 / metrics["latent_global_std"], 5))
+    vae.save_pretrained(out_dir, safe_serialization=True)
+    settings = {
+        "task": "vae",
+        "title": "Emoji VAE (bundled, 64×64 → 4×16×16)",
+        "image_size": IMAGE_SIZE,
+        # The per-channel Gaussian of the training latents: "sample from the prior" draws from it.
+        "latent_mean": [round(v, 5) for v in metrics["latent_mean"]],
+        "latent_std": [round(v, 5) for v in metrics["latent_std"]],
+    }
+    (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / "training_metrics.json").write_text(json.dumps({**metrics, **meta}, indent=2) + "\n")
+    print(f"exported to {out_dir}")
+
+
+def main() -> None:
+    from diffusers import AutoencoderKL
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=TOTAL_STEPS)
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    parser.add_argument("--export-dir", type=Path, default=EXPORT_DIR)
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    args = parser.parse_args()
+
+    torch.manual_seed(SEED)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    train = to_tensor(emoji_data.load(IMAGE_SIZE, "train")["images"])
+    heldout = to_tensor(emoji_data.load(IMAGE_SIZE, "heldout")["images"])
+    fixed = heldout[torch.linspace(0, len(heldout) - 1, 32).long()]
+
+    vae = AutoencoderKL(**VAE_CONFIG).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(vae.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    last = args.run_dir / "last.pt"
+    step, elapsed = 0, 0.0
+    if last.exists():  # our own file: weights_only keeps torch.load from unpickling code
+        state = torch.load(last, map_location=device, weights_only=True)
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
+
+    def save() -> None:
+        tmp = last.with_suffix(".tmp")
+        torch.save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+        tmp.replace(last)
+
+    def finish() -> None:
+        metrics = evaluate(vae, heldout.to(device))
+        meta = {
+            "steps": step,
+            "train_minutes": round(elapsed / 60, 1),
+            "device": str(device),
+            "batch_size": BATCH_SIZE,
+            "train_images": len(train),
+            "heldout_images": len(heldout),
+        }
+        print(json.dumps(metrics))
+        export(vae, metrics, meta, args.export_dir)
+        sample_grid(vae, fixed.to(device)).save(args.export_dir / "reconstructions.png")
+        prior_grid(vae, metrics).save(args.export_dir / "prior_samples.png")
+
+    if args.export_only:
+        finish()
+        return
+
+    generator = torch.Generator().manual_seed(SEED + step)
+    started = time.time() - elapsed
+    bar = tqdm(total=args.steps, initial=step, desc="vae", dynamic_ncols=True)
+    while step < args.steps:
+        idx = torch.randint(len(train), (BATCH_SIZE,), generator=generator)
+        x = train[idx]
+        flip = torch.rand(BATCH_SIZE, generator=generator) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x).to(device, memory_format=torch.channels_last)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, args.steps)
+        posterior = vae.encode(x).latent_dist
+        y = vae.decode(posterior.sample()).sample
+        l1 = (y - x).abs().mean()
+        ssim_loss = 1 - ssim((x + 1) / 2, (y.clamp(-1, 1) + 1) / 2).mean()
+        kl = posterior.kl().mean()
+        loss = l1 + SSIM_WEIGHT * ssim_loss + KL_WEIGHT * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        elapsed = time.time() - started
+        bar.update(1)
+        bar.set_postfix(l1=f"{l1.item():.4f}", ssim=f"{1 - ssim_loss.item():.3f}", kl=f"{kl.item():.0f}")
+        if step % CHECKPOINT_EVERY == 0:
+            save()
+        if step % SAMPLE_EVERY == 0:
+            sample_grid(vae, fixed.to(device)).save(args.run_dir / f"samples-{step:06d}.png")
+        if args.max_minutes and elapsed > args.max_minutes * 60:
+            break
+    bar.close()
+    save()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
