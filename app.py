@@ -141,7 +141,7 @@ class Studio:
 
     # ---- gallery --------------------------------------------------------------------------
     def gallery_list(self, page: float = 1) -> dict[str, Any]:
-        """The gallery, newest first: {page, pages, total, items: [{id, recipe}]}."""
+        """The gallery, newest first: {page, pages, total, items: [{id, url, recipe}]}; url serves the PNG."""
         try:
             page = check_int("page", page, 1, 10**9)
         except InputError as error:
@@ -151,7 +151,7 @@ class Studio:
             "page": page,
             "pages": self.gallery.pages(GALLERY_PAGE_SIZE),
             "total": self.gallery.count(),
-            "items": [{"id": e.id, "recipe": e.recipe} for e in entries],
+            "items": [{"id": e.id, "url": f"/gradio_api/file={e.path}", "recipe": e.recipe} for e in entries],
         }
 
     def gallery_page(self, page: float):

@@ -11,10 +11,8 @@ work at the image's own aspect ratio, shrunk to a maximum side and tiled for lar
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +21,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from engines.base import Engine, pil_batch, weights_hash
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import center_square, difference_heatmap, fit_multiple, load_image
 from engines.metrics import psnr, ssim
-from engines.registry import ModelSpec, Registry
-from engines.runtime import ModelCache, Runtime, check_int, check_seed, library_versions, seeded_noise
+from engines.registry import ModelSpec
+from engines.runtime import Runtime, check_int, check_seed, seeded_noise
 
 MAX_SIDE = int(os.environ.get("ATELIER_VAE_MAX_SIDE", "512"))  # hub VAEs: longest side processed
 MAX_INTERPOLATION_STEPS = 32
@@ -94,18 +93,6 @@ def read_config(spec: ModelSpec) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def weights_hash(spec: ModelSpec) -> str:
-    """A short content hash of the weights (local) or the hub commit, recorded in every recipe."""
-    if spec.source == "hub":
-        from huggingface_hub import snapshot_download
-
-        return "hub:" + Path(snapshot_download(spec.location, local_files_only=True)).name[:10]
-    digest = hashlib.sha256()
-    for path in sorted(Path(spec.location).glob("*.safetensors")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:10]
-
-
 def load_autoencoder(spec: ModelSpec, runtime: Runtime) -> LoadedVAE:
     if not spec.available:
         raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
@@ -153,49 +140,17 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
 
 
-def tensor_to_pil(batch: torch.Tensor) -> list[Image.Image]:
-    array = batch.float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a, "RGB") for a in array]
-
-
-class VAEEngine:
+class VAEEngine(Engine):
     task = "vae"
 
-    def __init__(self, registry: Registry, runtime: Runtime, cache: ModelCache):
-        self.registry, self.runtime, self.cache = registry, runtime, cache
-
-    def models(self) -> list[ModelSpec]:
-        return self.registry.models(self.task)
-
-    def load(self, model_id: str) -> tuple[LoadedVAE, Any]:
-        """(the loaded model, its inference lock), from the cache or loaded now."""
-        spec = self.registry.resolve(self.task, model_id)
-        key = (spec.id, str(self.runtime.device), str(self.runtime.dtype))
-        entry = self.cache.get(key, lambda: load_autoencoder(spec, self.runtime))
-        return entry.model, entry.lock
+    def load_model(self, spec: ModelSpec) -> LoadedVAE:
+        return load_autoencoder(spec, self.runtime)
 
     def prepare(self, loaded: LoadedVAE, source: Any) -> Image.Image:
         image = load_image(source)
         if loaded.fixed_size:
             return center_square(image, loaded.fixed_size)
         return fit_multiple(image, MAX_SIDE, loaded.multiple)
-
-    def recipe(
-        self, loaded: LoadedVAE, operation: str, params: dict[str, Any], seed: int | None = None
-    ) -> dict[str, Any]:
-        return {
-            "engine": self.task,
-            "operation": operation,
-            "model": loaded.spec.id,
-            "model_source": loaded.spec.source,
-            "model_hash": loaded.model_hash,
-            "seed": seed,
-            "params": params,
-            "device": str(self.runtime.device),
-            "dtype": str(loaded.dtype).removeprefix("torch."),
-            "versions": library_versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
 
     def _to_device(self, loaded: LoadedVAE, x: torch.Tensor) -> torch.Tensor:
         return x.to(self.runtime.device, loaded.dtype)
@@ -205,7 +160,7 @@ class VAEEngine:
         original = self.prepare(loaded, image)
         with lock, torch.inference_mode():
             y = decode(loaded.model, encode(loaded.model, self._to_device(loaded, pil_to_tensor(original))))
-        reconstruction = tensor_to_pil(y)[0]
+        reconstruction = pil_batch(y)[0]
         a, b = (pil_to_tensor(im) for im in (original, reconstruction))  # scores on the saved 8-bit pixels
         a, b = (a + 1) / 2, (b + 1) / 2
         score_psnr, score_ssim = psnr(a, b).item(), ssim(a, b).item()
@@ -225,7 +180,7 @@ class VAEEngine:
             z = encode(loaded.model, self._to_device(loaded, torch.cat([pil_to_tensor(a), pil_to_tensor(b)])))
             # Linear in latent space: VAE latents are not Gaussian-normalised like GAN noise, so slerp buys nothing.
             t = torch.linspace(0, 1, steps, device=z.device, dtype=z.dtype)[:, None, None, None]
-            frames = tensor_to_pil(decode(loaded.model, z[:1] * (1 - t) + z[1:] * t))
+            frames = pil_batch(decode(loaded.model, z[:1] * (1 - t) + z[1:] * t))
         return Interpolation(
             frames, (a, b), self.recipe(loaded, "interpolate", {"steps": steps, "size": f"{a.width}x{a.height}"})
         )
@@ -247,7 +202,7 @@ class VAEEngine:
         with lock, torch.inference_mode():
             # One at a time: batched convolutions round differently, and "reuse settings" must
             # re-make image i bit for bit from seed + i alone.
-            images = [tensor_to_pil(decode(loaded.model, self._to_device(loaded, row[None])))[0] for row in z]
+            images = [pil_batch(decode(loaded.model, self._to_device(loaded, row[None])))[0] for row in z]
         return [
             Sample(img, self.recipe(loaded, "sample", {"size": f"{size}x{size}", "index": i}, seed + i))
             for i, img in enumerate(images)

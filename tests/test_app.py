@@ -6,6 +6,7 @@ import json
 import math
 
 import gradio as gr
+import httpx
 import pytest
 import torch
 from gradio_client import Client, handle_file
@@ -49,6 +50,8 @@ def test_reconstruct_saves_to_gallery_with_recipe(served, sample_png):
     assert read_recipe(str(entry.path))["operation"] == "reconstruct"
     listing = client.predict(1, api_name="/gallery_list")
     assert listing["items"][0]["id"] == entry.id and listing["total"] == gallery.count()
+    png = httpx.get(client.src.rstrip("/") + listing["items"][0]["url"]).content  # the file, metadata intact
+    assert png == entry.path.read_bytes()
 
 
 def test_sample_and_interpolate(served, sample_png, tmp_path):

@@ -1,0 +1,72 @@
+"""What every engine does the same way: resolve a model id, load it once through the cache, and
+describe what it made in a recipe (the metadata contract of the gallery)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engines.registry import ModelSpec, Registry
+from engines.runtime import ModelCache, Runtime, library_versions
+
+
+def weights_hash(spec: ModelSpec) -> str:
+    """A short content hash of the weights (local) or the hub commit, recorded in every recipe."""
+    if spec.source == "hub":
+        from huggingface_hub import snapshot_download
+
+        return "hub:" + Path(snapshot_download(spec.location, local_files_only=True)).name[:10]
+    digest = hashlib.sha256()
+    for path in sorted(Path(spec.location).glob("*.safetensors")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+class Engine:
+    """Subclasses set `task` and implement `load_model(spec) -> object with .spec, .dtype, .model_hash`."""
+
+    task = ""
+
+    def __init__(self, registry: Registry, runtime: Runtime, cache: ModelCache):
+        self.registry, self.runtime, self.cache = registry, runtime, cache
+
+    def models(self) -> list[ModelSpec]:
+        return self.registry.models(self.task)
+
+    def load_model(self, spec: ModelSpec) -> Any:
+        raise NotImplementedError
+
+    def load(self, model_id: str) -> tuple[Any, threading.Lock]:
+        """(the loaded model, its inference lock), from the cache or loaded now."""
+        spec = self.registry.resolve(self.task, model_id)
+        key = (spec.id, self.task, str(self.runtime.device), str(self.runtime.dtype))
+        entry = self.cache.get(key, lambda: self.load_model(spec))
+        return entry.model, entry.lock
+
+    def recipe(self, loaded: Any, operation: str, params: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+        return {
+            "engine": self.task,
+            "operation": operation,
+            "model": loaded.spec.id,
+            "model_source": loaded.spec.source,
+            "model_hash": loaded.model_hash,
+            "seed": seed,
+            "params": params,
+            "device": str(self.runtime.device),
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "versions": library_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+
+def pil_batch(batch: torch.Tensor) -> list:
+    """Image batch in [-1, 1] [N,3,H,W] -> 8-bit RGB PIL images."""
+    from PIL import Image
+
+    array = batch.float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a, "RGB") for a in array]

@@ -1,0 +1,233 @@
+"""Train the DCGAN-family GAN on the emoji set, or on any folder of images.
+
+    python -m training.train_gan                                  # emoji train split, 64x64, resumes
+    python -m training.train_gan --steps 20000 --minutes 90       # longer, with a wall-clock budget
+    python -m training.train_gan --data ~/my-art --name my-gan    # your own images (any sizes/formats)
+    python -m training.train_gan --loss wgan-gp                   # WGAN-GP instead of hinge
+    python -m training.train_gan --export-only                    # write checkpoints/<name> from the run
+
+Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
+on real and fake images, an exponential moving average of G's weights for sampling.
+The exported checkpoint (EMA generator, fp16 safetensors) appears in the GAN tab's dropdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from engines.imaging import center_square, image_grid, load_image
+from engines.nets.gan import Discriminator, Generator, diff_augment
+from engines.runtime import seeded_noise
+
+# ---- config -------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+RESOLUTION = 64
+Z_DIM = 128
+BATCH_SIZE = 64
+LR_G, LR_D = 2e-4, 2e-4
+BETAS = (0.0, 0.99)  # beta1 = 0 is the usual choice for spectrally normalised GANs
+EMA_DECAY = 0.999
+EMA_START = 500  # before this, the EMA simply copies G (early weights are noise)
+DIFFAUG = "color,translation,cutout"
+SAMPLE_EVERY = 500
+CHECKPOINT_EVERY = 250
+GP_WEIGHT = 10.0  # WGAN-GP only
+SAMPLE_SEEDS = 64  # the fixed grid: seeds 0..63
+# ---------------------------------------------------------------------------------------
+
+
+def emoji_images(resolution: int) -> torch.Tensor:
+    from training import data as emoji_data
+
+    images = emoji_data.load(resolution, "train")["images"]
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,H,W]
+
+
+def folder_images(folder: Path, resolution: int) -> torch.Tensor:
+    """Every readable image under a folder, centre-cropped and resized; unreadable files are counted."""
+    arrays, skipped = [], 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            arrays.append(np.asarray(center_square(load_image(path), resolution)))
+        except Exception:
+            skipped += 1
+    if not arrays:
+        raise SystemExit(f"no readable images in {folder} ({skipped} files skipped)")
+    print(f"{folder}: {len(arrays)} images, {skipped} files skipped")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def to_pil(batch: torch.Tensor) -> list[Image.Image]:
+    array = batch.float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a) for a in array]
+
+
+@torch.no_grad()
+def sample_grid(generator: Generator, device: torch.device, count: int = SAMPLE_SEEDS) -> Image.Image:
+    """Seeds 0..count-1 through the engine's seed contract (row i from seed i), 8 per row."""
+    generator.eval()
+    z = seeded_noise((count, generator.z_dim), seed=0, device=device)
+    return image_grid(to_pil(generator(z)), 8)
+
+
+@torch.no_grad()
+def update_ema(ema: Generator, generator: Generator, decay: float) -> None:
+    for e, p in zip(ema.parameters(), generator.parameters(), strict=True):
+        e.lerp_(p, 1 - decay)
+    for e, b in zip(ema.buffers(), generator.buffers(), strict=True):  # batch-norm statistics
+        e.copy_(b)
+
+
+def gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def d_loss_fn(loss: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    if loss == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    if loss == "nonsat":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    return fake_logits.mean() - real_logits.mean()  # wgan-gp (penalty added by the caller)
+
+
+def g_loss_fn(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-fake_logits).mean() if loss == "nonsat" else -fake_logits.mean()
+
+
+def export(ema: Generator, out_dir: Path, meta: dict) -> None:
+    """EMA generator as fp16 safetensors + config, and atelier.json so the registry lists it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy.deepcopy(ema).half().save_pretrained(out_dir)
+    settings = {"task": "gan", "title": meta.pop("title"), "resolution": ema.resolution, "z_dim": ema.z_dim}
+    (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
+    sample_grid(ema.float(), next(ema.parameters()).device).save(out_dir / "samples.png")
+    print(f"exported to {out_dir}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=None, help="a folder of images (default: the emoji set)")
+    parser.add_argument("--name", default="emoji-gan", help="checkpoint folder name under checkpoints/")
+    parser.add_argument("--resolution", type=int, default=RESOLUTION)
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--loss", choices=["hinge", "nonsat", "wgan-gp"], default="hinge")
+    parser.add_argument("--diffaug", default=DIFFAUG, help="DiffAugment policy; '' turns it off")
+    parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
+    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    run_dir = args.run_dir or ROOT / "runs" / args.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    generator = Generator(Z_DIM, args.resolution, args.base_channels).to(device)
+    discriminator = Discriminator(args.resolution, args.base_channels).to(device)
+    ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(generator.parameters(), LR_G, betas=BETAS)
+    opt_d = torch.optim.Adam(discriminator.parameters(), LR_D, betas=BETAS)
+
+    last = run_dir / "last.pt"
+    step, elapsed = 0, 0.0
+    if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
+        state = torch.load(last, map_location=device, weights_only=True)
+        for module, key in ((generator, "g"), (discriminator, "d"), (ema, "ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
+            module.load_state_dict(state[key])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed {run_dir} at step {step} ({elapsed / 60:.1f} min trained)")
+
+    def meta() -> dict:
+        return {
+            "title": f"{'Emoji' if args.data is None else args.data.name} GAN (DCGAN + SN + DiffAugment, EMA)",
+            "steps": step,
+            "train_minutes": round(elapsed / 60, 1),
+            "device": str(device),
+            "loss": args.loss,
+            "diffaug": args.diffaug,
+            "batch_size": args.batch_size,
+            "resolution": args.resolution,
+            "data": str(args.data) if args.data else "emoji train split",
+            "images": len(images),
+        }
+
+    images = emoji_images(args.resolution) if args.data is None else folder_images(args.data, args.resolution)
+    if args.export_only:
+        export(ema, args.checkpoints / args.name, meta())
+        return
+
+    def save() -> None:
+        state = {
+            "g": generator.state_dict(),
+            "d": discriminator.state_dict(),
+            "ema": ema.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "step": step,
+            "elapsed": elapsed,
+        }
+        torch.save(state, run_dir / "last.tmp")
+        (run_dir / "last.tmp").replace(last)
+
+    batch_generator = torch.Generator().manual_seed(args.seed + step)
+    started = time.time() - elapsed
+    bar = tqdm(total=args.steps, initial=step, desc=args.name, dynamic_ncols=True)
+    generator.train()
+    while step < args.steps:
+        idx = torch.randint(len(images), (args.batch_size,), generator=batch_generator)
+        real = images[idx].to(device).float().div(127.5).sub(1)
+        flip = torch.rand(args.batch_size, generator=batch_generator).to(device) < 0.5
+        real = torch.where(flip[:, None, None, None], real.flip(-1), real)
+        z = torch.randn(args.batch_size, Z_DIM, device=device)
+
+        fake = generator(z)
+        real_logits = discriminator(diff_augment(real, args.diffaug))
+        fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug))
+        d_loss = d_loss_fn(args.loss, real_logits, fake_logits)
+        if args.loss == "wgan-gp":
+            d_loss = d_loss + GP_WEIGHT * gradient_penalty(discriminator, real, fake.detach())
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+
+        g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug)))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        update_ema(ema, generator, EMA_DECAY if step >= EMA_START else 0.0)
+
+        step += 1
+        elapsed = time.time() - started
+        bar.update(1)
+        bar.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
+        if step % CHECKPOINT_EVERY == 0:
+            save()
+        if step % SAMPLE_EVERY == 0:
+            sample_grid(ema, device).save(run_dir / f"samples-{step:06d}.png")
+        if args.minutes and elapsed > args.minutes * 60:
+            break
+    bar.close()
+    save()
+    sample_grid(ema, device).save(run_dir / f"samples-{step:06d}.png")
+    export(ema, args.checkpoints / args.name, meta())
+
+
+if __name__ == "__main__":
+    main()
