@@ -24,6 +24,7 @@ from PIL import Image
 
 from engines import Engines, create_engines
 from engines.errors import InputError, ModelUnavailable
+from engines.gan import MAX_FRAMES, MAX_GRID, MAX_PSI
 from engines.imaging import image_grid, save_gif, upscale_for_display
 from engines.runtime import MAX_SEED, check_int
 from engines.vae import MAX_INTERPOLATION_STEPS, MAX_SAMPLES
@@ -94,6 +95,12 @@ def default_model(engines: Engines, task: str) -> str | None:
     return spec.id if spec else None
 
 
+def grid_caption(recipe: dict[str, Any]) -> str:
+    if recipe.get("operation") == "variation":
+        return f"seed {recipe['seed']} · variation {recipe['params']['index'] + 1}"
+    return f"seed {recipe['seed']}"
+
+
 def example_images() -> list[str]:
     return sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
 
@@ -125,19 +132,40 @@ class Studio:
         if not image_a or not image_b:
             raise InputError("upload two images (A and B) to interpolate between")
         result = self.engines.vae.interpolate(image_a, image_b, steps, model)
-        strip = image_grid(result.frames, columns=len(result.frames), pad=0)
-        entry = self.gallery.add(
-            strip, result.recipe, inputs={"image_a": result.inputs[0], "image_b": result.inputs[1]}
-        )
-        gif = save_gif([display(f) for f in result.frames], self.scratch / f"{entry.id}.gif")
-        return str(entry.path), str(gif)
+        return self.save_strip(result.frames, result.recipe, {"image_a": result.inputs[0], "image_b": result.inputs[1]})
 
     @user_errors
     def vae_sample(self, seed: float, count: float, model: str):
         """Decode latents drawn from the model's prior; image i uses seed + i."""
-        samples = self.engines.vae.sample(seed, count, model)
-        entries = [self.gallery.add(s.image, s.recipe) for s in samples]  # only after every image succeeded
-        return [(str(e.path), f"seed {e.recipe['seed']}") for e in entries]
+        return self.save_all(self.engines.vae.sample(seed, count, model))
+
+    # ---- GAN tab --------------------------------------------------------------------------
+    def save_all(self, results) -> list[tuple[str, str]]:
+        """Save every image (only once all were made) and return (path, caption) pairs for a gr.Gallery."""
+        entries = [self.gallery.add(r.image, r.recipe) for r in results]
+        return [(str(e.path), grid_caption(e.recipe)) for e in entries]
+
+    @user_errors
+    def gan_sample(self, seed: float, count: float, psi: float, model: str):
+        """A grid of new images: image i uses seed + i, truncated by psi."""
+        return self.save_all(self.engines.gan.sample(seed, count, psi, model))
+
+    @user_errors
+    def gan_variations(self, seed: float, psi: float, strength: float, count: float, variation_seed: float, model: str):
+        """Variations around the image of `seed`: its latent plus noise of the given strength."""
+        return self.save_all(self.engines.gan.variations(seed, psi, strength, count, variation_seed, model))
+
+    @user_errors
+    def gan_interpolate(self, seed_a: float, seed_b: float, frames: float, psi: float, model: str):
+        """A spherical walk from seed A to seed B; returns a strip (PNG) and an animated GIF."""
+        walk = self.engines.gan.interpolate(seed_a, seed_b, frames, psi, model)
+        return self.save_strip(walk.frames, walk.recipe)
+
+    def save_strip(self, frames: list[Image.Image], recipe: dict[str, Any], inputs: dict | None = None):
+        """Frames -> a strip saved to the gallery, plus a display-size GIF; returns both paths."""
+        entry = self.gallery.add(image_grid(frames, columns=len(frames), pad=0), recipe, inputs=inputs)
+        gif = save_gif([display(f) for f in frames], self.scratch / f"{entry.id}.gif")
+        return str(entry.path), str(gif)
 
     # ---- gallery --------------------------------------------------------------------------
     def gallery_list(self, page: float = 1) -> dict[str, Any]:
@@ -165,75 +193,245 @@ class Studio:
     def gallery_select(self, ids: list[str], event: gr.SelectData):
         entry = self.gallery.get(ids[event.index]) if ids and event.index < len(ids) else None
         if entry is None:
-            return (
-                None,
-                "",
-                gr.update(value=None, interactive=False),
-                gr.update(interactive=False),
-                gr.update(interactive=False),
-            )
+            return self.selection_cleared()
+        enabled = gr.update(interactive=True)
         recipe = json.dumps(entry.recipe, indent=2, ensure_ascii=False)
-        return (
-            entry.id,
-            recipe,
-            gr.update(value=str(entry.path), interactive=True),
-            gr.update(interactive=True),
-            gr.update(interactive=True),
-        )
+        return entry.id, recipe, gr.update(value=str(entry.path), interactive=True), enabled, enabled
+
+    def selection_cleared(self):
+        disabled = gr.update(interactive=False)
+        return None, "", gr.update(value=None, interactive=False), disabled, disabled
 
     def gallery_delete(self, image_id: str | None, page: float):
         if image_id:
             self.gallery.delete(image_id)
-        return (
-            *self.gallery_page(page),
-            None,
-            "",
-            gr.update(value=None, interactive=False),
-            gr.update(interactive=False),
-            gr.update(interactive=False),
-        )
+        return (*self.gallery_page(page), *self.selection_cleared())
 
-    def reuse_settings(self, image_id: str | None):
-        """Fill the controls of the tab that made an image, so it can be made again or varied."""
+    def reuse_settings(self, image_id: str | None) -> dict[str, Any]:
+        """The settings that made an image, by control name ("tab", "vae_model", "gan_seed", ...).
+
+        Grids are restored whole (the batch seed and size), so the same grid comes back bit for bit.
+        """
         entry: Entry | None = self.gallery.get(image_id) if image_id else None
         if entry is None:
             raise gr.Error("select an image in the gallery first")
-        recipe, skip = entry.recipe, gr.update()
+        recipe, params = entry.recipe, entry.recipe.get("params", {})
         inputs = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items()}
-        updates = dict(
-            tabs=skip,
-            vae_mode=skip,
-            model=skip,
-            image=skip,
-            image_a=skip,
-            image_b=skip,
-            steps=skip,
-            seed=skip,
-            count=skip,
-        )
-        if recipe.get("engine") == "vae":
-            updates.update(tabs=gr.update(selected="vae"), model=gr.update(value=recipe["model"]))
-            operation = recipe.get("operation")
-            if operation == "reconstruct":
-                updates.update(vae_mode=gr.update(selected="reconstruct"), image=str(inputs.get("image") or "") or None)
-            elif operation == "interpolate":
-                updates.update(
-                    vae_mode=gr.update(selected="interpolate"),
-                    steps=recipe["params"]["steps"],
-                    image_a=str(inputs.get("image_a") or "") or None,
-                    image_b=str(inputs.get("image_b") or "") or None,
-                )
-            elif operation == "sample":
-                updates.update(vae_mode=gr.update(selected="sample"), seed=recipe["seed"], count=1)
+        engine, operation = recipe.get("engine"), recipe.get("operation")
+        settings: dict[str, Any] = {"tab": engine, f"{engine}_model": recipe.get("model"), f"{engine}_mode": operation}
+        if engine == "vae" and operation == "reconstruct":
+            settings["vae_image"] = str(inputs["image"]) if inputs.get("image") else None
+        elif engine == "vae" and operation == "interpolate":
+            settings.update(
+                vae_steps=params["steps"],
+                vae_a=str(inputs.get("image_a") or "") or None,
+                vae_b=str(inputs.get("image_b") or "") or None,
+            )
+        elif engine == "vae" and operation == "sample":
+            settings.update(vae_seed=recipe["seed"], vae_count=1)
+        elif engine == "gan" and operation == "sample":
+            settings.update(gan_seed=params["batch_seed"], gan_count=params["grid_size"], gan_psi=params["psi"])
+        elif engine == "gan" and operation == "variation":
+            settings.update(
+                gan_selected_seed=recipe["seed"],
+                gan_psi=params["psi"],
+                gan_strength=params["strength"],
+                gan_variation_seed=params["variation_seed"],
+                gan_variations=params["variations"],
+            )
+        elif engine == "gan" and operation == "interpolate":
+            settings.update(
+                gan_seed_a=recipe["seed"],
+                gan_seed_b=params["seed_b"],
+                gan_frames=params["frames"],
+                gan_psi=params["psi"],
+            )
         gr.Info(f"settings of {entry.id} restored")
-        return tuple(updates.values())
+        return settings
+
+
+def refresh_gallery_after(event, studio: Studio, page: gr.State, panel: list) -> None:
+    event.success(studio.gallery_page, page, panel, api_visibility="private")
+
+
+def model_picker(engines: Engines, task: str) -> gr.Dropdown:
+    return gr.Dropdown(
+        model_choices(engines, task),
+        value=default_model(engines, task),
+        label="Model",
+        allow_custom_value=True,
+        scale=3,
+        info="a bundled model, a hub repo id, or a local folder",
+    )
+
+
+def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
+    with gr.Row(equal_height=True):
+        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED)
+        dice = gr.Button("🎲", scale=0, min_width=48)
+    dice.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private")
+    return seed
+
+
+def pixel_gallery(label: str, **kwargs) -> gr.Gallery:
+    return gr.Gallery(
+        label=label, columns=8, height="auto", fit_columns=False, elem_classes="pixelated", format="png", **kwargs
+    )
+
+
+def vae_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
+    gr.Markdown(
+        "An autoencoder squeezes an image into a small latent grid and paints it back. "
+        "See what it keeps, walk between two images, or decode latents drawn at random."
+    )
+    with gr.Row():
+        model = model_picker(engines, "vae")
+        policy = gr.Markdown(engines.vae.describe(model.value) if model.value else "")
+    model.change(lambda m: engines.vae.describe(m), model, policy, api_visibility="private")
+    with gr.Tabs() as mode:
+        with gr.Tab("Reconstruct", id="reconstruct"), gr.Row():
+            with gr.Column(scale=1):
+                image = UploadedImage(
+                    type="filepath",
+                    image_mode=None,
+                    label="Image",
+                    elem_id="vae-image",
+                    sources=["upload", "clipboard"],
+                    height=260,
+                )
+                run = gr.Button("Reconstruct", variant="primary")
+                if example_images():
+                    gr.Examples(example_images(), inputs=[image], label="Held-out emoji", examples_per_page=12)
+            with gr.Column(scale=2):
+                with gr.Row(elem_classes="pixelated"):
+                    original = gr.Image(label="Original (as the model sees it)", format="png", interactive=False)
+                    reconstruction = gr.Image(label="Reconstruction", format="png", interactive=False)
+                    difference = gr.Image(label="Difference (white = 25% off)", format="png", interactive=False)
+                scores = gr.Markdown(elem_id="vae-scores")
+        with gr.Tab("Interpolate", id="interpolate"):
+            with gr.Row():
+                image_a = UploadedImage(type="filepath", image_mode=None, label="Image A", height=200)
+                image_b = UploadedImage(type="filepath", image_mode=None, label="Image B", height=200)
+            if example_images():
+                pairs = [list(pair) for pair in zip(example_images()[::2], example_images()[1::2], strict=False)]
+                gr.Examples(pairs, inputs=[image_a, image_b], label="Example pairs", examples_per_page=6)
+            steps = gr.Slider(2, MAX_INTERPOLATION_STEPS, value=8, step=1, label="Frames")
+            interpolate = gr.Button("Interpolate", variant="primary")
+            with gr.Row(elem_classes="pixelated"):
+                strip = gr.Image(label="Strip (saved to the gallery)", format="png", interactive=False, type="filepath")
+                gif = gr.Image(label="Animation", interactive=False, type="filepath")
+        with gr.Tab("Sample", id="sample"):
+            with gr.Row():
+                seed = seed_input()
+                count = gr.Slider(1, MAX_SAMPLES, value=8, step=1, label="Images")
+            sample = gr.Button("Sample from the prior", variant="primary")
+            samples = pixel_gallery("Samples")
+    after(
+        run.click(
+            studio.vae_reconstruct,
+            [image, model],
+            [original, reconstruction, difference, scores],
+            api_name="vae_reconstruct",
+        )
+    )
+    after(
+        interpolate.click(
+            studio.vae_interpolate, [image_a, image_b, steps, model], [strip, gif], api_name="vae_interpolate"
+        )
+    )
+    after(sample.click(studio.vae_sample, [seed, count, model], samples, api_name="vae_sample"))
+    return dict(
+        vae_model=model,
+        vae_mode=mode,
+        vae_image=image,
+        vae_a=image_a,
+        vae_b=image_b,
+        vae_steps=steps,
+        vae_seed=seed,
+        vae_count=count,
+    )
+
+
+def seed_of_clicked(first_seed: int, event: gr.SelectData) -> int:
+    """Image i of a grid was made from the grid's seed + i."""
+    return int(first_seed) + event.index
+
+
+def gan_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
+    gr.Markdown(
+        "A GAN dreams up new emoji-like images from random numbers. Make a grid, click an image to explore "
+        "around it, or walk from one seed to another. **Truncation ψ** pulls every latent towards the average: "
+        "1 is the full variety, lower is cleaner and more typical, 0 gives the single average image."
+    )
+    with gr.Row():
+        model = model_picker(engines, "gan")
+        psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
+    with gr.Tabs() as mode:
+        with gr.Tab("Sample", id="sample"):
+            with gr.Row():
+                seed = seed_input()
+                count = gr.Slider(1, MAX_GRID, value=16, step=1, label="Grid size")
+            run = gr.Button("Generate", variant="primary")
+            grid_seed = gr.State(0)
+            grid = pixel_gallery("Click an image to explore around it", allow_preview=False, elem_id="gan-grid")
+            with gr.Group():
+                gr.Markdown("**Explore** variations around one image: its latent plus a little seeded noise.")
+                with gr.Row():
+                    selected = gr.Number(value=0, label="Image seed", precision=0, minimum=0, maximum=MAX_SEED)
+                    strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Strength")
+                    variations = gr.Slider(1, MAX_GRID, value=8, step=1, label="Variations")
+                    variation_seed = gr.Number(
+                        value=1, label="Variation seed", precision=0, minimum=0, maximum=MAX_SEED
+                    )
+                explore = gr.Button("Explore", variant="secondary")
+                explored = pixel_gallery("Variations", elem_id="gan-variations")
+        with gr.Tab("Interpolate", id="interpolate"):
+            with gr.Row():
+                seed_a = seed_input("Seed A", 0)
+                seed_b = seed_input("Seed B", 1)
+                frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
+            walk = gr.Button("Interpolate", variant="primary")
+            with gr.Row(elem_classes="pixelated"):
+                strip = gr.Image(label="Strip (saved to the gallery)", format="png", interactive=False, type="filepath")
+                gif = gr.Image(label="Animation", interactive=False, type="filepath")
+    generated = run.click(studio.gan_sample, [seed, count, psi, model], grid, api_name="gan_sample")
+    after(generated)
+    generated.success(lambda s: int(s), seed, grid_seed, api_visibility="private")  # the grid's first seed
+    grid.select(seed_of_clicked, grid_seed, selected, api_visibility="private")
+    after(
+        explore.click(
+            studio.gan_variations,
+            [selected, psi, strength, variations, variation_seed, model],
+            explored,
+            api_name="gan_variations",
+        )
+    )
+    after(
+        walk.click(
+            studio.gan_interpolate, [seed_a, seed_b, frames, psi, model], [strip, gif], api_name="gan_interpolate"
+        )
+    )
+    return dict(
+        gan_model=model,
+        gan_mode=mode,
+        gan_psi=psi,
+        gan_seed=seed,
+        gan_count=count,
+        gan_selected_seed=selected,
+        gan_strength=strength,
+        gan_variations=variations,
+        gan_variation_seed=variation_seed,
+        gan_seed_a=seed_a,
+        gan_seed_b=seed_b,
+        gan_frames=frames,
+    )
 
 
 def build_app(engines: Engines | None = None, gallery: Gallery | None = None) -> gr.Blocks:
+    """The page. A tab exists only when its task has a model to run."""
     engines = engines or create_engines()
     gallery = gallery or Gallery()
     studio = Studio(engines, gallery)
-    vae_default = default_model(engines, "vae")
 
     with gr.Blocks(title="Atelier") as demo:
         demo.studio = studio  # tests and benchmarks reach the handlers through the app
@@ -241,93 +439,15 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
             "# 🎨 Atelier\nMake images with models trained on emoji art. Everything you make is kept "
             "in the gallery below, with its full recipe."
         )
-        with gr.Tabs() as tabs, gr.Tab("VAE", id="vae"):
-            gr.Markdown(
-                "An autoencoder squeezes an image into a small latent grid and paints it back. "
-                "See what it keeps, walk between two images, or decode latents drawn at random."
-            )
-            with gr.Row():
-                vae_model = gr.Dropdown(
-                    model_choices(engines, "vae"),
-                    value=vae_default,
-                    label="Model",
-                    allow_custom_value=True,
-                    scale=3,
-                    info="a bundled model, a hub repo id, or a local folder",
-                )
-                vae_policy = gr.Markdown(engines.vae.describe(vae_default) if vae_default else "")
-            with gr.Tabs() as vae_mode:
-                with gr.Tab("Reconstruct", id="reconstruct"), gr.Row():
-                    with gr.Column(scale=1):
-                        vae_image = UploadedImage(
-                            type="filepath",
-                            image_mode=None,
-                            label="Image",
-                            elem_id="vae-image",
-                            sources=["upload", "clipboard"],
-                            height=260,
-                        )
-                        vae_run = gr.Button("Reconstruct", variant="primary")
-                        if example_images():
-                            gr.Examples(
-                                example_images(),
-                                inputs=[vae_image],
-                                label="Held-out emoji",
-                                examples_per_page=12,
-                            )
-                    with gr.Column(scale=2):
-                        with gr.Row(elem_classes="pixelated"):
-                            vae_original = gr.Image(
-                                label="Original (as the model sees it)",
-                                format="png",
-                                interactive=False,
-                                buttons=["fullscreen"],
-                            )
-                            vae_recon = gr.Image(
-                                label="Reconstruction",
-                                format="png",
-                                interactive=False,
-                                buttons=["download", "fullscreen"],
-                            )
-                            vae_diff = gr.Image(
-                                label="Difference (white = 25% off)",
-                                format="png",
-                                interactive=False,
-                                buttons=["fullscreen"],
-                            )
-                        vae_scores = gr.Markdown(elem_id="vae-scores")
-                with gr.Tab("Interpolate", id="interpolate"):
-                    with gr.Row():
-                        vae_a = UploadedImage(type="filepath", image_mode=None, label="Image A", height=200)
-                        vae_b = UploadedImage(type="filepath", image_mode=None, label="Image B", height=200)
-                    if example_images():
-                        gr.Examples(
-                            [[a, b] for a, b in zip(example_images()[::2], example_images()[1::2], strict=False)],
-                            inputs=[vae_a, vae_b],
-                            label="Example pairs",
-                            examples_per_page=6,
-                        )
-                    vae_steps = gr.Slider(2, MAX_INTERPOLATION_STEPS, value=8, step=1, label="Frames")
-                    vae_interp_run = gr.Button("Interpolate", variant="primary")
-                    with gr.Row(elem_classes="pixelated"):
-                        vae_strip = gr.Image(
-                            label="Strip (saved to the gallery)", format="png", interactive=False, type="filepath"
-                        )
-                        vae_gif = gr.Image(label="Animation", interactive=False, type="filepath")
-                with gr.Tab("Sample", id="sample"):
-                    with gr.Row():
-                        vae_seed = gr.Number(value=0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
-                        vae_random = gr.Button("🎲 Random seed", scale=0)
-                        vae_count = gr.Slider(1, MAX_SAMPLES, value=8, step=1, label="Images")
-                    vae_sample_run = gr.Button("Sample from the prior", variant="primary")
-                    vae_samples = gr.Gallery(
-                        label="Samples",
-                        columns=8,
-                        height="auto",
-                        fit_columns=False,
-                        elem_classes="pixelated",
-                        format="png",
-                    )
+        gallery_page = gr.State(1)
+        pending: list = []  # events whose success refreshes the gallery panel, wired once it exists
+        controls: dict[str, gr.components.Component] = {}
+        with gr.Tabs() as tabs:
+            if engines.registry.bundled("gan"):
+                with gr.Tab("GAN", id="gan"):
+                    controls |= gan_tab(engines, studio, pending.append)
+            with gr.Tab("VAE", id="vae"):
+                controls |= vae_tab(engines, studio, pending.append)
 
         with gr.Accordion("Gallery", open=True):
             with gr.Row():
@@ -335,7 +455,6 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
                 gallery_caption = gr.Markdown()
                 gallery_next = gr.Button("Older ▶", scale=0, size="sm")
                 gallery_refresh = gr.Button("↻ Refresh", scale=0, size="sm")
-            gallery_page = gr.State(1)
             gallery_ids = gr.State([])
             selected_id = gr.State(None)
             gallery_view = gr.Gallery(
@@ -363,27 +482,10 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
 
         gr.Markdown(f"<small>Running on {engines.runtime.describe()} · gradio {gr.__version__}</small>")
 
-        # ---- wiring ---------------------------------------------------------------------------
         panel = [gallery_view, gallery_ids, gallery_page, gallery_caption]
         selection = [selected_id, recipe_box, download, reuse, delete]
-        vae_model.change(lambda m: engines.vae.describe(m), vae_model, vae_policy, api_visibility="private")
-        vae_run.click(
-            studio.vae_reconstruct,
-            [vae_image, vae_model],
-            [vae_original, vae_recon, vae_diff, vae_scores],
-            api_name="vae_reconstruct",
-        ).success(studio.gallery_page, gallery_page, panel, api_visibility="private")
-        vae_interp_run.click(
-            studio.vae_interpolate,
-            [vae_a, vae_b, vae_steps, vae_model],
-            [vae_strip, vae_gif],
-            api_name="vae_interpolate",
-        ).success(studio.gallery_page, gallery_page, panel, api_visibility="private")
-        vae_random.click(lambda: random.randint(0, MAX_SEED), None, vae_seed, api_visibility="private")
-        vae_sample_run.click(
-            studio.vae_sample, [vae_seed, vae_count, vae_model], vae_samples, api_name="vae_sample"
-        ).success(studio.gallery_page, gallery_page, panel, api_visibility="private")
-
+        for event in pending:
+            refresh_gallery_after(event, studio, gallery_page, panel)
         gr.api(studio.gallery_list, api_name="gallery_list")
         demo.load(studio.gallery_page, gallery_page, panel, api_visibility="private")
         gallery_refresh.click(studio.gallery_page, gallery_page, panel, api_visibility="private")
@@ -391,12 +493,19 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
         gallery_next.click(lambda p: studio.gallery_page(p + 1), gallery_page, panel, api_visibility="private")
         gallery_view.select(studio.gallery_select, gallery_ids, selection, api_visibility="private")
         delete.click(studio.gallery_delete, [selected_id, gallery_page], panel + selection, api_visibility="private")
-        reuse.click(
-            studio.reuse_settings,
-            selected_id,
-            [tabs, vae_mode, vae_model, vae_image, vae_a, vae_b, vae_steps, vae_seed, vae_count],
-            api_visibility="private",
-        )
+
+        controls |= {"tab": tabs}
+        tab_ids = {"vae_mode", "gan_mode", "tab"}
+
+        def apply_settings(image_id):
+            settings = studio.reuse_settings(image_id)
+            return {
+                controls[name]: gr.update(selected=value) if name in tab_ids else value
+                for name, value in settings.items()
+                if name in controls
+            }
+
+        reuse.click(apply_settings, selected_id, list(controls.values()), api_visibility="private")
     return demo
 
 

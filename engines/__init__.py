@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engines.gan import GANEngine
 from engines.registry import Registry
 from engines.runtime import ModelCache, Runtime, choose_runtime
 from engines.vae import VAEEngine
 
-ENGINES = {"vae": VAEEngine}
+ENGINES = {"vae": VAEEngine, "gan": GANEngine}
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Engines:
     registry: Registry
     cache: ModelCache
     vae: VAEEngine
+    gan: GANEngine
 
 
 def create_engines(

@@ -83,6 +83,17 @@ def check_int(name: str, value: Any, low: int, high: int) -> int:
     return int(number)
 
 
+def check_float(name: str, value: Any, low: float, high: float) -> float:
+    """Validate a real-valued parameter; NaN and infinities are refused."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}") from None
+    if isinstance(value, bool) or not low <= number <= high:  # NaN fails both comparisons
+        raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}")
+    return number
+
+
 def seeded_noise(
     shape: tuple[int, ...], seed: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:

@@ -58,11 +58,29 @@ def save_tiny_autoencoder_tiny(folder: Path) -> Path:
     return folder
 
 
+def save_tiny_generator(folder: Path, resolution: int = 16) -> Path:
+    """A random-weight generator in the exported format (what training/train_gan.py writes)."""
+    import torch
+
+    from engines.nets.gan import Generator
+
+    torch.manual_seed(0)
+    generator = Generator(z_dim=16, resolution=resolution, base_channels=8).eval()
+    with torch.no_grad():  # BatchNorm running stats as after training, so outputs are not degenerate
+        generator.train()(torch.randn(64, 16))
+    generator.eval().save_pretrained(folder)
+    (folder / "atelier.json").write_text(
+        json.dumps({"task": "gan", "title": "tiny test GAN", "resolution": resolution})
+    )
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> Path:
-    """A checkpoints/ folder holding one tiny bundled-style VAE."""
+    """A checkpoints/ folder holding one tiny model per task, in the bundled format."""
     root = tmp_path_factory.mktemp("checkpoints")
     save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
+    save_tiny_generator(root / "tiny-gan")
     return root
 
 

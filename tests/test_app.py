@@ -127,9 +127,9 @@ def test_reuse_settings_restores_a_sample_exactly(served):
     client, gallery, demo = served
     client.predict(40, 3, "tiny-vae", api_name="/vae_sample")
     third = gallery.list()[0]  # newest: seed 42
-    updates = demo.studio.reuse_settings(third.id)
-    seed, count = updates[-2], updates[-1]
-    assert (seed, count) == (42, 1)
+    settings = demo.studio.reuse_settings(third.id)
+    seed, count = settings["vae_seed"], settings["vae_count"]
+    assert (seed, count) == (42, 1) and settings["tab"] == "vae" and settings["vae_mode"] == "sample"
     again = client.predict(seed, count, "tiny-vae", api_name="/vae_sample")
     assert Image.open(again[0]["image"]).tobytes() == Image.open(third.path).tobytes()
 
@@ -137,7 +137,56 @@ def test_reuse_settings_restores_a_sample_exactly(served):
 def test_reuse_settings_restores_the_uploaded_image(served, sample_png):
     client, gallery, demo = served
     client.predict(handle_file(str(sample_png)), "tiny-vae", api_name="/vae_reconstruct")
-    updates = demo.studio.reuse_settings(gallery.list()[0].id)
-    image_path = updates[3]
+    settings = demo.studio.reuse_settings(gallery.list()[0].id)
+    image_path = settings["vae_image"]
     assert image_path and Image.open(image_path).size == (32, 32)
     assert json.loads(json.dumps(gallery.list()[0].recipe))["inputs"]["image"] in image_path
+
+
+def test_gan_endpoints(served):
+    client, gallery, _ = served
+    before = gallery.count()
+    grid = client.predict(11, 4, 0.8, "tiny-gan", api_name="/gan_sample")
+    assert [item["caption"] for item in grid] == ["seed 11", "seed 12", "seed 13", "seed 14"]
+    assert read_recipe(grid[0]["image"])["params"]["psi"] == 0.8
+    variations = client.predict(12, 0.8, 0.3, 3, 5, "tiny-gan", api_name="/gan_variations")
+    assert len(variations) == 3 and read_recipe(variations[0]["image"])["operation"] == "variation"
+    strip, gif = client.predict(1, 2, 5, 1.0, "tiny-gan", api_name="/gan_interpolate")
+    assert Image.open(strip).size == (5 * 16, 16) and Image.open(gif).is_animated
+    assert gallery.count() == before + 4 + 3 + 1
+
+
+GAN_BAD_CALLS = [
+    ("/gan_sample", (1, 10**6, 0.8, "tiny-gan"), "maximum|grid"),
+    ("/gan_sample", (-1, 4, 0.8, "tiny-gan"), "minimum|seed"),
+    ("/gan_sample", (2**70, 4, 0.8, "tiny-gan"), "maximum|seed"),
+    ("/gan_sample", (1, 4, 0.8, "missing-gan"), "unknown gan model"),
+    ("/gan_interpolate", (1, 2, 1000, 0.8, "tiny-gan"), "maximum|frames"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "args", "message"), GAN_BAD_CALLS, ids=[str(a)[:30] for _, a, _ in GAN_BAD_CALLS])
+def test_gan_bad_input(served, endpoint, args, message):
+    client, gallery, _ = served
+    before = gallery.count()
+    with pytest.raises(Exception, match=f"(?i){message}"):
+        client.predict(*args, api_name=endpoint)
+    assert gallery.count() == before
+
+
+def test_gan_psi_nan_from_a_raw_client(served):
+    _, _, demo = served
+    with pytest.raises(gr.Error, match="ψ"):
+        demo.studio.gan_sample(1, 4, math.nan, "tiny-gan")
+
+
+def test_gan_reuse_settings_restores_the_whole_grid_bit_for_bit(served):
+    client, gallery, demo = served
+    grid = client.predict(20, 6, 0.7, "tiny-gan", api_name="/gan_sample")
+    fourth = next(e for e in gallery.list() if e.recipe.get("seed") == 23)
+    settings = demo.studio.reuse_settings(fourth.id)
+    assert settings["tab"] == "gan" and settings["gan_mode"] == "sample"
+    again = client.predict(
+        settings["gan_seed"], settings["gan_count"], settings["gan_psi"], settings["gan_model"], api_name="/gan_sample"
+    )
+    assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(g["image"]).tobytes() for g in grid]

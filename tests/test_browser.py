@@ -58,6 +58,7 @@ def test_upload_reconstruct_and_find_it_in_the_gallery_after_reload(browser, stu
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     page.goto(studio_url)
     gallery_images = page.locator("#gallery-view img")
+    page.get_by_role("tab", name="VAE", exact=True).click()
     page.get_by_role("button", name="Reconstruct", exact=True).wait_for()
     assert gallery_images.count() == 0
 
@@ -76,4 +77,23 @@ def test_upload_reconstruct_and_find_it_in_the_gallery_after_reload(browser, stu
 
     gallery_images.first.click()  # select: the recipe shows and actions unlock
     page.get_by_text('"operation": "reconstruct"').wait_for(timeout=15_000)
+    page.close()
+
+
+def test_make_a_gan_grid_and_explore_around_an_image(browser, studio_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("Seed", exact=True).first.fill("40")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    grid_images = page.locator("#gan-grid img")
+    grid_images.nth(7).wait_for(timeout=60_000)
+    assert grid_images.count() == 16
+
+    grid_images.nth(2).click()  # open the third image: its seed goes to "explore"
+    page.wait_for_function("document.querySelector('input[aria-label=\"Image seed\"]').value === '42'")
+    page.get_by_role("button", name="Explore", exact=True).click()
+    page.locator("#gan-variations img").nth(7).wait_for(timeout=60_000)
+    page.locator("#gallery-view img").nth(16 + 7).wait_for(timeout=60_000)  # 16 + 8 images saved
+    page.screenshot(path=str(os.environ.get("ATELIER_GAN_SCREENSHOT", tmp_path / "gan-tab.png")), full_page=True)
     page.close()

@@ -45,8 +45,12 @@ def test_tarball_with_the_wrong_hash_is_refused_and_deleted(tmp_path):
 def test_broken_svg_is_skipped_not_fatal():
     with pytest.raises(ValueError):
         emoji_data.render_svg("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'></svg>", 16)
-    icon_set = {"icons": {"a": {"body": "<circle cx='8' cy='8' r='6' fill='red'/>"}}, "width": 16, "height": 16,
-                "aliases": {"b": {"parent": "a"}, "flipped": {"parent": "a", "hFlip": True}}}
+    icon_set = {
+        "icons": {"a": {"body": "<circle cx='8' cy='8' r='6' fill='red'/>"}},
+        "width": 16,
+        "height": 16,
+        "aliases": {"b": {"parent": "a"}, "flipped": {"parent": "a", "hFlip": True}},
+    }
     assert emoji_data.icon_svg(icon_set, "b") == emoji_data.icon_svg(icon_set, "a")
     assert emoji_data.icon_svg(icon_set, "flipped") is None and emoji_data.icon_svg(icon_set, "zzz") is None
     assert emoji_data.render_svg(emoji_data.icon_svg(icon_set, "a"), 16)[8, 8].tolist() == [255, 0, 0]

@@ -1,0 +1,140 @@
+"""The GAN: network shapes, the engine's seed contract and truncation, and the trainer end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engines import create_engines
+from engines.errors import InputError
+from engines.gan import slerp
+from engines.nets.gan import Discriminator, Generator, diff_augment
+from engines.registry import Registry
+from engines.runtime import Runtime
+
+
+def pixels(generated) -> np.ndarray:
+    return np.stack([np.asarray(g.image, dtype=np.int16) for g in generated])
+
+
+@pytest.mark.parametrize("resolution", [16, 32, 64])
+def test_resolution_is_a_parameter(resolution):
+    g, d = Generator(z_dim=8, resolution=resolution, base_channels=8), Discriminator(resolution, base_channels=8)
+    images = g(torch.randn(2, 8))
+    assert images.shape == (2, 3, resolution, resolution) and d(images).shape == (2,)
+    with pytest.raises(ValueError):
+        Generator(resolution=48)
+
+
+def test_diff_augment_keeps_shape_and_gradients():
+    x = torch.rand(8, 3, 32, 32, requires_grad=True)
+    y = diff_augment(x)
+    y.sum().backward()
+    assert y.shape == x.shape and x.grad is not None and (y == 0).any()  # cutout zeroed something
+    with pytest.raises(ValueError):
+        diff_augment(x, "rotate")
+
+
+def test_same_seed_same_pixels_and_batch_rows_match_single_runs(engines):
+    grid = engines.gan.sample(seed=7, count=4, psi=1.0, model_id="tiny-gan")
+    again = engines.gan.sample(seed=7, count=4, psi=1.0, model_id="tiny-gan")
+    assert np.array_equal(pixels(grid), pixels(again))
+    assert [g.recipe["seed"] for g in grid] == [7, 8, 9, 10]
+    for i in range(4):  # image i of a batch is the image of seed + i alone (up to float rounding)
+        alone = engines.gan.sample(seed=7 + i, count=1, psi=1.0, model_id="tiny-gan")
+        assert np.abs(pixels(alone)[0] - pixels(grid)[i]).max() <= 1
+
+
+def test_truncation_psi_zero_is_the_average_image_for_every_seed(engines):
+    grid = pixels(engines.gan.sample(seed=0, count=4, psi=0.0, model_id="tiny-gan"))
+    assert (np.abs(grid - grid[0]).max(axis=(1, 2, 3)) <= 1).all()
+    full = pixels(engines.gan.sample(seed=0, count=4, psi=1.0, model_id="tiny-gan"))
+    half = pixels(engines.gan.sample(seed=0, count=4, psi=0.5, model_id="tiny-gan"))
+    spread = lambda images: np.abs(images - images.mean(0)).mean()  # noqa: E731
+    assert spread(half) < spread(full)  # lower psi, less variety
+
+
+def test_variations_stay_near_their_image(engines):
+    base = pixels(engines.gan.sample(seed=3, count=1, psi=1.0, model_id="tiny-gan"))[0]
+    near = pixels(engines.gan.variations(3, 1.0, 0.05, 4, 100, "tiny-gan"))
+    far = pixels(engines.gan.variations(3, 1.0, 1.0, 4, 100, "tiny-gan"))
+    assert np.abs(near - base).mean() < np.abs(far - base).mean()
+    zero = pixels(engines.gan.variations(3, 1.0, 0.0, 2, 100, "tiny-gan"))
+    assert np.abs(zero - base).max() <= 1
+
+
+def test_interpolation_ends_at_both_seeds(engines):
+    walk = engines.gan.interpolate(5, 9, 6, 1.0, "tiny-gan")
+    a = pixels(engines.gan.sample(5, 1, 1.0, "tiny-gan"))[0]
+    b = pixels(engines.gan.sample(9, 1, 1.0, "tiny-gan"))[0]
+    frames = np.stack([np.asarray(f, dtype=np.int16) for f in walk.frames])
+    assert len(frames) == 6 and np.abs(frames[0] - a).max() <= 1 and np.abs(frames[-1] - b).max() <= 1
+    assert walk.recipe["params"] == {"seed_b": 9, "frames": 6, "psi": 1.0}
+
+
+def test_slerp_keeps_the_norm_of_equal_norm_latents():
+    a, b = torch.randn(1, 64), torch.randn(1, 64)
+    b = b / b.norm() * a.norm()
+    middle = slerp(a, b, torch.tensor([[0.5]]))
+    assert torch.allclose(middle.norm(), a.norm(), rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((1, 10**6, 1.0), "grid size"),
+        ((1, 0, 1.0), "grid size"),
+        ((-1, 4, 1.0), "seed"),
+        ((2**70, 4, 1.0), "seed"),
+        ((1, 4, float("nan")), "ψ"),
+        ((1, 4, 9.0), "ψ"),
+    ],
+)
+def test_bad_requests(engines, args, message):
+    with pytest.raises(InputError, match=message):
+        engines.gan.sample(*args, model_id="tiny-gan")
+
+
+def test_missing_model_is_a_clear_error(engines):
+    with pytest.raises(InputError, match="unknown gan model"):
+        engines.gan.sample(1, 4, 1.0, model_id="no-such-gan")
+
+
+@pytest.mark.slow
+def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
+    """Train a few steps on a temp folder of odd images; the export appears in the GAN dropdown."""
+    from PIL import Image
+
+    from training import train_gan
+
+    folder = tmp_path / "art"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (20 + 7 * i, 30, 3), np.uint8)).save(folder / f"{i}.png")
+    Image.new("RGBA", (40, 40), (255, 0, 0, 128)).save(folder / "alpha.webp")
+    (folder / "notes.txt").write_text("not an image")
+    checkpoints = tmp_path / "checkpoints"
+    args = [
+        "--data",
+        str(folder),
+        "--name",
+        "my-gan",
+        "--resolution",
+        "16",
+        "--batch-size",
+        "4",
+        "--base-channels",
+        "8",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--checkpoints",
+        str(checkpoints),
+    ]
+    train_gan.main([*args, "--steps", "2"])
+    train_gan.main([*args, "--steps", "4", "--loss", "wgan-gp"])  # resumes, other loss
+    engines = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32))
+    assert [m.id for m in engines.registry.models("gan")] == ["my-gan"]
+    assert len(engines.gan.sample(0, 3, 1.0, "my-gan")) == 3
+    assert (checkpoints / "my-gan" / "samples.png").exists()
