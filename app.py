@@ -486,6 +486,15 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
         selection = [selected_id, recipe_box, download, reuse, delete]
         for event in pending:
             refresh_gallery_after(event, studio, gallery_page, panel)
+        for name, picker in controls.items():  # checkpoints trained while the app runs appear on reload
+            if name.endswith("_model"):
+                task = name.removesuffix("_model")
+                demo.load(
+                    lambda task=task: gr.update(choices=model_choices(engines, task)),
+                    None,
+                    picker,
+                    api_visibility="private",
+                )
         gr.api(studio.gallery_list, api_name="gallery_list")
         demo.load(studio.gallery_page, gallery_page, panel, api_visibility="private")
         gallery_refresh.click(studio.gallery_page, gallery_page, panel, api_visibility="private")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -115,7 +116,43 @@ def export(ema: Generator, out_dir: Path, meta: dict) -> None:
     (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
     (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
     sample_grid(ema.float(), next(ema.parameters()).device).save(out_dir / "samples.png")
+    write_gan_card(out_dir, settings["title"], meta, sum(p.numel() for p in ema.parameters()))
     print(f"exported to {out_dir}")
+
+
+def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int) -> None:
+    from training.model_card import write_card
+
+    on_emoji = meta["data"] == "emoji train split"
+    write_card(
+        out_dir,
+        title=title,
+        summary=(
+            f"A DCGAN-family generator ({parameters / 1e6:.1f}M parameters, {meta['resolution']}×{meta['resolution']} "
+            f"RGB) trained on {'the pooled emoji train split (all four styles)' if on_emoji else meta['data']}. "
+            "Shipped as the exponential moving average of the generator's weights, fp16 safetensors. "
+            "The grid shows seeds 0–63 at ψ = 1 (no truncation), 8 per row."
+        ),
+        figures={
+            "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
+            f"{meta['device']}",
+            "loss": meta["loss"],
+            "DiffAugment": meta["diffaug"] or "off",
+            "training images": str(meta["images"]),
+            "quality (Fréchet distance, precision/recall)": "pending the quality harness (issue 4)",
+        },
+        command=meta["command"],
+        grids={"seeds 0–63, ψ = 1": "samples.png"},
+        details=(
+            "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
+            "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
+            "both, EMA decay 0.999, random horizontal flips, DiffAugment (colour, translation, cutout) on real "
+            "and generated images before the discriminator."
+        ),
+        license="mit" if on_emoji else "other",
+        tags=("gan", "dcgan", "emoji" if on_emoji else "custom-data"),
+        emoji_data=on_emoji,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
             "images": len(images),
+            "command": "python -m training.train_gan " + " ".join(argv if argv is not None else sys.argv[1:]),
         }
 
     images = emoji_images(args.resolution) if args.data is None else folder_images(args.data, args.resolution)

@@ -1,0 +1,113 @@
+"""GAN speed: the engine against the bare generator forward, the app API end to end, first image.
+
+    python -m benchmarks.gan_speed [--repeats 10]
+
+Rows:
+  - images/s at batch 64: bare `generator(z)` vs `engines.gan.sample` (noise per seed, truncation,
+    PNG-ready images, recipes). The engine should cost under 10% (ratio <= 1.10 in time).
+  - a 16-image grid end to end through the app API (/gan_sample via gradio_client: validation,
+    generation, 16 gallery writes, file transfer).
+  - first-image latency after start: a fresh process builds the engines and makes one image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import median_seconds, report
+from engines import create_engines
+from engines.base import pil_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_IMAGE = """
+import time; start = time.perf_counter()
+from engines import create_engines
+engines = create_engines()
+engines.gan.sample(0, 1, 1.0, engines.registry.default("gan").id)
+print(time.perf_counter() - start)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    engines = create_engines()
+    spec = engines.registry.default("gan")
+    if spec is None:
+        raise SystemExit("no GAN checkpoint: train one with python -m training.train_gan")
+    loaded, _ = engines.gan.load(spec.id)
+    z = torch.randn(64, loaded.model.z_dim, device=engines.runtime.device, dtype=loaded.dtype)
+
+    def bare() -> None:
+        with torch.inference_mode():
+            pil_batch(loaded.model(z))  # the same work to 8-bit images, without the engine around it
+
+    bare_s = median_seconds(bare, args.repeats)
+    engine_s = median_seconds(lambda: engines.gan.sample(0, 64, 0.8, spec.id), args.repeats)
+
+    import app
+    from gallery import Gallery
+
+    demo = app.build_app(engines, Gallery(Path(tempfile.mkdtemp()) / "g"))
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    api_s = median_seconds(lambda: client.predict(0, 16, 0.8, spec.id, api_name="/gan_sample"), args.repeats)
+    demo.close()
+
+    firsts = []
+    for _ in range(3):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", FIRST_IMAGE], cwd=ROOT, capture_output=True, text=True, check=True)
+        firsts.append((time.perf_counter() - start, float(out.stdout.strip().splitlines()[-1])))
+    firsts.sort()
+    process_s, in_process_s = firsts[1]
+
+    report(
+        "gan_speed",
+        [
+            {
+                "what": f"bare generator forward + to 8-bit ({spec.id}, batch 64)",
+                "median ms": bare_s * 1000,
+                "images/s": 64 / bare_s,
+                "ratio": 1.0,
+            },
+            {
+                "what": "engine.gan.sample (batch 64: seeds, ψ, images, recipes)",
+                "median ms": engine_s * 1000,
+                "images/s": 64 / engine_s,
+                "ratio": engine_s / bare_s,
+            },
+            {
+                "what": "16-image grid through the app API (/gan_sample, gallery writes)",
+                "median ms": api_s * 1000,
+                "images/s": 16 / api_s,
+                "ratio": "",
+            },
+            {
+                "what": "first image after start (python start → image; imports + load)",
+                "median ms": process_s * 1000,
+                "images/s": "",
+                "ratio": "",
+            },
+            {
+                "what": "  of which: imports, engine setup, model load, first image",
+                "median ms": in_process_s * 1000,
+                "images/s": "",
+                "ratio": "",
+            },
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

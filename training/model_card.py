@@ -1,0 +1,46 @@
+"""Model cards for checkpoints/: license, data attribution, training command, figures, sample grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.data import attribution_text
+
+
+def write_card(
+    out_dir: Path,
+    *,
+    title: str,
+    summary: str,
+    figures: dict[str, str],
+    command: str,
+    grids: dict[str, str],
+    details: str = "",
+    license: str = "mit",
+    tags: tuple[str, ...] = (),
+    emoji_data: bool = True,
+) -> Path:
+    """README.md with Hugging Face front matter. `grids` maps caption -> image file in out_dir."""
+    lines = ["---", f"license: {license}", "library_name: atelier", "tags:"]
+    lines += [f"- {tag}" for tag in ("atelier", *tags)]
+    lines += ["---", "", f"# {title}", "", summary, ""]
+    for caption, file in grids.items():
+        lines += [f"![{caption}]({file})", "", f"*{caption}*", ""]
+    lines += ["## Figures", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in figures.items()]
+    lines += ["", "## Training", "", "```bash", command, "```", ""]
+    if details:
+        lines += [details.strip(), ""]
+    if emoji_data:
+        lines += [attribution_text()]
+    lines += [
+        "## License",
+        "",
+        f"The weights are released under the {license.upper()} license by the Atelier authors; "
+        "the training images keep their own licenses (above)."
+        if emoji_data
+        else "",
+    ]
+    path = out_dir / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
