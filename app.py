@@ -39,7 +39,6 @@ log = logging.getLogger("atelier")
 CSS = """
 .pixelated img, .pixelated canvas { image-rendering: pixelated; }
 #recipe textarea { font-family: ui-monospace, monospace; font-size: 12px; }
-footer-note { opacity: .7; }
 """
 
 

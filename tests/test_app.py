@@ -190,3 +190,16 @@ def test_gan_reuse_settings_restores_the_whole_grid_bit_for_bit(served):
         settings["gan_seed"], settings["gan_count"], settings["gan_psi"], settings["gan_model"], api_name="/gan_sample"
     )
     assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(g["image"]).tobytes() for g in grid]
+
+
+def test_a_server_path_sent_as_an_upload_is_refused(served, tmp_path):
+    """A raw HTTP client naming a file on the server (not uploaded) must not get it read."""
+    client, gallery, _ = served
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (20, 20), "red").save(secret)
+    base, before = client.src.rstrip("/"), gallery.count()
+    payload = {"data": [{"path": str(secret), "meta": {"_type": "gradio.FileData"}}, "tiny-vae"]}
+    event_id = httpx.post(f"{base}/gradio_api/call/vae_reconstruct", json=payload).json()["event_id"]
+    stream = httpx.get(f"{base}/gradio_api/call/vae_reconstruct/{event_id}", timeout=30).text
+    assert "event: error" in stream and "PSNR" not in stream
+    assert gallery.count() == before
