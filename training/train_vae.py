@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -151,19 +152,23 @@ def write_vae_card(out_dir: Path, metrics: dict, meta: dict, parameters: int) ->
         title="Emoji VAE",
         summary=(
             f"A `diffusers.AutoencoderKL` ({parameters / 1e6:.1f}M parameters) that encodes 64×64 RGB emoji art into "
-            f"4×{latent}×{latent} latents and back. It is Atelier's bundled VAE and the latent space of its text "
-            "model. Top: held-out originals over their reconstructions (odd rows / even rows). Bottom: decodes of "
+            f"4×{latent}×{latent} latents and back. It is Atelier's bundled VAE; the text model (a later issue) is "
+            "planned to work in its latent space. Top: held-out originals over their reconstructions (odd rows / "
+            "even rows). Bottom: decodes of "
             "latents drawn from the per-channel Gaussian fitted to the training latents (what the VAE tab's "
-            "*Sample* does): a KL autoencoder's prior is loose, so these are colour fields with emoji-like "
-            "texture rather than new emoji; making new images is the GAN's and the text model's job."
+            "*Sample* does). They are confetti of emoji colours and strokes, not emoji: with a small KL weight the "
+            "latents are far from independent Gaussians, so independent draws miss the structure of real images. "
+            "Making new images is the GAN's job; the VAE's is faithful reconstruction."
         ),
         figures={
-            "held-out PSNR (698 images, 8-bit)": f"{metrics['psnr']:.2f} dB",
+            f"held-out PSNR ({meta['heldout_images']} images)": f"{metrics['psnr']:.2f} dB",
             "held-out SSIM": f"{metrics['ssim']:.4f}",
             "latent shape": f"4×{latent}×{latent} (12× fewer numbers than pixels)",
             "scaling factor (1 / latent std)": f"{1 / metrics['latent_global_std']:.4f}",
             "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
-            f"{meta['device']} (2 cores)",
+            f"{meta['device']} ({os.cpu_count()} cores)"
+            if meta["device"] == "cpu"
+            else meta["device"],
             "training images": f"{meta['train_images']} (held out: {meta['heldout_images']}, by emoji)",
         },
         command="python -m training.data\npython -m training.train_vae            # resumable\n"
