@@ -15,7 +15,7 @@ def test_bundled_checkpoint_found_and_default(tiny_checkpoints):
     registry = Registry(tiny_checkpoints)
     ids = [m.id for m in registry.models("vae")]
     assert ids[0] == "tiny-vae" and registry.default("vae").id == "tiny-vae"
-    assert registry.models("gan") == []
+    assert [m.id for m in registry.models("gan")] == ["tiny-gan"] and registry.models("text") == []
 
 
 def test_new_checkpoint_appears_without_code_change(tiny_checkpoints, tmp_path):
@@ -50,5 +50,6 @@ def test_a_folder_of_another_task_is_refused(tiny_checkpoints, tmp_path):
     folder = tmp_path / "gan"
     folder.mkdir()
     (folder / "atelier.json").write_text(json.dumps({"task": "gan"}))
+    (folder / "config.json").write_text("{}")
     with pytest.raises(InputError, match="gan model"):
         Registry(tiny_checkpoints).resolve("vae", str(folder))
