@@ -37,7 +37,7 @@ DISPLAY_SIDE = 256  # small model outputs are upscaled (nearest) to at least thi
 log = logging.getLogger("atelier")
 
 CSS = """
-.pixelated img, .pixelated canvas { image-rendering: pixelated; }
+.pixelated img, .pixelated canvas { image-rendering: pixelated; object-fit: contain !important; max-height: 100%; }
 #recipe textarea { font-family: ui-monospace, monospace; font-size: 12px; }
 """
 
@@ -274,7 +274,14 @@ def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
 
 def pixel_gallery(label: str, **kwargs) -> gr.Gallery:
     return gr.Gallery(
-        label=label, columns=8, height="auto", fit_columns=False, elem_classes="pixelated", format="png", **kwargs
+        label=label,
+        columns=8,
+        height="auto",
+        fit_columns=False,
+        elem_classes="pixelated",
+        format="png",
+        object_fit="contain",
+        **kwargs,
     )
 
 
@@ -303,9 +310,13 @@ def vae_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.
                     gr.Examples(example_images(), inputs=[image], label="Held-out emoji", examples_per_page=12)
             with gr.Column(scale=2):
                 with gr.Row(elem_classes="pixelated"):
-                    original = gr.Image(label="Original (as the model sees it)", format="png", interactive=False)
-                    reconstruction = gr.Image(label="Reconstruction", format="png", interactive=False)
-                    difference = gr.Image(label="Difference (white = 25% off)", format="png", interactive=False)
+                    original = gr.Image(
+                        label="Original (as the model sees it)", format="png", interactive=False, height=300
+                    )
+                    reconstruction = gr.Image(label="Reconstruction", format="png", interactive=False, height=300)
+                    difference = gr.Image(
+                        label="Difference (white = 25% off)", format="png", interactive=False, height=300
+                    )
                 scores = gr.Markdown(elem_id="vae-scores")
         with gr.Tab("Interpolate", id="interpolate"):
             with gr.Row():
@@ -465,6 +476,7 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
                 format="png",
                 fit_columns=False,
                 elem_id="gallery-view",
+                object_fit="contain",
             )
             with gr.Row():
                 recipe_box = gr.Code(
