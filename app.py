@@ -215,16 +215,17 @@ class Studio:
         if entry is None:
             raise gr.Error("select an image in the gallery first")
         recipe, params = entry.recipe, entry.recipe.get("params", {})
-        inputs = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items()}
+        stored = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items()}
+        inputs = {name: str(path) for name, path in stored.items() if path}  # uploads kept in the gallery
         engine, operation = recipe.get("engine"), recipe.get("operation")
         settings: dict[str, Any] = {"tab": engine, f"{engine}_model": recipe.get("model"), f"{engine}_mode": operation}
         if engine == "vae" and operation == "reconstruct":
-            settings["vae_image"] = str(inputs["image"]) if inputs.get("image") else None
+            settings["vae_image"] = inputs.get("image")
         elif engine == "vae" and operation == "interpolate":
             settings.update(
                 vae_steps=params["steps"],
-                vae_a=str(inputs.get("image_a") or "") or None,
-                vae_b=str(inputs.get("image_b") or "") or None,
+                vae_a=inputs.get("image_a"),
+                vae_b=inputs.get("image_b"),
             )
         elif engine == "vae" and operation == "sample":
             settings.update(vae_seed=recipe["seed"], vae_count=1)
