@@ -35,9 +35,6 @@ class Engine:
     def __init__(self, registry: Registry, runtime: Runtime, cache: ModelCache):
         self.registry, self.runtime, self.cache = registry, runtime, cache
 
-    def models(self) -> list[ModelSpec]:
-        return self.registry.models(self.task)
-
     def load_model(self, spec: ModelSpec) -> Any:
         raise NotImplementedError
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from engines.base import pil_batch
 from engines.imaging import center_square, image_grid, load_image
 from engines.nets.gan import Discriminator, Generator, diff_augment
 from engines.runtime import seeded_noise
@@ -68,17 +69,12 @@ def folder_images(folder: Path, resolution: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-def to_pil(batch: torch.Tensor) -> list[Image.Image]:
-    array = batch.float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a) for a in array]
-
-
 @torch.no_grad()
 def sample_grid(generator: Generator, device: torch.device, count: int = SAMPLE_SEEDS) -> Image.Image:
     """Seeds 0..count-1 through the engine's seed contract (row i from seed i), 8 per row."""
     generator.eval()
     z = seeded_noise((count, generator.z_dim), seed=0, device=device)
-    return image_grid(to_pil(generator(z)), 8)
+    return image_grid(pil_batch(generator(z)), 8)
 
 
 @torch.no_grad()

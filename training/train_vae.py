@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from engines.base import pil_batch
 from engines.imaging import image_grid
 from engines.metrics import psnr, ssim
 from training import data as emoji_data
@@ -64,11 +65,6 @@ VAE_CONFIG = dict(
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N,H,W,3] -> float [N,3,H,W] in [-1, 1]."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-
-
-def to_pil(batch: torch.Tensor) -> list[Image.Image]:
-    array = batch.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a) for a in array]
 
 
 def learning_rate(step: int, total: int) -> float:
@@ -107,7 +103,7 @@ def sample_grid(vae, fixed: torch.Tensor) -> Image.Image:
     with torch.no_grad():
         recon = vae.decode(vae.encode(fixed).latent_dist.mode()).sample
     vae.train()
-    originals, recons = to_pil(fixed), to_pil(recon)
+    originals, recons = pil_batch(fixed), pil_batch(recon)
     rows = []
     for i in range(0, len(originals), 8):
         rows += originals[i : i + 8] + recons[i : i + 8]
@@ -122,7 +118,7 @@ def prior_grid(vae, metrics: dict, count: int = 32) -> Image.Image:
     std = torch.tensor(metrics["latent_std"])[None, :, None, None]
     noise = torch.randn(count, 4, IMAGE_SIZE // 4, IMAGE_SIZE // 4, generator=torch.Generator().manual_seed(SEED))
     device = next(vae.parameters()).device
-    return image_grid(to_pil(vae.decode((mean + std * noise).to(device)).sample), 8)
+    return image_grid(pil_batch(vae.decode((mean + std * noise).to(device)).sample), 8)
 
 
 def export(vae, metrics: dict, meta: dict, out_dir: Path = EXPORT_DIR) -> None:
