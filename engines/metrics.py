@@ -1,4 +1,8 @@
-"""Image quality metrics in plain torch (no scikit-image): PSNR and SSIM on [0, 1] images."""
+"""Quality metrics in plain torch (no scikit-image, no scipy).
+
+Per image: PSNR and SSIM on [0, 1] images. Per set of feature vectors: the Fréchet distance
+(FID's formula, in whatever feature space is given) and k-NN precision / recall.
+"""
 
 from __future__ import annotations
 
@@ -36,3 +40,38 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5)
     cov = F.conv2d(a * b, w, groups=channels) - mu_a * mu_b
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1)
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of features [N, D] (FID's formula):
+    |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^1/2).
+
+    The trace of the matrix square root is computed as the sum of square roots of the
+    eigenvalues of S_a^1/2 S_b S_a^1/2 (symmetric, so eigh is stable), in float64.
+    """
+    a, b = a.double(), b.double()
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    values, vectors = torch.linalg.eigh(cov_a)
+    sqrt_a = vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
+    middle = sqrt_a @ cov_b @ sqrt_a
+    trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp_min(0).sqrt().sum()
+    mean_term = (a.mean(0) - b.mean(0)).pow(2).sum()
+    return float(mean_term + cov_a.trace() + cov_b.trace() - 2 * trace_sqrt)
+
+
+def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each point to its k-th nearest neighbour in its own set (itself excluded)."""
+    return torch.cdist(x, x).kthvalue(k + 1, dim=1).values
+
+
+def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """k-NN manifold precision and recall (Kynkäänniemi et al. 2019).
+
+    Each set's manifold is the union of balls around its points, reaching the k-th nearest
+    neighbour. Precision: the share of fakes inside the real manifold (fidelity). Recall: the
+    share of reals inside the fake manifold (diversity: how much of the real art is covered).
+    """
+    fake, real = fake.float(), real.float()
+    precision = (torch.cdist(fake, real) <= _knn_radii(real, k)[None]).any(1).float().mean()
+    recall = (torch.cdist(real, fake) <= _knn_radii(fake, k)[None]).any(1).float().mean()
+    return float(precision), float(recall)

@@ -6,6 +6,18 @@ from pathlib import Path
 
 from training.data import attribution_text
 
+# The quality harness (python -m benchmarks.quality --update-cards) writes its table between
+# these markers; re-exporting a checkpoint keeps the table until the harness runs again.
+QUALITY_START, QUALITY_END = "<!-- quality:start -->", "<!-- quality:end -->"
+
+
+def quality_section(card: Path) -> str:
+    """The harness's table from an existing card, or ''."""
+    text = card.read_text() if card.is_file() else ""
+    if QUALITY_START not in text or QUALITY_END not in text:
+        return ""
+    return QUALITY_START + text.split(QUALITY_START, 1)[1].split(QUALITY_END, 1)[0] + QUALITY_END
+
 
 def write_card(
     out_dir: Path,
@@ -28,6 +40,10 @@ def write_card(
         lines += [f"![{caption}]({file})", "", f"*{caption}*", ""]
     lines += ["## Figures", "", "| measure | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in figures.items()]
+    path = out_dir / "README.md"
+    kept = quality_section(path)
+    if kept:
+        lines += ["", kept]
     lines += ["", "## Training", "", "```bash", command, "```", ""]
     if details:
         lines += [details.strip(), ""]
@@ -41,6 +57,5 @@ def write_card(
         if emoji_data
         else "",
     ]
-    path = out_dir / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path

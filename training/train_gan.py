@@ -135,7 +135,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int) -> No
             "loss": meta["loss"],
             "DiffAugment": meta["diffaug"] or "off",
             "training images": str(meta["images"]),
-            "quality (Fréchet distance, precision/recall)": "pending the quality harness (issue 4)",
+            "quality": "see Quality (python -m benchmarks.quality --update-cards)",
         },
         command=meta["command"],
         grids={"seeds 0–63, ψ = 1": "samples.png"},

@@ -1,0 +1,238 @@
+"""Quality harness: how good is every bundled model, measured against real held-out emoji art.
+
+    python -m benchmarks.quality                  # every bundled model; table + results/quality.json
+    python -m benchmarks.quality --update-cards   # ... and write the table into each model card
+    python -m benchmarks.quality --checkpoints runs/ablation --name ablation   # compare training choices
+
+There is no offline Inception network, so FID's formula runs in the feature space of the
+project's own feature network (checkpoints/emoji-features, `python -m training.train_features`).
+Every figure is printed next to what real art scores, so numbers read on their own:
+
+- feature network: held-out caption retrieval (top-1/top-5), style and category accuracy;
+- GAN: Fréchet distance between generated samples (seeds 0..N-1) and the held-out images, beside
+  the floor (N real training images against the same held-out images), and k-NN precision /
+  recall (fidelity / diversity), at psi = 1 and at a truncated psi. Real art is resized to the
+  generator's resolution first, so a 32x32 GAN is judged against 32x32 art;
+- VAE: PSNR and SSIM of held-out reconstructions.
+
+Seeds, sample counts and the real subset are fixed, so figures compare run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmarks.common import machine, report
+from engines import Engines, create_engines
+from engines.metrics import frechet_distance, precision_recall, psnr, ssim
+from engines.nets.features import EmojiEncoder
+from engines.registry import ModelSpec, Registry
+from engines.vae import decode, encode
+from training import data as emoji_data
+from training.model_card import QUALITY_END, QUALITY_START
+
+SAMPLES = 2048  # generated images per GAN setting (and real training images for the floor)
+TRUNCATED_PSI = 0.7
+NEIGHBOURS = 3  # k of the k-NN manifolds
+REAL_SUBSET_SEED = 0
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N,H,W,3] -> float [N,3,H,W] in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
+class Harness:
+    def __init__(self, engines: Engines, samples: int = SAMPLES, data_dir: Path = emoji_data.DATA_DIR):
+        self.engines, self.samples = engines, samples
+        # the feature network from the measured folder, else the bundled one (ablation folders hold GANs only)
+        spec = next(iter(engines.registry.bundled("features") + Registry().bundled("features")), None)
+        if spec is None:
+            raise SystemExit("no feature network in checkpoints/: python -m training.train_features")
+        self.feature_spec = spec
+        self.measured: dict[str, ModelSpec] = {}
+        self.feature_net = EmojiEncoder.from_pretrained(spec.location).eval().requires_grad_(False)
+        self.train = emoji_data.load(64, "train", data_dir=data_dir)
+        self.heldout = emoji_data.load(64, "heldout", data_dir=data_dir)
+        picks = np.random.default_rng(REAL_SUBSET_SEED).choice(
+            len(self.train["images"]), min(samples, len(self.train["images"])), replace=False
+        )
+        self.train_subset = to_tensor(self.train["images"][np.sort(picks)])
+        self.real_heldout = self.encode(to_tensor(self.heldout["images"]))
+        self._reals: dict[int, tuple[dict, dict]] = {}
+
+    def reals(self, resolution: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(training subset, held-out) features with the real art at a generator's resolution, so a
+        32x32 GAN is compared with 32x32 real art, not penalised for resolution alone."""
+        if resolution not in self._reals:
+            held = to_tensor(self.heldout["images"])
+            self._reals[resolution] = (
+                self.encode(resize(self.train_subset, resolution)),
+                self.encode(resize(held, resolution)),
+            )
+        return self._reals[resolution]
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, batch: int = 256) -> dict[str, torch.Tensor]:
+        outs = [self.feature_net(images[i : i + batch]) for i in range(0, len(images), batch)]
+        return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+
+    def distribution_rows(
+        self, model: str, setting: str, fake: dict[str, torch.Tensor], resolution: int = 64
+    ) -> list[dict[str, Any]]:
+        """Fréchet distance and precision/recall against held-out art, each beside real training art."""
+        floor, real = (r["features"] for r in self.reals(resolution))
+        fd, fd_floor = frechet_distance(fake["features"], real), frechet_distance(floor, real)
+        precision, recall = precision_recall(fake["features"], real, NEIGHBOURS)
+        real_precision, real_recall = precision_recall(floor, real, NEIGHBOURS)
+        n = len(fake["features"])
+        return [
+            row(model, f"Fréchet distance ({setting}, {n} samples)", fd, fd_floor),
+            row(model, f"precision ({setting})", precision, real_precision),
+            row(model, f"recall ({setting})", recall, real_recall),
+        ]
+
+    def feature_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        from engines.text_encoder import shared_minilm
+        from training.train_features import caption_ids, retrieval_accuracy
+
+        captions, targets = caption_ids(self.heldout["caption"])
+        bank = shared_minilm().embed(captions).cpu()
+        out, n = self.real_heldout, len(captions)
+        top1 = retrieval_accuracy(out["embedding"], targets, bank, 1)
+        top5 = retrieval_accuracy(out["embedding"], targets, bank, 5)
+        return [
+            row(spec.id, f"caption top-1 among {n} held-out", top1, f"chance {1 / n:.3f}"),
+            row(spec.id, "caption top-5", top5, f"chance {5 / n:.3f}"),
+            row(spec.id, "style accuracy", accuracy(out["style_logits"], self.heldout["style"]), "chance 0.250"),
+            row(
+                spec.id, "category accuracy", accuracy(out["category_logits"], self.heldout["category"]), "chance 0.125"
+            ),
+        ]
+
+    def gan_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        from engines.gan import MAX_GRID
+
+        loaded, _ = self.engines.gan.load(spec.id)
+        rows = []
+        for psi in (1.0, TRUNCATED_PSI):
+            images = []
+            for seed in range(0, self.samples, MAX_GRID):  # seeds 0..N-1, through the engine
+                count = min(MAX_GRID, self.samples - seed)
+                images += [np.asarray(g.image) for g in self.engines.gan.sample(seed, count, psi, spec.id)]
+            fake = self.encode(to_tensor(np.stack(images)))
+            rows += self.distribution_rows(spec.id, f"ψ = {psi:g}", fake, loaded.model.resolution)
+        return rows
+
+    @torch.no_grad()
+    def vae_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        loaded, _ = self.engines.vae.load(spec.id)
+        device = self.engines.runtime.device
+        x = to_tensor(self.heldout["images"])
+        if loaded.fixed_size:
+            x = resize(x, loaded.fixed_size)
+        scores_psnr, scores_ssim = [], []
+        for i in range(0, len(x), 128):
+            batch = x[i : i + 128]
+            y = decode(loaded.model, encode(loaded.model, batch.to(device, loaded.dtype))).float().cpu()
+            scores_psnr.append(psnr((batch + 1) / 2, (y + 1) / 2))
+            scores_ssim.append(ssim((batch + 1) / 2, (y + 1) / 2))
+        n = len(x)
+        return [
+            row(spec.id, f"PSNR dB ({n} held-out)", torch.cat(scores_psnr).mean().item(), "identity: ∞"),
+            row(spec.id, "SSIM", torch.cat(scores_ssim).mean().item(), "identity: 1"),
+        ]
+
+    def run(self, only: list[str] | None = None) -> list[dict[str, Any]]:
+        measures = {"features": self.feature_rows, "vae": self.vae_rows, "gan": self.gan_rows}
+        rows = []
+        for task, measure in measures.items():
+            for spec in self.engines.registry.bundled(task):
+                if only and spec.id not in only:
+                    continue
+                self.measured[spec.id] = spec
+                started = time.perf_counter()
+                model_rows = measure(spec)
+                print(f"{spec.id}: {time.perf_counter() - started:.0f} s")
+                rows += model_rows
+        return rows
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def row(model: str, measure: str, value: float, real: float | str) -> dict[str, Any]:
+    return {"model": model, "measure": measure, "value": round(value, 4), "real data": real}
+
+
+def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
+    return (logits.argmax(1) == torch.from_numpy(labels)).float().mean().item()
+
+
+def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpec) -> None:
+    """Write (or replace) the quality table in a model card, between markers, before ## Training."""
+    card = folder / "README.md"
+    if not card.is_file():
+        return
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    section = [
+        QUALITY_START,
+        "## Quality",
+        "",
+        f"Measured by `python -m benchmarks.quality` in the feature space of `{feature_spec.id}`, "
+        f"{time.strftime('%Y-%m-%d')}. *Real data*: what real art scores on the same measure "
+        "(for Fréchet distance and precision/recall: real training images against the same held-out images, "
+        "the floor a perfect generator would reach).",
+        "",
+        "| measure | value | real data |",
+        "|---|---|---|",
+        *[f"| {r['measure']} | {fmt(r['value'])} | {fmt(r['real data'])} |" for r in rows],
+        QUALITY_END,
+        "",
+    ]
+    text = card.read_text()
+    if QUALITY_START in text and QUALITY_END in text:
+        head, rest = text.split(QUALITY_START, 1)
+        text = head + "\n".join(section).rstrip("\n") + rest.split(QUALITY_END, 1)[1]
+    elif "\n## Training\n" in text:
+        head, tail = text.split("\n## Training\n", 1)
+        text = head + "\n" + "\n".join(section) + "\n## Training\n" + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section)
+    card.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="generated images per setting")
+    parser.add_argument("--models", nargs="*", help="only these bundled models (ids)")
+    parser.add_argument("--update-cards", action="store_true", help="write the table into each model card")
+    parser.add_argument("--name", default="quality", help="results/<name>.json")
+    parser.add_argument(
+        "--checkpoints", type=Path, default=None, help="measure the models in another folder (e.g. training ablations)"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    engines = create_engines(Registry(args.checkpoints) if args.checkpoints else None)
+    harness = Harness(engines, args.samples)
+    rows = harness.run(args.models)
+    report(args.name, rows)
+    print(f"\n{time.perf_counter() - started:.0f} s in all on {machine()}")
+    if args.update_cards:
+        for model, spec in harness.measured.items():
+            update_card(Path(spec.location), [r for r in rows if r["model"] == model], harness.feature_spec)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The quality harness: its metrics, the MiniLM encoder, the feature network and the harness run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engines.metrics import frechet_distance, precision_recall
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_FEATURES = ROOT / "checkpoints" / "emoji-features"
+needs_features = pytest.mark.skipif(
+    not (BUNDLED_FEATURES / "atelier.json").exists(), reason="the feature network is not exported yet"
+)
+
+
+def test_frechet_distance_matches_the_closed_form():
+    """For diagonal Gaussians FD = |mu_a - mu_b|^2 + sum (sigma_a - sigma_b)^2."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(20000, 6, generator=g)
+    b = torch.randn(20000, 6, generator=g) * 3 + 0.5
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-8)
+    assert frechet_distance(a, b) == pytest.approx(6 * 0.5**2 + 6 * (3 - 1) ** 2, rel=0.03)
+    assert frechet_distance(a, b) == pytest.approx(frechet_distance(b, a), rel=1e-6)
+
+
+def test_precision_and_recall_tell_fidelity_from_diversity():
+    g = torch.Generator().manual_seed(0)
+    real = torch.cat([torch.randn(500, 4, generator=g), torch.randn(500, 4, generator=g) + 20])  # two modes
+    one_mode = torch.randn(1000, 4, generator=g)  # faithful but covers half the real art
+    assert precision_recall(real, real) == (1.0, 1.0)
+    precision, recall = precision_recall(one_mode, real)
+    assert precision > 0.95 and 0.4 < recall < 0.6
+    assert precision_recall(real + 100, real) == (0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from engines.text_encoder import shared_minilm
+
+    return shared_minilm()
+
+
+def test_minilm_embeds_meaning(minilm):
+    e = minilm.embed(["a cat", "a kitten", "a slice of pizza"])
+    assert e.shape == (3, 384)
+    assert torch.allclose(e.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert e[0] @ e[1] > e[0] @ e[2] + 0.2
+
+
+def test_minilm_token_states_truncate_enormous_text(minilm):
+    states, mask = minilm.token_states(["word " * 50_000, "short"])
+    assert states.shape == (2, 128, 384) and mask[0].sum() == 128 and mask[1].sum() < 10
+
+
+def example_images() -> tuple[torch.Tensor, list[str], list[str]]:
+    """The 16 held-out examples/: <style>-<label>.png, emoji never seen in training."""
+    from training.data import STYLES
+
+    paths = sorted((ROOT / "examples").glob("*.png"))
+    styles, labels, arrays = [], [], []
+    for path in paths:
+        style = next(s for s in STYLES if path.stem.startswith(s + "-"))
+        styles.append(style)
+        labels.append(path.stem.removeprefix(style + "-").replace("-", " "))
+        arrays.append(np.asarray(Image.open(path).convert("RGB")))
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return x, styles, labels
+
+
+@needs_features
+def test_bundled_feature_network_knows_style_and_meaning_of_unseen_emoji(minilm):
+    from engines.nets.features import EmojiEncoder
+
+    net = EmojiEncoder.from_pretrained(BUNDLED_FEATURES).eval()
+    x, styles, labels = example_images()
+    with torch.no_grad():
+        out = net(x)
+    predicted = [net.style_names[i] for i in out["style_logits"].argmax(1).tolist()]
+    assert np.mean([p == s for p, s in zip(predicted, styles, strict=True)]) >= 0.75
+    # zero-shot: each unseen emoji against the 16 example labels, through MiniLM
+    top5 = (out["embedding"] @ minilm.embed(labels).T).topk(5, dim=1).indices
+    assert (top5 == torch.arange(len(labels))[:, None]).any(1).float().mean() >= 0.5
+
+
+def write_fake_data_set(folder: Path, count: int = 96) -> None:
+    """A data set file in the emoji-64.npz format: coloured discs and squares on white."""
+    from PIL import ImageDraw
+
+    from training.data import CATEGORIES, STYLES
+
+    rng = np.random.default_rng(0)
+    images, captions = [], []
+    for i in range(count):
+        image = Image.new("RGB", (64, 64), "white")
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        box = (16, 16, 48, 48)
+        (ImageDraw.Draw(image).ellipse if i % 2 else ImageDraw.Draw(image).rectangle)(box, fill=colour)
+        images.append(np.asarray(image))
+        captions.append("a disc" if i % 2 else "a square")
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        folder / "emoji-64.npz",
+        images=np.stack(images),
+        style=np.arange(count) % 4,
+        category=np.arange(count) % 8,
+        heldout=np.arange(count) % 4 == 0,
+        caption=np.array(captions),
+        hexcode=np.array([f"{i:04X}" for i in range(count)]),
+        label=np.array(captions),
+        style_names=np.array(STYLES),
+        category_names=np.array(CATEGORIES),
+    )
+
+
+@needs_features
+def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints, tmp_path):
+    from benchmarks.quality import Harness, update_card
+    from engines import create_engines
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+    from training.model_card import QUALITY_START
+
+    checkpoints = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, checkpoints)
+    shutil.copytree(BUNDLED_FEATURES, checkpoints / "emoji-features")
+    (checkpoints / "tiny-gan" / "README.md").write_text("# tiny\n\n## Training\n\nsteps\n")
+    write_fake_data_set(tmp_path / "data")
+    engines = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32))
+
+    harness = Harness(engines, samples=72, data_dir=tmp_path / "data")
+    rows = harness.run()
+    by_model = {m: {r["measure"]: r for r in rows if r["model"] == m} for m in harness.measured}
+    assert set(by_model) == {"emoji-features", "tiny-vae", "tiny-gan"}
+    gan = by_model["tiny-gan"]
+    fd = gan["Fréchet distance (ψ = 1, 72 samples)"]
+    assert fd["value"] > fd["real data"] >= 0  # random weights are far worse than real art
+    assert all(0 <= r["value"] <= 1 for m, r in gan.items() if m.startswith(("precision", "recall")))
+    assert "Fréchet distance (ψ = 0.7, 72 samples)" in gan
+    assert np.isfinite(by_model["tiny-vae"]["PSNR dB (24 held-out)"]["value"])
+    assert 0 <= by_model["emoji-features"]["style accuracy"]["value"] <= 1
+    assert harness.run() == rows  # fixed seeds and subsets: the same figures run to run
+
+    gan_rows = [r for r in rows if r["model"] == "tiny-gan"]
+    for _ in range(2):  # replacing the section, not appending another
+        update_card(checkpoints / "tiny-gan", gan_rows, harness.feature_spec)
+    card = (checkpoints / "tiny-gan" / "README.md").read_text()
+    assert card.count(QUALITY_START) == 1 and card.index("## Quality") < card.index("## Training")
+    assert json.dumps(gan_rows[0]["measure"], ensure_ascii=False).strip('"') in card
+
+
+QUALITY_TABLE = "<!-- quality:start -->\n## Quality\n\n| a | 1 |\n<!-- quality:end -->\n\n"
+
+
+def test_feature_training_resumes_and_exports_a_checkpoint_the_registry_finds(tmp_path):
+    from engines.nets.features import EmojiEncoder
+    from engines.registry import Registry
+    from training import train_features
+
+    write_fake_data_set(tmp_path / "data")
+    args = ["--data-dir", str(tmp_path / "data"), "--run-dir", str(tmp_path / "run")]
+    out = tmp_path / "checkpoints" / "emoji-features"
+    train_features.main([*args, "--steps", "2", "--out", str(out)])
+    (out / "README.md").write_text(
+        (out / "README.md").read_text().replace("## Training", QUALITY_TABLE + "## Training")
+    )
+    train_features.main([*args, "--steps", "3", "--out", str(out)])  # resumes at step 2, re-exports
+    assert QUALITY_TABLE.strip() in (out / "README.md").read_text()  # the harness's table survives
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["steps"] == 3 and 0 <= metrics["heldout"]["style_accuracy"] <= 1
+    (spec,) = Registry(tmp_path / "checkpoints").bundled("features")
+    net = EmojiEncoder.from_pretrained(spec.location)
+    assert net.style_names[0] == "fluent-3d" and (out / "README.md").is_file() and (out / "neighbours.png").is_file()
