@@ -7,6 +7,7 @@ Device: CUDA -> fp16, Apple MPS -> fp16, else CPU fp32. Override with ATELIER_DE
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import threading
@@ -187,6 +188,13 @@ def key_name(key: Hashable) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    return dict(_library_versions())  # a copy: recipes are edited by their callers
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:
+    """Read once per process: importlib.metadata scans site-packages (~1 ms a name), and every
+    image's recipe carries the versions, so a 64-image grid would spend longer here than in G."""
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}

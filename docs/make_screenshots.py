@@ -1,0 +1,81 @@
+"""Screenshots for the README, made with the bundled models in headless Chromium.
+
+    python docs/make_screenshots.py          # docs/screenshot-gan.png, docs/screenshot.png (VAE)
+
+Launches the studio in-process on a temporary gallery, clicks through each tab the way an
+artist would, and saves full-page screenshots. Needs /usr/bin/chromium (tests/install.sh).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import app  # noqa: E402
+from engines import create_engines  # noqa: E402
+from gallery import Gallery  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1280, "height": 1500}
+
+
+def gan_tab(page, out: Path) -> None:
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("Seed", exact=True).first.fill("2026")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    grid = page.locator("#gan-grid img")
+    grid.nth(15).wait_for(timeout=60_000)
+    grid.nth(5).click()  # explore around one image
+    page.get_by_role("button", name="Explore", exact=True).click()
+    page.locator("#gan-variations img").nth(7).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # let the gallery panel refresh
+    page.screenshot(path=str(out), full_page=True)
+
+
+def vae_tab(page, out: Path) -> None:
+    page.get_by_role("tab", name="VAE", exact=True).click()
+    page.locator("#vae-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
+    page.locator("#vae-image img").first.wait_for()
+    page.get_by_role("button", name="Reconstruct", exact=True).click()
+    page.get_by_text("PSNR").wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out), full_page=True)
+
+
+def main() -> None:
+    import argparse
+
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    out = parser.parse_args().out
+
+    engines = create_engines()
+    gallery = Gallery(Path(tempfile.mkdtemp()) / "gallery")
+    demo = app.build_app(engines, gallery)
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
+    shots = [("screenshot.png", vae_tab)]
+    if engines.registry.bundled("gan"):
+        shots.insert(0, ("screenshot-gan.png", gan_tab))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            for name, shoot in shots:
+                page = browser.new_page(viewport=VIEWPORT)
+                page.goto(url)
+                shoot(page, out / name)
+                page.close()
+                print(f"wrote {out / name}")
+            browser.close()
+    finally:
+        demo.close()
+        gallery.close()
+
+
+if __name__ == "__main__":
+    main()
