@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from engines.gan import GANEngine
 from engines.registry import Registry
 from engines.runtime import ModelCache, Runtime, choose_runtime
+from engines.text import TextEngine
 from engines.vae import VAEEngine
 
-ENGINES = {"vae": VAEEngine, "gan": GANEngine}
+ENGINES = {"vae": VAEEngine, "gan": GANEngine, "text": TextEngine}
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Engines:
     cache: ModelCache
     vae: VAEEngine
     gan: GANEngine
+    text: TextEngine
 
 
 def create_engines(

@@ -24,6 +24,10 @@ HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
         ("stabilityai/sd-vae-ft-mse", "SD VAE ft-MSE (AutoencoderKL, 8x)"),
         ("madebyollin/taesd", "TAESD (AutoencoderTiny, fast)"),
     ],
+    "text": [
+        ("stabilityai/sd-turbo", "SD-Turbo (512², 1–4 steps, no guidance; GPU)"),
+        ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 1–4 steps, no guidance; GPU)"),
+    ],
 }
 
 

@@ -75,6 +75,63 @@ def save_tiny_generator(folder: Path, resolution: int = 16) -> Path:
     return folder
 
 
+def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
+    """A random-weight StableDiffusionPipeline, tokenizer included, nothing downloaded.
+
+    bundled=True: our format (MiniLM-style BERT text encoder, 16x16 latents, atelier.json).
+    bundled=False: hub-style (CLIP text encoder, no atelier.json), as a hub repo would be."""
+    import torch
+    from diffusers import AutoencoderKL
+    from transformers import BertConfig, BertModel, BertTokenizerFast, CLIPTextConfig, CLIPTextModel
+
+    from engines.text_encoder import model_path
+    from training.train_ldm import build_pipeline, new_unet
+
+    torch.manual_seed(0)
+    max_tokens = 16
+    tokenizer = BertTokenizerFast.from_pretrained(model_path(), model_max_length=max_tokens)
+    if bundled:
+        text_encoder = BertModel(
+            BertConfig(hidden_size=384, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+        )
+        text_encoder.config.use_attention_mask = True
+    else:
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=tokenizer.vocab_size,
+                hidden_size=384,
+                intermediate_size=64,
+                num_hidden_layers=1,
+                num_attention_heads=4,
+                max_position_embeddings=max_tokens,
+            )
+        )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=64,
+    )
+    pipe = build_pipeline(new_unet((32, 32), 1, sample_size=16), vae, tokenizer, text_encoder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    if bundled:
+        settings = {"task": "text", "title": "tiny test LDM", "image_size": 64, "steps": 4, "guidance_scale": 3.0}
+        (folder / "atelier.json").write_text(json.dumps(settings))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_text_pipelines(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("text")
+    return {
+        "checkpoints": save_tiny_text_pipeline(root / "checkpoints" / "tiny-ldm", bundled=True).parent,
+        "hub": save_tiny_text_pipeline(root / "hub" / "tiny-sd", bundled=False),
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> Path:
     """A checkpoints/ folder holding one tiny model per task, in the bundled format."""

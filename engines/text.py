@@ -1,0 +1,206 @@
+"""Text engine: prompts -> images with any diffusers text-to-image pipeline.
+
+The bundled emoji model is a stock StableDiffusionPipeline folder (training/train_ldm.py), so it
+loads through the same `AutoPipelineForText2Image.from_pretrained` as SD-Turbo, SDXL-Turbo or
+any other hub pipeline. Seeds follow the contract: image i of a batch comes from a CPU
+generator seeded seed + i. A run reports each step (with a preview when latents are small
+enough to decode cheaply) and can be stopped between steps; a stopped run returns no images,
+so nothing half-made reaches the gallery.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from engines.base import Engine, pil_batch, weights_hash
+from engines.errors import InputError, ModelUnavailable
+from engines.registry import ModelSpec
+from engines.runtime import Runtime, check_float, check_int, check_seed
+
+MAX_BATCH = 8
+MAX_STEPS = 100
+MAX_GUIDANCE = 30.0
+MAX_PROMPT_CHARS = 2000  # far beyond any text encoder's window (77 CLIP tokens, 64 MiniLM tokens)
+PREVIEW_MAX_LATENT_SIDE = 32  # decode previews only when that is cheap (the bundled 16x16 latents)
+SCHEDULERS = {
+    "DPM-Solver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "Euler": ("EulerDiscreteScheduler", {}),
+    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
+    "DDIM": ("DDIMScheduler", {}),
+    "UniPC": ("UniPCMultistepScheduler", {}),
+}
+DEFAULT_SCHEDULER = "model default"
+# Defaults per hub preset: the Turbo models are distilled for 1-4 steps without guidance, at 512x512.
+PRESET_DEFAULTS = {
+    "stabilityai/sd-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
+    "stabilityai/sdxl-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
+}
+
+
+@dataclass
+class LoadedPipeline:
+    model: Any  # the diffusers pipeline
+    spec: ModelSpec
+    dtype: torch.dtype
+    model_hash: str
+    defaults: dict[str, Any]  # steps, guidance_scale, image_size
+    default_scheduler: Any = None  # the scheduler the pipeline was saved with
+
+
+@dataclass
+class Drawn:
+    image: Image.Image
+    recipe: dict[str, Any]
+
+
+@dataclass
+class Progress:
+    step: int
+    total: int
+    preview: list[Image.Image] = field(default_factory=list)  # empty when previews are too costly
+
+
+def clean_prompt(prompt: Any, name: str = "prompt") -> str:
+    """Prompts as sent by anyone: None is empty, control characters go (newlines become spaces)."""
+    if prompt is None:
+        return ""
+    if not isinstance(prompt, str):
+        raise InputError(f"{name} must be text")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InputError(
+            f"{name} is {len(prompt):,} characters; keep it under {MAX_PROMPT_CHARS:,} "
+            "(the text encoder reads only its first few dozen words anyway)"
+        )
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in prompt)
+    return " ".join(text.split())
+
+
+def load_pipeline(spec: ModelSpec, runtime: Runtime) -> LoadedPipeline:
+    if not spec.available:
+        raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
+    from diffusers import AutoPipelineForText2Image
+
+    kwargs: dict[str, Any] = {"dtype": runtime.dtype, "use_safetensors": True}
+    if spec.source == "hub" and runtime.dtype == torch.float16:
+        kwargs["variant"] = "fp16"  # half the download where the repo has it
+    try:
+        pipe = AutoPipelineForText2Image.from_pretrained(spec.location, **kwargs)
+    except (OSError, ValueError) as error:
+        if "variant" not in kwargs:
+            raise
+        kwargs.pop("variant")  # no fp16 files in this repo: load the full ones in fp16
+        try:
+            pipe = AutoPipelineForText2Image.from_pretrained(spec.location, **kwargs)
+        except Exception:
+            raise error from None
+    if os.environ.get("ATELIER_CPU_OFFLOAD", "").lower() in ("1", "true", "yes") and runtime.device.type == "cuda":
+        pipe.enable_model_cpu_offload(device=runtime.device)  # for GPUs short of memory: slower, much smaller
+    else:
+        pipe.to(runtime.device)
+    pipe.set_progress_bar_config(disable=True)
+    # fp16 NaNs: SDXL's VAE config says force_upcast, and the SDXL pipeline then decodes in fp32.
+    settings = dict(PRESET_DEFAULTS.get(spec.id, {}))
+    settings.update({k: v for k, v in spec.settings.items() if k in ("steps", "guidance_scale", "image_size")})
+    if "image_size" not in settings:
+        scale = getattr(pipe, "vae_scale_factor", 8)
+        settings["image_size"] = int(pipe.unet.config.sample_size * scale) if hasattr(pipe, "unet") else 512
+    settings.setdefault("steps", 25)
+    settings.setdefault("guidance_scale", 7.5)
+    return LoadedPipeline(pipe, spec, runtime.dtype, weights_hash(spec), settings, pipe.scheduler)
+
+
+class TextEngine(Engine):
+    task = "text"
+
+    def load_model(self, spec: ModelSpec) -> LoadedPipeline:
+        return load_pipeline(spec, self.runtime)
+
+    def defaults(self, model_id: str) -> dict[str, Any]:
+        loaded, _ = self.load(model_id)
+        return dict(loaded.defaults)
+
+    def draw(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        seed: Any,
+        batch: Any,
+        steps: Any,
+        guidance_scale: Any,
+        scheduler: Any,
+        model_id: str,
+        on_step: Callable[[Progress], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[Drawn]:
+        """Images for a prompt; [] if `stop` was set before the last step."""
+        prompt, negative = clean_prompt(prompt), clean_prompt(negative_prompt, "negative prompt")
+        batch = check_int("batch size", batch, 1, MAX_BATCH)
+        seed = check_seed(seed, batch)
+        steps = check_int("steps", steps, 1, MAX_STEPS)
+        guidance = check_float("guidance scale", guidance_scale, 0.0, MAX_GUIDANCE)
+        scheduler = scheduler or DEFAULT_SCHEDULER
+        if scheduler != DEFAULT_SCHEDULER and scheduler not in SCHEDULERS:
+            raise InputError(f"unknown scheduler {str(scheduler)[:80]!r}: use one of {', '.join(SCHEDULERS)}")
+        loaded, lock = self.load(model_id)
+        pipe, size = loaded.model, loaded.defaults["image_size"]
+
+        def callback(pipeline: Any, i: int, t: Any, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            if stop is not None and stop.is_set():
+                pipeline._interrupt = True  # the pipeline skips the remaining steps
+            if on_step is not None:
+                latents = tensors["latents"]
+                preview = []
+                if max(latents.shape[-2:]) <= PREVIEW_MAX_LATENT_SIDE and i + 1 < steps:
+                    scaled = latents / pipeline.vae.config.scaling_factor
+                    preview = pil_batch(pipeline.vae.decode(scaled.to(pipeline.vae.dtype)).sample)
+                on_step(Progress(i + 1, steps, preview))
+            return {}
+
+        with lock, torch.inference_mode():
+            pipe.scheduler = self._scheduler(loaded, scheduler)
+            generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(batch)]
+            output = pipe(
+                prompt=[prompt] * batch,
+                negative_prompt=[negative] * batch if negative and guidance > 1 else None,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                height=size,
+                width=size,
+                generator=generators,
+                callback_on_step_end=callback,
+                output_type="pil",
+            )
+            stopped = stop is not None and stop.is_set()
+        if stopped:
+            return []
+        params = {
+            "prompt": prompt,
+            "negative_prompt": negative,
+            "batch_seed": seed,
+            "batch_size": batch,
+            "steps": steps,
+            "guidance_scale": guidance,
+            "scheduler": scheduler,
+            "size": f"{size}x{size}",
+        }
+        return [
+            Drawn(image, self.recipe(loaded, "text_to_image", {**params, "index": i}, seed + i))
+            for i, image in enumerate(output.images)
+        ]
+
+    @staticmethod
+    def _scheduler(loaded: LoadedPipeline, name: str) -> Any:
+        if name == DEFAULT_SCHEDULER:
+            return loaded.default_scheduler
+        import diffusers
+
+        class_name, options = SCHEDULERS[name]
+        return getattr(diffusers, class_name).from_config(loaded.default_scheduler.config, **options)

@@ -1,0 +1,95 @@
+"""Text engine on tiny random-weight pipelines saved locally: the bundled format and a hub-style one."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from engines.errors import InputError, ModelUnavailable
+from engines.text import MAX_PROMPT_CHARS, clean_prompt
+
+
+@pytest.fixture
+def text_engines(tiny_text_pipelines):
+    from engines import create_engines
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+
+    return create_engines(Registry(tiny_text_pipelines["checkpoints"]), Runtime(torch.device("cpu"), torch.float32))
+
+
+def pixels(drawn) -> list[np.ndarray]:
+    return [np.asarray(d.image, dtype=np.int16) for d in drawn]
+
+
+def test_same_prompt_and_seed_same_pixels_and_the_seed_contract(text_engines):
+    engine = text_engines.text
+    batch = engine.draw("a cat", "", 10, 3, 4, 3.0, "model default", "tiny-ldm")
+    again = engine.draw("a cat", "", 10, 3, 4, 3.0, "model default", "tiny-ldm")
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(batch), pixels(again), strict=True))
+    alone = engine.draw("a cat", "", 12, 1, 4, 3.0, "model default", "tiny-ldm")  # image 2 of the batch
+    assert np.abs(pixels(alone)[0] - pixels(batch)[2]).max() <= 2  # batched matmuls round a little differently
+    other = engine.draw("a dog", "", 10, 1, 4, 3.0, "model default", "tiny-ldm")
+    assert not np.array_equal(pixels(other)[0], pixels(batch)[0])
+    recipe = batch[1].recipe
+    assert recipe["seed"] == 11 and recipe["params"]["prompt"] == "a cat" and recipe["params"]["index"] == 1
+    assert batch[0].image.size == (64, 64)
+
+
+def test_steps_report_progress_with_previews_and_stop_ends_the_run(text_engines):
+    engine, seen, stop = text_engines.text, [], threading.Event()
+    engine.draw("a cat", "", 0, 2, 4, 3.0, "DPM-Solver++", "tiny-ldm", on_step=seen.append)
+    assert [p.step for p in seen] == [1, 2, 3, 4] and len(seen[0].preview) == 2
+
+    def stop_after_two(progress) -> None:
+        if progress.step == 2:
+            stop.set()
+
+    assert engine.draw("a cat", "", 0, 2, 4, 3.0, "Euler", "tiny-ldm", on_step=stop_after_two, stop=stop) == []
+
+
+def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, tiny_text_pipelines):
+    engine, path = text_engines.text, str(tiny_text_pipelines["hub"])
+    assert engine.defaults(path)["image_size"] == 64  # from the UNet's sample size and the VAE's scale
+    (drawn,) = engine.draw("a red apple", "blurry", 5, 1, 2, 5.0, "UniPC", path)
+    assert drawn.image.size == (64, 64) and drawn.recipe["model_source"] == "local"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("steps", 0, "steps"),
+        ("steps", 10**6, "steps"),
+        ("guidance", float("nan"), "guidance"),
+        ("batch", 9, "batch size"),
+        ("seed", -1, "seed"),
+        ("scheduler", "Warp drive", "unknown scheduler"),
+        ("prompt", "x" * 100_000, "characters"),
+        ("prompt", 42, "text"),
+    ],
+)
+def test_bad_requests_get_clear_messages(text_engines, field, value, message):
+    request = {"prompt": "a cat", "seed": 0, "batch": 1, "steps": 2, "guidance": 3.0, "scheduler": "Euler"}
+    request[field] = value
+    with pytest.raises(InputError, match=message):
+        text_engines.text.draw(
+            request["prompt"], "", request["seed"], request["batch"], request["steps"], request["guidance"],
+            request["scheduler"], "tiny-ldm",
+        )  # fmt: skip
+
+
+def test_prompts_are_cleaned_not_refused():
+    assert clean_prompt(None) == "" and clean_prompt("") == ""
+    assert clean_prompt("a\x00cat\nwith\u200b a\that\x1b") == "a cat with a hat"
+    assert len(clean_prompt("y" * MAX_PROMPT_CHARS)) == MAX_PROMPT_CHARS
+
+
+def test_turbo_presets_are_listed_and_unavailable_offline(text_engines):
+    hub = {s.id: s for s in text_engines.registry.hub("text")}
+    assert set(hub) == {"stabilityai/sd-turbo", "stabilityai/sdxl-turbo"}
+    assert not hub["stabilityai/sd-turbo"].available and "offline" in hub["stabilityai/sd-turbo"].reason
+    with pytest.raises(ModelUnavailable, match="unavailable"):
+        text_engines.text.draw("a cat", "", 0, 1, 1, 0.0, "model default", "stabilityai/sd-turbo")
