@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -138,3 +140,6 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     assert [m.id for m in engines.registry.models("gan")] == ["my-gan"]
     assert len(engines.gan.sample(0, 3, 1.0, "my-gan")) == 3
     assert (checkpoints / "my-gan" / "samples.png").exists()
+    history = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["history"]
+    assert [(h["from_step"], h["to_step"], h["loss"]) for h in history] == [(0, 2, "hinge"), (2, 4, "wgan-gp")]
+    assert "steps 2–4 | loss wgan-gp" in (checkpoints / "my-gan" / "README.md").read_text()

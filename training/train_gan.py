@@ -134,6 +134,11 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int) -> No
             f"{meta['device']}",
             "loss": meta["loss"],
             "DiffAugment": meta["diffaug"] or "off",
+            **{
+                f"steps {h['from_step']}–{h['to_step']}": f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
+                for h in meta.get("history", [])
+                if len(meta.get("history", [])) > 1
+            },
             "training images": str(meta["images"]),
             "quality": "see Quality (python -m benchmarks.quality --update-cards)",
         },
@@ -180,12 +185,18 @@ def main(argv: list[str] | None = None) -> None:
 
     last = run_dir / "last.pt"
     step, elapsed = 0, 0.0
+    command = "python -m training.train_gan " + " ".join(argv if argv is not None else sys.argv[1:])
+    history: list[dict] = []  # one entry per run segment: a resumed run may change the loss or augmentation
     if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
         state = torch.load(last, map_location=device, weights_only=True)
         for module, key in ((generator, "g"), (discriminator, "d"), (ema, "ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
             module.load_state_dict(state[key])
         step, elapsed = state["step"], state["elapsed"]
+        history = json.loads(state.get("history", "[]"))
         print(f"resumed {run_dir} at step {step} ({elapsed / 60:.1f} min trained)")
+    same_recipe = history and (history[-1]["loss"], history[-1]["diffaug"]) == (args.loss, args.diffaug)
+    if not args.export_only and not same_recipe:
+        history.append({"from_step": step, "to_step": step, "loss": args.loss, "diffaug": args.diffaug})
 
     def meta() -> dict:
         return {
@@ -199,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
             "images": len(images),
-            "command": "python -m training.train_gan " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": command,
+            "history": history,
         }
 
     images = emoji_images(args.resolution) if args.data is None else folder_images(args.data, args.resolution)
@@ -216,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             "opt_d": opt_d.state_dict(),
             "step": step,
             "elapsed": elapsed,
+            "history": json.dumps(history),  # a string, so weights_only loading still works
         }
         torch.save(state, run_dir / "last.tmp")
         (run_dir / "last.tmp").replace(last)
@@ -248,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         update_ema(ema, generator, EMA_DECAY if step >= EMA_START else 0.0)
 
         step += 1
+        history[-1]["to_step"] = step
         elapsed = time.time() - started
         bar.update(1)
         bar.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
