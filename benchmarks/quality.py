@@ -21,6 +21,7 @@ Seeds, sample counts and the real subset are fixed, so figures compare run to ru
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from engines.nets.features import EmojiEncoder
 from engines.registry import ModelSpec, Registry
 from engines.vae import decode, encode
 from training import data as emoji_data
-from training.model_card import QUALITY_END, QUALITY_START
+from training.model_card import put_section
 
 SAMPLES = 2048  # generated images per GAN setting (and real training images for the floor)
 TRUNCATED_PSI = 0.7
@@ -179,37 +180,33 @@ def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
     return (logits.argmax(1) == torch.from_numpy(labels)).float().mean().item()
 
 
-def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpec) -> None:
-    """Write (or replace) the quality table in a model card, between markers, before ## Training."""
-    card = folder / "README.md"
-    if not card.is_file():
-        return
+def table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    section = [
-        QUALITY_START,
-        "## Quality",
-        "",
-        f"Measured by `python -m benchmarks.quality` in the feature space of `{feature_spec.id}`, "
-        f"{time.strftime('%Y-%m-%d')}. *Real data*: what real art scores on the same measure "
-        "(for Fréchet distance and precision/recall: real training images against the same held-out images, "
-        "the floor a perfect generator would reach).",
-        "",
-        "| measure | value | real data |",
-        "|---|---|---|",
-        *[f"| {r['measure']} | {fmt(r['value'])} | {fmt(r['real data'])} |" for r in rows],
-        QUALITY_END,
-        "",
-    ]
-    text = card.read_text()
-    if QUALITY_START in text and QUALITY_END in text:
-        head, rest = text.split(QUALITY_START, 1)
-        text = head + "\n".join(section).rstrip("\n") + rest.split(QUALITY_END, 1)[1]
-    elif "\n## Training\n" in text:
-        head, tail = text.split("\n## Training\n", 1)
-        text = head + "\n" + "\n".join(section) + "\n## Training\n" + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section)
-    card.write_text(text)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(fmt(r[c]) for c in columns) + " |" for r in rows]
+
+
+def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpec) -> None:
+    """Write (or replace) the quality table in a model card."""
+    card = folder / "README.md"
+    if card.is_file():
+        intro = (
+            f"Measured by `python -m benchmarks.quality` in the feature space of `{feature_spec.id}`, "
+            f"{time.strftime('%Y-%m-%d')}. *Real data*: what real art scores on the same measure (for Fréchet "
+            "distance and precision/recall: real training images against the same held-out images, the floor a "
+            "perfect generator would reach)."
+        )
+        put_section(card, "quality", ["## Quality", "", intro, "", *table(rows, ("measure", "value", "real data"))])
+
+
+def write_ablation(card: Path, rows: list[dict[str, Any]], title: str, command: str) -> str:
+    """A comparison of training choices in a model card, with the winner by Fréchet distance at psi = 1."""
+    fd = {r["model"]: r["value"] for r in rows if r["measure"].startswith("Fréchet distance (ψ = 1,")}
+    winner = min(fd, key=fd.get) if fd else "n/a"
+    summary = f"**Lowest Fréchet distance at ψ = 1: `{winner}`.**"
+    body = ["## Ablation: " + title, "", f"`{command}`", "", summary, ""]
+    put_section(card, "ablation", body + table(rows, ("model", "measure", "value", "real data")))
+    return winner
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -218,6 +215,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--models", nargs="*", help="only these bundled models (ids)")
     parser.add_argument("--update-cards", action="store_true", help="write the table into each model card")
     parser.add_argument("--name", default="quality", help="results/<name>.json")
+    parser.add_argument("--ablation-card", type=Path, help="write the table as an ablation into this model card")
+    parser.add_argument("--ablation-title", default="training choices", help="what the ablation compares")
     parser.add_argument(
         "--checkpoints", type=Path, default=None, help="measure the models in another folder (e.g. training ablations)"
     )
@@ -228,6 +227,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     rows = harness.run(args.models)
     report(args.name, rows)
     print(f"\n{time.perf_counter() - started:.0f} s in all on {machine()}")
+    if args.ablation_card:
+        command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else sys.argv[1:])
+        winner = write_ablation(args.ablation_card, rows, args.ablation_title, command)
+        print(f"ablation written to {args.ablation_card}: {winner} wins")
     if args.update_cards:
         for model, spec in harness.measured.items():
             update_card(Path(spec.location), [r for r in rows if r["model"] == model], harness.feature_spec)

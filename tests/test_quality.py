@@ -121,11 +121,10 @@ def write_fake_data_set(folder: Path, count: int = 96) -> None:
 
 @needs_features
 def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints, tmp_path):
-    from benchmarks.quality import Harness, update_card
+    from benchmarks.quality import Harness, update_card, write_ablation
     from engines import create_engines
     from engines.registry import Registry
     from engines.runtime import Runtime
-    from training.model_card import QUALITY_START
 
     checkpoints = tmp_path / "checkpoints"
     shutil.copytree(tiny_checkpoints, checkpoints)
@@ -151,11 +150,17 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     for _ in range(2):  # replacing the section, not appending another
         update_card(checkpoints / "tiny-gan", gan_rows, harness.feature_spec)
     card = (checkpoints / "tiny-gan" / "README.md").read_text()
-    assert card.count(QUALITY_START) == 1 and card.index("## Quality") < card.index("## Training")
+    assert card.count("<!-- quality:start -->") == 1 and card.index("## Quality") < card.index("## Training")
+    assert write_ablation(checkpoints / "tiny-gan" / "README.md", gan_rows, "DiffAugment", "cmd") == "tiny-gan"
+    card = (checkpoints / "tiny-gan" / "README.md").read_text()
+    assert "## Ablation: DiffAugment" in card and "Lowest Fréchet distance at ψ = 1: `tiny-gan`" in card
     assert json.dumps(gan_rows[0]["measure"], ensure_ascii=False).strip('"') in card
 
 
-QUALITY_TABLE = "<!-- quality:start -->\n## Quality\n\n| a | 1 |\n<!-- quality:end -->\n\n"
+QUALITY_TABLE = (
+    "<!-- quality:start -->\n## Quality\n\n| a | 1 |\n<!-- quality:end -->\n\n"
+    "<!-- ablation:start -->\n## Ablation: x\n<!-- ablation:end -->\n\n"
+)
 
 
 def test_feature_training_resumes_and_exports_a_checkpoint_the_registry_finds(tmp_path):

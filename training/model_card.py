@@ -6,17 +6,40 @@ from pathlib import Path
 
 from training.data import attribution_text
 
-# The quality harness (python -m benchmarks.quality --update-cards) writes its table between
-# these markers; re-exporting a checkpoint keeps the table until the harness runs again.
-QUALITY_START, QUALITY_END = "<!-- quality:start -->", "<!-- quality:end -->"
+# Sections written by other tools (the quality harness's table, a training ablation) sit between
+# <!-- name:start --> and <!-- name:end --> markers; re-exporting a checkpoint keeps them.
+SECTION_NAMES = ("quality", "ablation")
 
 
-def quality_section(card: Path) -> str:
-    """The harness's table from an existing card, or ''."""
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def kept_sections(card: Path) -> list[str]:
+    """The marked sections of an existing card, in SECTION_NAMES order."""
     text = card.read_text() if card.is_file() else ""
-    if QUALITY_START not in text or QUALITY_END not in text:
-        return ""
-    return QUALITY_START + text.split(QUALITY_START, 1)[1].split(QUALITY_END, 1)[0] + QUALITY_END
+    sections = []
+    for name in SECTION_NAMES:
+        start, end = markers(name)
+        if start in text and end in text:
+            sections.append(start + text.split(start, 1)[1].split(end, 1)[0] + end)
+    return sections
+
+
+def put_section(card: Path, name: str, body: list[str]) -> None:
+    """Write (or replace) a marked section in a card, before ## Training."""
+    start, end = markers(name)
+    section = "\n".join([start, *body, end])
+    text = card.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    elif "\n## Training\n" in text:
+        head, tail = text.split("\n## Training\n", 1)
+        text = head + "\n" + section + "\n\n## Training\n" + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    card.write_text(text)
 
 
 def write_card(
@@ -41,9 +64,8 @@ def write_card(
     lines += ["## Figures", "", "| measure | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in figures.items()]
     path = out_dir / "README.md"
-    kept = quality_section(path)
-    if kept:
-        lines += ["", kept]
+    for section in kept_sections(path):
+        lines += ["", section]
     lines += ["", "## Training", "", "```bash", command, "```", ""]
     if details:
         lines += [details.strip(), ""]
