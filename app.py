@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import json
 import logging
 import os
+import queue
 import random
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,15 @@ from engines.errors import InputError, ModelUnavailable
 from engines.gan import MAX_FRAMES, MAX_GRID, MAX_PSI
 from engines.imaging import image_grid, save_gif, upscale_for_display
 from engines.runtime import MAX_SEED, check_int
+from engines.text import DEFAULT_SCHEDULER, MAX_BATCH, MAX_GUIDANCE, MAX_STEPS, SCHEDULERS
 from engines.vae import MAX_INTERPOLATION_STEPS, MAX_SAMPLES
 from gallery import Entry, Gallery
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = ROOT / "examples"
 GALLERY_PAGE_SIZE = 24
+HISTORY_ROWS = 10
+MAX_SWEEP = 16
 DISPLAY_SIDE = 256  # small model outputs are upscaled (nearest) to at least this for viewing
 log = logging.getLogger("atelier")
 
@@ -63,20 +69,35 @@ class UploadedImage(gr.Image):
             raise gr.Error(f"could not read the pasted image: {error}") from None
 
 
+def as_user_error(fn_name: str, error: Exception) -> gr.Error:
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, (InputError, ModelUnavailable)):
+        return gr.Error(str(error))
+    log.error("unexpected error in %s", fn_name, exc_info=error)
+    return gr.Error(f"Something went wrong ({type(error).__name__}); details are in the server log.")
+
+
 def user_errors(fn):
-    """Bad input and unavailable models become a clear message in the page; bugs are logged."""
+    """Bad input and unavailable models become a clear message in the page; bugs are logged.
+    Works for plain handlers and for generators (handlers that stream progress)."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:
+                raise as_user_error(fn.__name__, error) from None
+
+        return streaming
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (InputError, ModelUnavailable) as error:
-            raise gr.Error(str(error)) from None
         except Exception as error:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Something went wrong ({type(error).__name__}); details are in the server log.") from None
+            raise as_user_error(fn.__name__, error) from None
 
     return wrapper
 
@@ -95,6 +116,8 @@ def default_model(engines: Engines, task: str) -> str | None:
 
 
 def grid_caption(recipe: dict[str, Any]) -> str:
+    if recipe.get("engine") == "text":
+        return f"seed {recipe['seed']}"
     if recipe.get("operation") == "variation":
         return f"seed {recipe['seed']} · variation {recipe['params']['index'] + 1}"
     return f"seed {recipe['seed']}"
@@ -110,6 +133,8 @@ class Studio:
     def __init__(self, engines: Engines, gallery: Gallery):
         self.engines, self.gallery = engines, gallery
         self.scratch = Path(tempfile.mkdtemp(prefix="atelier-"))  # GIFs and strips for display only
+        self._stops: dict[str, threading.Event] = {}
+        self._stops_lock = threading.Lock()
 
     # ---- VAE tab --------------------------------------------------------------------------
     @user_errors
@@ -165,6 +190,144 @@ class Studio:
         entry = self.gallery.add(image_grid(frames, columns=len(frames), pad=0), recipe, inputs=inputs)
         gif = save_gif([display(f) for f in frames], self.scratch / f"{entry.id}.gif")
         return str(entry.path), str(gif)
+
+    # ---- text tab -------------------------------------------------------------------------
+    def stop_event(self, request: gr.Request | None) -> threading.Event:
+        """One Stop flag per browser session (or API client), so Stop ends only your own run."""
+        key = getattr(request, "session_hash", None) or "default"
+        with self._stops_lock:
+            return self._stops.setdefault(key, threading.Event())
+
+    def text_stop(self, request: gr.Request = None) -> None:
+        """Ask the running generation of this session to stop after the current step."""
+        self.stop_event(request).set()
+
+    def _stream(self, runs: list[dict[str, Any]], request: gr.Request | None):
+        """Run text draws in a worker thread; yield (preview images, status) per step, then
+        (saved images, status). A stopped run saves nothing."""
+        stop = self.stop_event(request)
+        stop.clear()
+        updates: queue.Queue = queue.Queue()
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["drawn"] = []
+                for i, run in enumerate(runs):
+                    prefix = f"seeds {run['seed']}–{run['seed'] + run['batch'] - 1} · " if len(runs) > 1 else ""
+                    drawn = self.engines.text.draw(
+                        **run, on_step=lambda p, prefix=prefix: updates.put((prefix, p)), stop=stop
+                    )
+                    if not drawn:
+                        outcome["drawn"] = []
+                        return
+                    outcome["drawn"] += drawn
+                    if i + 1 < len(runs) and stop.is_set():
+                        outcome["drawn"] = []
+                        return
+            except Exception as error:
+                outcome["error"] = error
+            finally:
+                updates.put(None)
+
+        threading.Thread(target=work, daemon=True).start()
+        last_step = 0
+        while (update := updates.get()) is not None:
+            prefix, progress = update
+            last_step = progress.step
+            status = f"{prefix}step {progress.step} of {progress.total}"
+            yield ([(display(im), "preview") for im in progress.preview] or gr.skip()), status
+        if "error" in outcome:
+            raise outcome["error"]
+        if not outcome["drawn"]:
+            yield [], f"stopped at step {last_step}: nothing was saved"
+            return
+        saved = self.save_all(outcome["drawn"])
+        yield saved, f"{len(saved)} image{'s' * (len(saved) > 1)} saved to the gallery"
+
+    @user_errors
+    def text_to_image(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        seed: float,
+        batch: float,
+        steps: float,
+        guidance_scale: float,
+        scheduler: str,
+        model: str,
+        request: gr.Request = None,
+    ):
+        """Images from a prompt (image i uses seed + i); streams previews, then returns the saved images."""
+        run = dict(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            batch=batch,
+            steps=steps,
+            guidance_scale=guidance_scale,
+            scheduler=scheduler,
+            model_id=model,
+        )
+        yield from self._stream([run], request)
+
+    @user_errors
+    def text_seed_sweep(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        seed: float,
+        count: float,
+        steps: float,
+        guidance_scale: float,
+        scheduler: str,
+        model: str,
+        request: gr.Request = None,
+    ):
+        """One prompt, `count` seeds side by side (seed, seed + 1, ...), made in batches."""
+        from engines.runtime import check_seed
+
+        count = check_int("seeds", count, 2, MAX_SWEEP)
+        seed = check_seed(seed, count)
+        runs = [
+            dict(
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                seed=seed + start,
+                batch=min(MAX_BATCH, count - start),
+                steps=steps,
+                guidance_scale=guidance_scale,
+                scheduler=scheduler,
+                model_id=model,
+            )
+            for start in range(0, count, MAX_BATCH)
+        ]
+        yield from self._stream(runs, request)
+
+    def text_history(self) -> list[list[Any]]:
+        """The last prompts made here with their settings, newest first (one row per distinct recipe)."""
+        rows, seen = [], set()
+        for entry in self.gallery.list(1, 200):
+            recipe = entry.recipe
+            if recipe.get("engine") != "text":
+                continue
+            p = recipe.get("params", {})
+            row = [
+                recipe.get("prompt", ""),
+                recipe.get("negative_prompt", ""),
+                p.get("batch_seed"),
+                p.get("batch_size"),
+                p.get("steps"),
+                p.get("guidance_scale"),
+                p.get("scheduler"),
+                recipe.get("model"),
+            ]
+            if tuple(row) not in seen:
+                seen.add(tuple(row))
+                rows.append(row)
+            if len(rows) == HISTORY_ROWS:
+                break
+        return rows
 
     # ---- gallery --------------------------------------------------------------------------
     def gallery_list(self, page: float = 1) -> dict[str, Any]:
@@ -246,6 +409,17 @@ class Studio:
                 gan_frames=params["frames"],
                 gan_psi=params["psi"],
             )
+        elif engine == "text":
+            settings.update(
+                text_prompt=recipe.get("prompt", ""),
+                text_negative=recipe.get("negative_prompt", ""),
+                text_seed=params["batch_seed"],
+                text_batch=params["batch_size"],
+                text_steps=params["steps"],
+                text_guidance=params["guidance_scale"],
+                text_scheduler=params["scheduler"],
+            )
+            settings.pop("text_mode")
         gr.Info(f"settings of {entry.id} restored")
         return settings
 
@@ -438,6 +612,87 @@ def gan_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.
     )
 
 
+HISTORY_COLUMNS = ["prompt", "negative prompt", "seed", "images", "steps", "guidance", "scheduler", "model"]
+
+
+def text_defaults(engines: Engines, model_id: str | None) -> tuple[int, float]:
+    """(steps, guidance scale) the model was made for; Turbo models want 1 step and no guidance."""
+    try:
+        defaults = engines.text.defaults(model_id) if model_id else {}
+    except (InputError, ModelUnavailable):
+        defaults = {}
+    return int(defaults.get("steps", 25)), float(defaults.get("guidance_scale", 7.5))
+
+
+def history_pick(rows: list[list[Any]], event: gr.SelectData):
+    """A click on a history row puts its prompt and settings back."""
+    row = rows[event.index[0]] if rows and event.index and event.index[0] < len(rows) else None
+    if row is None:
+        return [gr.skip()] * len(HISTORY_COLUMNS)
+    return [value if value is not None else gr.skip() for value in row]
+
+
+def text_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
+    gr.Markdown(
+        "Describe an emoji and watch it form, step by step. The bundled model knows the emoji captions' words "
+        "(*cat face*, *red apple*, *rocket*) and tries things it never saw (*a blue pizza*). On a GPU, the hub's "
+        "SD-Turbo and SDXL-Turbo draw 512×512 images in one step."
+    )
+    with gr.Row():
+        model = model_picker(engines, "text")
+        scheduler = gr.Dropdown([DEFAULT_SCHEDULER, *SCHEDULERS], value=DEFAULT_SCHEDULER, label="Scheduler", scale=1)
+    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a sleepy cat with a party hat", elem_id="text-prompt")
+    negative = gr.Textbox(label="Negative prompt", placeholder="what to steer away from (needs guidance above 1)")
+    steps_default, guidance_default = text_defaults(engines, model.value)
+    with gr.Row():
+        seed = seed_input()
+        batch = gr.Slider(1, MAX_BATCH, value=4, step=1, label="Images")
+        steps = gr.Slider(1, MAX_STEPS, value=steps_default, step=1, label="Steps")
+        guidance = gr.Slider(0, MAX_GUIDANCE, value=guidance_default, step=0.5, label="Guidance scale")
+    with gr.Row():
+        run = gr.Button("Generate", variant="primary", scale=4)
+        stop = gr.Button("Stop", variant="stop", scale=1)
+    status = gr.Markdown(elem_id="text-status")
+    images = pixel_gallery("Images (previews while it denoises)", elem_id="text-images")
+    with gr.Accordion("Seed sweep: one prompt, many seeds side by side", open=False), gr.Row():
+        sweep_count = gr.Slider(2, MAX_SWEEP, value=8, step=1, label="Seeds")
+        sweep = gr.Button("Sweep seeds", variant="secondary")
+    with gr.Accordion("Prompt history (click a row to reuse it)", open=True):
+        history = gr.Dataframe(
+            value=studio.text_history() or None,
+            headers=HISTORY_COLUMNS,
+            type="array",
+            interactive=False,
+            wrap=True,
+            elem_id="text-history",
+        )
+    settings = [prompt, negative, seed, batch, steps, guidance, scheduler, model]
+    generated = run.click(studio.text_to_image, settings, [images, status], api_name="text_to_image")
+    swept = sweep.click(
+        studio.text_seed_sweep,
+        [prompt, negative, seed, sweep_count, steps, guidance, scheduler, model],
+        [images, status],
+        api_name="text_seed_sweep",
+    )
+    for event in (generated, swept):
+        after(event)
+        event.success(studio.text_history, None, history, api_visibility="private")
+    # Stop runs beside the generation it stops (its own queue, no limit).
+    stop.click(studio.text_stop, None, None, api_name="text_stop", concurrency_limit=None)
+    history.select(history_pick, history, settings, api_visibility="private")
+    model.change(lambda m: text_defaults(engines, m), model, [steps, guidance], api_visibility="private")
+    return dict(
+        text_model=model,
+        text_prompt=prompt,
+        text_negative=negative,
+        text_seed=seed,
+        text_batch=batch,
+        text_steps=steps,
+        text_guidance=guidance,
+        text_scheduler=scheduler,
+    )
+
+
 def build_app(engines: Engines | None = None, gallery: Gallery | None = None) -> gr.Blocks:
     """The page. A tab exists only when its task has a model to run."""
     engines = engines or create_engines()
@@ -459,6 +714,9 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
                     controls |= gan_tab(engines, studio, pending.append)
             with gr.Tab("VAE", id="vae"):
                 controls |= vae_tab(engines, studio, pending.append)
+            if any(spec.available for spec in engines.registry.models("text")):
+                with gr.Tab("Text", id="text"):
+                    controls |= text_tab(engines, studio, pending.append)
 
         with gr.Accordion("Gallery", open=True):
             with gr.Row():

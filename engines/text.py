@@ -182,8 +182,6 @@ class TextEngine(Engine):
         if stopped:
             return []
         params = {
-            "prompt": prompt,
-            "negative_prompt": negative,
             "batch_seed": seed,
             "batch_size": batch,
             "steps": steps,
@@ -191,10 +189,10 @@ class TextEngine(Engine):
             "scheduler": scheduler,
             "size": f"{size}x{size}",
         }
-        return [
-            Drawn(image, self.recipe(loaded, "text_to_image", {**params, "index": i}, seed + i))
-            for i, image in enumerate(output.images)
-        ]
+        recipes = [self.recipe(loaded, "text_to_image", {**params, "index": i}, seed + i) for i in range(batch)]
+        for recipe in recipes:  # top level, where the gallery's A1111 "parameters" chunk looks for them
+            recipe.update(prompt=prompt, negative_prompt=negative)
+        return [Drawn(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
 
     @staticmethod
     def _scheduler(loaded: LoadedPipeline, name: str) -> Any:

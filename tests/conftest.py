@@ -124,12 +124,8 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_text_pipelines(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("text")
-    return {
-        "checkpoints": save_tiny_text_pipeline(root / "checkpoints" / "tiny-ldm", bundled=True).parent,
-        "hub": save_tiny_text_pipeline(root / "hub" / "tiny-sd", bundled=False),
-    }
+def tiny_hub_text_pipeline(tmp_path_factory) -> Path:
+    return save_tiny_text_pipeline(tmp_path_factory.mktemp("text-hub") / "tiny-sd", bundled=False)
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +134,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("checkpoints")
     save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
     save_tiny_generator(root / "tiny-gan")
+    save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
     return root
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import gradio as gr
 import httpx
@@ -35,7 +36,7 @@ def served(tiny_checkpoints, tmp_path_factory):
 def test_named_endpoints(served):
     client, _, _ = served
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/vae_reconstruct", "/vae_interpolate", "/vae_sample", "/gallery_list"} <= set(endpoints)
+    assert {"/vae_reconstruct", "/vae_interpolate", "/vae_sample", "/gallery_list", "/text_to_image"} <= set(endpoints)
 
 
 def test_reconstruct_saves_to_gallery_with_recipe(served, sample_png):
@@ -203,3 +204,69 @@ def test_a_server_path_sent_as_an_upload_is_refused(served, tmp_path):
     stream = httpx.get(f"{base}/gradio_api/call/vae_reconstruct/{event_id}", timeout=30).text
     assert "event: error" in stream and "PSNR" not in stream
     assert gallery.count() == before
+
+
+def test_text_to_image_saves_prompt_and_history_and_reuse_restores_it(served):
+    client, gallery, demo = served
+    before = gallery.count()
+    images, status = client.predict(
+        "a cat\nwith a hat", "", 30, 2, 3, 3.0, "model default", "tiny-ldm", api_name="/text_to_image"
+    )
+    assert [item["caption"] for item in images] == ["seed 30", "seed 31"] and "2 images saved" in status
+    assert gallery.count() == before + 2
+    recipe = read_recipe(images[1]["image"])
+    assert recipe["prompt"] == "a cat with a hat" and recipe["seed"] == 31 and recipe["params"]["steps"] == 3
+    assert Image.open(images[0]["image"]).info["parameters"].startswith("a cat with a hat\n")  # A1111 readers
+    assert demo.studio.text_history()[0][:5] == ["a cat with a hat", "", 30, 2, 3]
+
+    settings = demo.studio.reuse_settings(gallery.list()[0].id)
+    assert settings["tab"] == "text" and settings["text_prompt"] == "a cat with a hat"
+    again, _ = client.predict(
+        settings["text_prompt"], settings["text_negative"], settings["text_seed"], settings["text_batch"],
+        settings["text_steps"], settings["text_guidance"], settings["text_scheduler"], settings["text_model"],
+        api_name="/text_to_image",
+    )  # fmt: skip
+    assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(i["image"]).tobytes() for i in images]
+
+
+def test_seed_sweep_goes_past_one_batch(served):
+    client, _, _ = served
+    images, status = client.predict("rocket", "", 5, 10, 2, 0.0, "Euler", "tiny-ldm", api_name="/text_seed_sweep")
+    assert [item["caption"] for item in images] == [f"seed {s}" for s in range(5, 15)] and "10 images" in status
+
+
+def test_stop_ends_a_run_and_saves_nothing(served):
+    client, gallery, _ = served
+    before = gallery.count()
+    job = client.submit("a slow cat", "", 0, 8, 100, 3.0, "model default", "tiny-ldm", api_name="/text_to_image")
+    while job.status().code.name != "ITERATING":  # wait until it has started denoising
+        time.sleep(0.05)
+    client.predict(api_name="/text_stop")
+    images, status = job.result(timeout=120)
+    assert images == [] and "stopped at step" in status and gallery.count() == before
+
+
+TEXT_BAD_CALLS = [
+    (("", "", 0, 1, 0, 3.0, "model default", "tiny-ldm"), "minimum|steps"),
+    (("cat", "", 0, 1, 10**6, 3.0, "model default", "tiny-ldm"), "maximum|steps"),
+    (("x" * 100_000, "", 0, 1, 2, 3.0, "model default", "tiny-ldm"), "characters"),
+    (("cat", "", 0, 1, 2, 3.0, "Warp drive", "tiny-ldm"), "scheduler|choices"),
+    (("cat", "", 0, 1, 2, 3.0, "model default", "stabilityai/sd-turbo"), "unavailable"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), TEXT_BAD_CALLS, ids=[str(a)[:30] for a, _ in TEXT_BAD_CALLS])
+def test_text_bad_input(served, args, message):
+    client, gallery, _ = served
+    before = gallery.count()
+    with pytest.raises(Exception, match=f"(?i){message}"):
+        client.predict(*args, api_name="/text_to_image")
+    assert gallery.count() == before
+
+
+def test_empty_prompt_is_allowed_and_guidance_nan_is_refused(served):
+    client, _, demo = served
+    images, _ = client.predict("", "", 1, 1, 2, 0.0, "model default", "tiny-ldm", api_name="/text_to_image")
+    assert len(images) == 1 and read_recipe(images[0]["image"])["prompt"] == ""
+    with pytest.raises(gr.Error, match="guidance"):
+        list(demo.studio.text_to_image("cat", "", 1, 1, 2, math.nan, "model default", "tiny-ldm"))

@@ -97,3 +97,22 @@ def test_make_a_gan_grid_and_explore_around_an_image(browser, studio_url, tmp_pa
     page.locator("#gallery-view img").nth(16 + 7).wait_for(timeout=60_000)  # 16 + 8 images saved
     page.screenshot(path=str(os.environ.get("ATELIER_GAN_SCREENSHOT", tmp_path / "gan-tab.png")), full_page=True)
     page.close()
+
+
+def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Text", exact=True).click()
+    page.locator("#text-prompt textarea").fill("a cat astronaut")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text("images saved to the gallery").wait_for(timeout=60_000)
+    assert page.locator("#text-images img").count() == 4
+    page.locator("#gallery-view img").nth(3).wait_for(timeout=30_000)
+    history_cell = page.locator("#text-history").get_by_text("a cat astronaut").filter(visible=True).first
+    history_cell.wait_for(timeout=15_000)
+
+    page.locator("#text-prompt textarea").fill("something else")
+    history_cell.click()  # one click puts it back
+    page.wait_for_function("document.querySelector('#text-prompt textarea').value === 'a cat astronaut'")
+    page.screenshot(path=str(os.environ.get("ATELIER_TEXT_SCREENSHOT", tmp_path / "text-tab.png")), full_page=True)
+    page.close()

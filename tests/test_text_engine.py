@@ -6,19 +6,14 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from engines.errors import InputError, ModelUnavailable
 from engines.text import MAX_PROMPT_CHARS, clean_prompt
 
 
 @pytest.fixture
-def text_engines(tiny_text_pipelines):
-    from engines import create_engines
-    from engines.registry import Registry
-    from engines.runtime import Runtime
-
-    return create_engines(Registry(tiny_text_pipelines["checkpoints"]), Runtime(torch.device("cpu"), torch.float32))
+def text_engines(engines):
+    return engines
 
 
 def pixels(drawn) -> list[np.ndarray]:
@@ -35,7 +30,7 @@ def test_same_prompt_and_seed_same_pixels_and_the_seed_contract(text_engines):
     other = engine.draw("a dog", "", 10, 1, 4, 3.0, "model default", "tiny-ldm")
     assert not np.array_equal(pixels(other)[0], pixels(batch)[0])
     recipe = batch[1].recipe
-    assert recipe["seed"] == 11 and recipe["params"]["prompt"] == "a cat" and recipe["params"]["index"] == 1
+    assert recipe["seed"] == 11 and recipe["prompt"] == "a cat" and recipe["params"]["index"] == 1
     assert batch[0].image.size == (64, 64)
 
 
@@ -51,8 +46,8 @@ def test_steps_report_progress_with_previews_and_stop_ends_the_run(text_engines)
     assert engine.draw("a cat", "", 0, 2, 4, 3.0, "Euler", "tiny-ldm", on_step=stop_after_two, stop=stop) == []
 
 
-def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, tiny_text_pipelines):
-    engine, path = text_engines.text, str(tiny_text_pipelines["hub"])
+def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, tiny_hub_text_pipeline):
+    engine, path = text_engines.text, str(tiny_hub_text_pipeline)
     assert engine.defaults(path)["image_size"] == 64  # from the UNet's sample size and the VAE's scale
     (drawn,) = engine.draw("a red apple", "blurry", 5, 1, 2, 5.0, "UniPC", path)
     assert drawn.image.size == (64, 64) and drawn.recipe["model_source"] == "local"
