@@ -13,7 +13,9 @@ Every figure is printed next to what real art scores, so numbers read on their o
   the floor (N real training images against the same held-out images), and k-NN precision /
   recall (fidelity / diversity), at psi = 1 and at a truncated psi. Real art is resized to the
   generator's resolution first, so a 32x32 GAN is judged against 32x32 art;
-- VAE: PSNR and SSIM of held-out reconstructions.
+- VAE: PSNR and SSIM of held-out reconstructions;
+- text model: each held-out caption drawn once should retrieve its own caption among all held-out
+  captions (top-1 / top-5, beside real held-out art), and the same for prompts in no caption.
 
 Seeds, sample counts and the real subset are fixed, so figures compare run to run.
 """
@@ -43,6 +45,8 @@ SAMPLES = 2048  # generated images per GAN setting (and real training images for
 TRUNCATED_PSI = 0.7
 NEIGHBOURS = 3  # k of the k-NN manifolds
 REAL_SUBSET_SEED = 0
+# Prompts in no caption: does the text model compose, or only recall?
+NOVEL_PROMPTS = ["a blue pizza", "a cat astronaut", "a sleepy cat with a party hat", "a green heart", "a purple banana"]
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -151,8 +155,49 @@ class Harness:
             row(spec.id, "SSIM", torch.cat(scores_ssim).mean().item(), "identity: 1"),
         ]
 
+    def text_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        """Does the image match the words? Each held-out caption is drawn once (seed = its index) and
+        should retrieve its own caption among all held-out captions, as real held-out art does. Then
+        prompts that are in no caption, against the held-out captions plus themselves."""
+        from engines.text_encoder import shared_minilm
+        from training.train_features import caption_ids, retrieval_accuracy
+
+        defaults = self.engines.text.defaults(spec.id)
+        steps, guidance = defaults["steps"], defaults["guidance_scale"]
+
+        def draw(prompts: list[str], seeds: int = 1) -> torch.Tensor:
+            images = []
+            for i, prompt in enumerate(prompts):
+                drawn = self.engines.text.draw(prompt, "", i * seeds, seeds, steps, guidance, "model default", spec.id)
+                images += [np.asarray(d.image.convert("RGB").resize((64, 64))) for d in drawn]
+            return self.encode(to_tensor(np.stack(images)))["embedding"]
+
+        captions, _ = caption_ids(self.heldout["caption"])
+        minilm = shared_minilm()
+        bank = minilm.embed(captions).cpu()
+        own = torch.arange(len(captions))
+        made = draw(captions)
+        real_top1, real_top5 = (
+            r["value"] for r in self.feature_rows(self.feature_spec) if r["measure"].startswith("caption top-")
+        )
+        n, m, seeds = len(captions), len(NOVEL_PROMPTS), 4
+        top1, top5 = (retrieval_accuracy(made, own, bank, k) for k in (1, 5))
+        rows = [
+            row(spec.id, f"caption top-1 ({n} held-out captions drawn)", top1, real_top1),
+            row(spec.id, "caption top-5", top5, real_top5),
+        ]
+        novel_bank = torch.cat([bank, minilm.embed(NOVEL_PROMPTS).cpu()])
+        made = draw(NOVEL_PROMPTS, seeds)
+        own = (n + torch.arange(m)).repeat_interleave(seeds)
+        top1, top5 = (retrieval_accuracy(made, own, novel_bank, k) for k in (1, 5))
+        rows += [
+            row(spec.id, f"novel prompts top-1 ({m} × {seeds} seeds)", top1, f"chance {1 / len(novel_bank):.3f}"),
+            row(spec.id, "novel prompts top-5", top5, f"chance {5 / len(novel_bank):.3f}"),
+        ]
+        return rows
+
     def run(self, only: list[str] | None = None) -> list[dict[str, Any]]:
-        measures = {"features": self.feature_rows, "vae": self.vae_rows, "gan": self.gan_rows}
+        measures = {"features": self.feature_rows, "vae": self.vae_rows, "gan": self.gan_rows, "text": self.text_rows}
         rows = []
         for task, measure in measures.items():
             for spec in self.engines.registry.bundled(task):

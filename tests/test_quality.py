@@ -136,7 +136,12 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     harness = Harness(engines, samples=72, data_dir=tmp_path / "data")
     rows = harness.run()
     by_model = {m: {r["measure"]: r for r in rows if r["model"] == m} for m in harness.measured}
-    assert set(by_model) == {"emoji-features", "tiny-vae", "tiny-gan"}
+    assert set(by_model) == {"emoji-features", "tiny-vae", "tiny-gan", "tiny-ldm"}
+    text = by_model["tiny-ldm"]
+    drawn_top1 = next(r for m, r in text.items() if m.startswith("caption top-1"))
+    real_top1 = next(r for m, r in by_model["emoji-features"].items() if m.startswith("caption top-1"))
+    assert drawn_top1["real data"] == real_top1["value"]  # beside what real held-out art scores
+    assert all(0 <= r["value"] <= 1 for r in text.values()) and "novel prompts top-5" in text
     gan = by_model["tiny-gan"]
     fd = gan["Fréchet distance (ψ = 1, 72 samples)"]
     assert fd["value"] > fd["real data"] >= 0  # random weights are far worse than real art
