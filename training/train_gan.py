@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def meta() -> dict:
         return {
-            "title": f"{'Emoji' if args.data is None else args.data.name} GAN (DCGAN + SN + DiffAugment, EMA)",
+            "title": f"{'Emoji' if args.data is None else args.data.name} GAN, {args.resolution}×{args.resolution} "
+            f"(DCGAN + SN{' + DiffAugment' if args.diffaug else ''}, EMA)",
             "steps": step,
             "train_minutes": round(elapsed / 60, 1),
             "device": str(device),
