@@ -37,7 +37,8 @@ def test_same_prompt_and_seed_same_pixels_and_the_seed_contract(text_engines):
 def test_steps_report_progress_with_previews_and_stop_ends_the_run(text_engines):
     engine, seen, stop = text_engines.text, [], threading.Event()
     engine.draw("a cat", "", 0, 2, 4, 3.0, "DPM-Solver++", "tiny-ldm", on_step=seen.append)
-    assert [p.step for p in seen] == [1, 2, 3, 4] and len(seen[0].preview) == 2
+    assert [p.step for p in seen] == [1, 2, 3, 4]  # every step reports; previews come every steps/4 steps
+    assert len(seen[0].preview) == 2 and seen[-1].preview == []  # the last step's image is the result itself
 
     def stop_after_two(progress) -> None:
         if progress.step == 2:
