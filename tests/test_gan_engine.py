@@ -143,3 +143,41 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     history = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["history"]
     assert [(h["from_step"], h["to_step"], h["loss"]) for h in history] == [(0, 2, "hinge"), (2, 4, "wgan-gp")]
     assert "steps 2–4 | loss wgan-gp" in (checkpoints / "my-gan" / "README.md").read_text()
+
+
+def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):
+    """Subfolders are classes; the export is a 'conditional' checkpoint with its class names."""
+    from PIL import Image
+
+    from engines.nets.gan import Generator
+    from training import train_gan
+
+    rng = np.random.default_rng(0)
+    for name, count in (("cats", 5), ("dogs", 2)):  # unbalanced on purpose
+        (tmp_path / "art" / name).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), np.uint8)).save(tmp_path / "art" / name / f"{i}.png")
+    Image.new("RGB", (24, 24)).save(tmp_path / "art" / "loose.png")  # not in a class folder: skipped
+    checkpoints = tmp_path / "checkpoints"
+    args = ["--data", str(tmp_path / "art"), "--conditional", "--name", "pets", "--resolution", "16"]
+    args += ["--batch-size", "4", "--base-channels", "8", "--steps", "2", "--run-dir", str(tmp_path / "run")]
+    train_gan.main([*args, "--checkpoints", str(checkpoints)])
+    settings = json.loads((checkpoints / "pets" / "atelier.json").read_text())
+    assert settings["task"] == "conditional" and settings["labels"] == {"class": ["cats", "dogs"]}
+    assert json.loads((checkpoints / "pets" / "training_metrics.json").read_text())["images"] == 7
+    assert (checkpoints / "pets" / "samples-0.png").is_file()
+    generator = Generator.from_pretrained(checkpoints / "pets").float().eval()
+    z = torch.randn(3, generator.z_dim)
+    with torch.no_grad():
+        by_class = [generator(z, torch.full((3, 1), c)) for c in range(3)]  # cats, dogs, any (index 2)
+    assert not torch.equal(by_class[0], by_class[1]) and not torch.equal(by_class[0], by_class[2])
+
+
+def test_balanced_sampling_evens_out_unbalanced_classes():
+    from training.train_gan import balanced_indices, drop_labels
+
+    labels = torch.tensor([[0, 0]] * 90 + [[1, 1]] * 10)
+    picked = labels[balanced_indices(labels, 2000, torch.Generator().manual_seed(0)), 0]
+    assert 0.45 < picked.float().mean() < 0.55  # the 10% class is drawn half the time
+    dropped = drop_labels(labels, [2, 2], torch.Generator().manual_seed(0))
+    assert 0.1 < (dropped == 2).float().mean() < 0.3 and set(dropped.unique().tolist()) == {0, 1, 2}

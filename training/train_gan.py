@@ -18,6 +18,7 @@ import copy
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,28 +46,67 @@ SAMPLE_EVERY = 500
 CHECKPOINT_EVERY = 250
 GP_WEIGHT = 10.0  # WGAN-GP only
 SAMPLE_SEEDS = 64  # the fixed grid: seeds 0..63
+LABEL_DROP = 0.2  # conditional: how often each label is replaced by "any" (so "any" can be asked for)
 # ---------------------------------------------------------------------------------------
 
 
-def emoji_images(resolution: int) -> torch.Tensor:
+@dataclass
+class TrainingSet:
+    images: torch.Tensor  # uint8 [N, 3, H, W]
+    labels: torch.Tensor | None = None  # [N, label sets] for a conditional GAN
+    label_names: dict[str, list[str]] = field(default_factory=dict)  # label set -> class names
+
+
+def emoji_images(resolution: int, conditional: bool = False) -> TrainingSet:
+    """The emoji train split; conditional: labelled by category and by style."""
     from training import data as emoji_data
 
-    images = emoji_data.load(resolution, "train")["images"]
-    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 [N,3,H,W]
+    split = emoji_data.load(resolution, "train")
+    images = torch.from_numpy(split["images"]).permute(0, 3, 1, 2).contiguous()
+    if not conditional:
+        return TrainingSet(images)
+    labels = torch.from_numpy(np.stack([split["category"], split["style"]], axis=1)).long()
+    names = {"category": list(map(str, split["category_names"])), "style": list(map(str, split["style_names"]))}
+    return TrainingSet(images, labels, names)
 
 
-def folder_images(folder: Path, resolution: int) -> torch.Tensor:
-    """Every readable image under a folder, centre-cropped and resized; unreadable files are counted."""
-    arrays, skipped = [], 0
+def folder_images(folder: Path, resolution: int, conditional: bool = False) -> TrainingSet:
+    """Every readable image under a folder, centre-cropped and resized; unreadable files are counted.
+    Conditional: each first-level subfolder is a class."""
+    arrays, classes, skipped = [], [], 0
+    class_names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if conditional else []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if conditional and path.parent == folder:
+            skipped += 1  # a conditional set needs every image in a class folder
+            continue
         try:
             arrays.append(np.asarray(center_square(load_image(path), resolution)))
         except Exception:
             skipped += 1
+            continue
+        if conditional:
+            classes.append(class_names.index(path.relative_to(folder).parts[0]))
     if not arrays:
         raise SystemExit(f"no readable images in {folder} ({skipped} files skipped)")
     print(f"{folder}: {len(arrays)} images, {skipped} files skipped")
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    if not conditional:
+        return TrainingSet(images)
+    return TrainingSet(images, torch.tensor(classes)[:, None], {"class": class_names})
+
+
+def balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """Image indices with the first label set's classes drawn uniformly (classes are unbalanced:
+    people and symbols outnumber flags), then an image uniformly within the class."""
+    groups = [torch.nonzero(labels[:, 0] == c).squeeze(1) for c in labels[:, 0].unique().tolist()]
+    picks = torch.randint(len(groups), (count,), generator=generator).tolist()
+    return torch.stack([groups[g][torch.randint(len(groups[g]), (1,), generator=generator)[0]] for g in picks])
+
+
+def drop_labels(labels: torch.Tensor, sizes: list[int], generator: torch.Generator) -> torch.Tensor:
+    """Replace each label by its "any" index (= the set's size) with probability LABEL_DROP."""
+    drop = torch.rand(labels.shape, generator=generator) < LABEL_DROP
+    return torch.where(drop, torch.tensor(sizes)[None], labels)
 
 
 @torch.no_grad()
@@ -78,6 +118,27 @@ def sample_grid(generator: Generator, device: torch.device, count: int = SAMPLE_
 
 
 @torch.no_grad()
+def class_grid(generator: Generator, device: torch.device, label_set: int, seeds: int = 8) -> Image.Image:
+    """One row per class of one label set (the others "any"), the same seeds 0..seeds-1 in every row."""
+    generator.eval()
+    sizes = generator.label_sizes
+    z = seeded_noise((seeds, generator.z_dim), seed=0, device=device)
+    rows = []
+    for c in range(sizes[label_set]):
+        labels = torch.tensor(sizes, device=device).repeat(seeds, 1)
+        labels[:, label_set] = c
+        rows += pil_batch(generator(z, labels))
+    return image_grid(rows, seeds)
+
+
+def grids(generator: Generator, device: torch.device) -> dict[str, Image.Image]:
+    """file name -> grid: the seed grid, or for a conditional GAN one grid per label set."""
+    if not generator.label_sizes:
+        return {"samples.png": sample_grid(generator, device)}
+    return {f"samples-{k}.png": class_grid(generator, device, k) for k in range(len(generator.label_sizes))}
+
+
+@torch.no_grad()
 def update_ema(ema: Generator, generator: Generator, decay: float) -> None:
     for e, p in zip(ema.parameters(), generator.parameters(), strict=True):
         e.lerp_(p, 1 - decay)
@@ -85,10 +146,12 @@ def update_ema(ema: Generator, generator: Generator, decay: float) -> None:
         e.copy_(b)
 
 
-def gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None
+) -> torch.Tensor:
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
+    (grad,) = torch.autograd.grad(discriminator(mixed, labels).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
@@ -108,15 +171,27 @@ def export(ema: Generator, out_dir: Path, meta: dict) -> None:
     """EMA generator as fp16 safetensors + config, and atelier.json so the registry lists it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copy.deepcopy(ema).half().save_pretrained(out_dir)
-    settings = {"task": "gan", "title": meta.pop("title"), "resolution": ema.resolution, "z_dim": ema.z_dim}
+    label_names = meta.pop("label_names")
+    settings = {"task": "conditional" if label_names else "gan", "title": meta.pop("title")}
+    settings |= {"resolution": ema.resolution, "z_dim": ema.z_dim}
+    if label_names:
+        settings["labels"] = label_names  # label set -> class names, in index order ("any" is index len(names))
     (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
     (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
-    sample_grid(ema.float(), next(ema.parameters()).device).save(out_dir / "samples.png")
-    write_gan_card(out_dir, settings["title"], meta, sum(p.numel() for p in ema.parameters()))
+    files = grids(ema.float(), next(ema.parameters()).device)
+    for name, grid in files.items():
+        grid.save(out_dir / name)
+    captions = {"seeds 0–63, ψ = 1": "samples.png"}
+    if label_names:
+        captions = {
+            f"one row per {label_set} ({', '.join(names)}; other labels 'any'), seeds 0–7 in every row": name
+            for (label_set, names), name in zip(label_names.items(), files, strict=True)
+        }
+    write_gan_card(out_dir, settings["title"], meta, sum(p.numel() for p in ema.parameters()), captions)
     print(f"exported to {out_dir}")
 
 
-def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int) -> None:
+def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids: dict[str, str]) -> None:
     from training.model_card import write_card
 
     on_emoji = meta["data"] == "emoji train split"
@@ -125,9 +200,10 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int) -> No
         title=title,
         summary=(
             f"A DCGAN-family generator ({parameters / 1e6:.1f}M parameters, {meta['resolution']}×{meta['resolution']} "
-            f"RGB) trained on {'the pooled emoji train split (all four styles)' if on_emoji else meta['data']}. "
+            f"RGB) trained on {'the pooled emoji train split (all four styles)' if on_emoji else meta['data']}"
+            f"{', conditioned on ' + ' and '.join(meta['label_sets']) if meta['label_sets'] else ''}. "
             "Shipped as the exponential moving average of the generator's weights, fp16 safetensors. "
-            "The grid shows seeds 0–63 at ψ = 1 (no truncation), 8 per row."
+            "Grids at ψ = 1 (no truncation)."
         ),
         figures={
             "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
@@ -143,7 +219,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int) -> No
             "quality": "see Quality (python -m benchmarks.quality --update-cards)",
         },
         command=meta["command"],
-        grids={"seeds 0–63, ψ = 1": "samples.png"},
+        grids=grids,
         details=(
             "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
             "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
@@ -171,14 +247,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--conditional",
+        action="store_true",
+        help="class-conditional: emoji by category and style; a folder by its subfolders",
+    )
     args = parser.parse_args(argv)
+    data = (
+        emoji_images(args.resolution, args.conditional)
+        if args.data is None
+        else folder_images(args.data, args.resolution, args.conditional)
+    )
+    label_sizes = [len(names) for names in data.label_names.values()]
 
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     run_dir = args.run_dir or ROOT / "runs" / args.name
     run_dir.mkdir(parents=True, exist_ok=True)
-    generator = Generator(Z_DIM, args.resolution, args.base_channels).to(device)
-    discriminator = Discriminator(args.resolution, args.base_channels).to(device)
+    generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
+    discriminator = Discriminator(args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(generator.parameters(), LR_G, betas=BETAS)
     opt_d = torch.optim.Adam(discriminator.parameters(), LR_D, betas=BETAS)
@@ -200,7 +287,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def meta() -> dict:
         return {
-            "title": f"{'Emoji' if args.data is None else args.data.name} GAN, {args.resolution}×{args.resolution} "
+            "title": f"{'Emoji' if args.data is None else args.data.name} {'conditional ' * args.conditional}GAN, "
+            f"{args.resolution}×{args.resolution} "
             f"(DCGAN + SN{' + DiffAugment' if args.diffaug else ''}, EMA)",
             "steps": step,
             "train_minutes": round(elapsed / 60, 1),
@@ -210,12 +298,13 @@ def main(argv: list[str] | None = None) -> None:
             "batch_size": args.batch_size,
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
-            "images": len(images),
+            "images": len(data.images),
+            "label_sets": list(data.label_names),
+            "label_names": data.label_names,
             "command": command,
             "history": history,
         }
 
-    images = emoji_images(args.resolution) if args.data is None else folder_images(args.data, args.resolution)
     if args.export_only:
         export(ema, args.checkpoints / args.name, meta())
         return
@@ -239,23 +328,27 @@ def main(argv: list[str] | None = None) -> None:
     bar = tqdm(total=args.steps, initial=step, desc=args.name, dynamic_ncols=True)
     generator.train()
     while step < args.steps:
-        idx = torch.randint(len(images), (args.batch_size,), generator=batch_generator)
-        real = images[idx].to(device).float().div(127.5).sub(1)
+        if data.labels is None:
+            idx, labels = torch.randint(len(data.images), (args.batch_size,), generator=batch_generator), None
+        else:  # class-balanced; fakes are asked for the same (sometimes "any") labels as the reals
+            idx = balanced_indices(data.labels, args.batch_size, batch_generator)
+            labels = drop_labels(data.labels[idx], label_sizes, batch_generator).to(device)
+        real = data.images[idx].to(device).float().div(127.5).sub(1)
         flip = torch.rand(args.batch_size, generator=batch_generator).to(device) < 0.5
         real = torch.where(flip[:, None, None, None], real.flip(-1), real)
         z = torch.randn(args.batch_size, Z_DIM, device=device)
 
-        fake = generator(z)
-        real_logits = discriminator(diff_augment(real, args.diffaug))
-        fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug))
+        fake = generator(z, labels)
+        real_logits = discriminator(diff_augment(real, args.diffaug), labels)
+        fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug), labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)
         if args.loss == "wgan-gp":
-            d_loss = d_loss + GP_WEIGHT * gradient_penalty(discriminator, real, fake.detach())
+            d_loss = d_loss + GP_WEIGHT * gradient_penalty(discriminator, real, fake.detach(), labels)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
 
-        g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug)))
+        g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug), labels))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -269,12 +362,12 @@ def main(argv: list[str] | None = None) -> None:
         if step % CHECKPOINT_EVERY == 0:
             save()
         if step % SAMPLE_EVERY == 0:
-            sample_grid(ema, device).save(run_dir / f"samples-{step:06d}.png")
+            next(iter(grids(ema, device).values())).save(run_dir / f"samples-{step:06d}.png")
         if args.minutes and elapsed > args.minutes * 60:
             break
     bar.close()
     save()
-    sample_grid(ema, device).save(run_dir / f"samples-{step:06d}.png")
+    next(iter(grids(ema, device).values())).save(run_dir / f"samples-{step:06d}.png")
     export(ema, args.checkpoints / args.name, meta())
 
 

@@ -27,14 +27,35 @@ def _levels(resolution: int) -> int:
     return levels
 
 
+def label_embeddings(label_sizes: list[int], dim: int) -> nn.ModuleList:
+    """One table per label set (e.g. category, style), each with one extra row, index n: "any".
+    Training drops labels to "any" now and then, so every label can be left open when sampling."""
+    return nn.ModuleList(nn.Embedding(n + 1, dim) for n in label_sizes)
+
+
 class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"], license="mit"):
-    def __init__(self, z_dim: int = 128, resolution: int = 64, base_channels: int = 64, max_channels: int = 512):
+    """label_sizes=() is the unconditional GAN. With labels (e.g. (8, 4): category and style), the
+    sum of their embeddings is concatenated to z: one code path, and class morphs are walks
+    between label embeddings."""
+
+    def __init__(
+        self,
+        z_dim: int = 128,
+        resolution: int = 64,
+        base_channels: int = 64,
+        max_channels: int = 512,
+        label_sizes: tuple[int, ...] = (),
+        embed_dim: int = 64,
+    ):
         super().__init__()
         self.z_dim, self.resolution = z_dim, resolution
+        self.label_sizes = list(label_sizes)
+        self.label_embeddings = label_embeddings(self.label_sizes, embed_dim)
+        cond_dim = embed_dim if self.label_sizes else 0
         levels = _levels(resolution)
         channels = [min(max_channels, base_channels * 2**i) for i in range(levels - 1, -1, -1)]  # 64px: 512..64
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, channels[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
+            nn.ConvTranspose2d(z_dim + cond_dim, channels[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
             nn.BatchNorm2d(channels[0]),
             nn.ReLU(inplace=True),
         ]
@@ -43,13 +64,26 @@ class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"
         layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1), nn.Tanh()]  # the last doubling, to RGB
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z [N, z_dim] -> images [N, 3, resolution, resolution] in [-1, 1]."""
+    def embed(self, labels: torch.Tensor) -> torch.Tensor:
+        """labels [N, len(label_sizes)] (index n = "any") -> the conditioning vector [N, embed_dim]."""
+        return sum(table(labels[:, k]) for k, table in enumerate(self.label_embeddings))
+
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, embedding: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """z [N, z_dim] (+ labels or their embedding) -> images [N, 3, resolution, resolution] in [-1, 1]."""
+        if self.label_sizes:
+            z = torch.cat([z, self.embed(labels) if embedding is None else embedding], dim=1)
         return self.net(z[:, :, None, None])
 
 
 class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], license="mit"):
-    def __init__(self, resolution: int = 64, base_channels: int = 64, max_channels: int = 512):
+    """With labels, a projection discriminator (Miyato & Koyama 2018): the score gains the inner
+    product of each label's embedding with the pooled features."""
+
+    def __init__(
+        self, resolution: int = 64, base_channels: int = 64, max_channels: int = 512, label_sizes: tuple[int, ...] = ()
+    ):
         super().__init__()
         levels = _levels(resolution)
         channels = [min(max_channels, base_channels * 2**i) for i in range(levels)]  # 64px: 64..512
@@ -58,9 +92,18 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], li
             layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         layers += [spectral_norm(nn.Conv2d(channels[-1], 1, 4, 1, 0))]  # 4x4 -> 1x1 score
         self.net = nn.Sequential(*layers)
+        self.label_sizes = list(label_sizes)
+        self.label_embeddings = label_embeddings(self.label_sizes, channels[-1])
+        for table in self.label_embeddings:
+            spectral_norm(table)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1).squeeze(1)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.label_sizes:
+            return self.net(x).flatten(1).squeeze(1)
+        h = self.net[:-1](x)  # features [N, C, 4, 4]
+        score = self.net[-1](h).flatten(1).squeeze(1)
+        pooled = h.sum((2, 3))
+        return score + sum((table(labels[:, k]) * pooled).sum(1) for k, table in enumerate(self.label_embeddings))
 
 
 def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> torch.Tensor:
