@@ -136,6 +136,41 @@ class Harness:
             rows += self.distribution_rows(spec.id, f"ψ = {psi:g}", fake, loaded.model.resolution)
         return rows
 
+    def conditional_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        """Distribution measures with labels as the held-out art has them, then class-consistency: how
+        often the feature network's category / style head names the class asked for, beside how often
+        it names real held-out art correctly."""
+        engine = self.engines.conditional
+        loaded, _ = engine.load(spec.id)
+        label_sets = list(loaded.labels)
+        # sample i (seed i) is asked for the labels of held-out image i, cycling: the held-out label mix
+        held = self.heldout
+        emoji_labels = all(  # the emoji set's own labels: ask for them as the held-out art has them
+            k in ("category", "style") and loaded.labels[k] == [str(n) for n in held[f"{k}_names"]] for k in label_sets
+        )
+        wanted = [
+            {k: str(held[f"{k}_names"][held[k][i % len(held[k])]]) for k in label_sets}
+            if emoji_labels
+            else {k: names[i % len(names)] for k, names in loaded.labels.items()}
+            for i in range(self.samples)
+        ]
+        images = [np.asarray(engine.sample(labels, i, 1, 1.0, spec.id)[0].image) for i, labels in enumerate(wanted)]
+        fake = self.encode(to_tensor(np.stack(images)))
+        rows = self.distribution_rows(spec.id, "ψ = 1", fake, loaded.model.resolution)
+        heads = {
+            "category": ("category_logits", self.feature_net.category_names),
+            "style": ("style_logits", self.feature_net.style_names),
+        }
+        real_accuracy = {r["measure"]: r["value"] for r in self.feature_rows(self.feature_spec)}
+        for label_set in label_sets:
+            if label_set not in heads or not set(loaded.labels[label_set]) <= set(heads[label_set][1]):
+                continue  # labels the feature network does not know (e.g. a folder's own classes)
+            logits, names = fake[heads[label_set][0]], heads[label_set][1]
+            target = torch.tensor([names.index(w[label_set]) for w in wanted])
+            agree = (logits.argmax(1) == target).float().mean().item()
+            rows.append(row(spec.id, f"{label_set} consistency", agree, real_accuracy[f"{label_set} accuracy"]))
+        return rows
+
     @torch.no_grad()
     def vae_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
         loaded, _ = self.engines.vae.load(spec.id)
@@ -197,7 +232,13 @@ class Harness:
         return rows
 
     def run(self, only: list[str] | None = None) -> list[dict[str, Any]]:
-        measures = {"features": self.feature_rows, "vae": self.vae_rows, "gan": self.gan_rows, "text": self.text_rows}
+        measures = {
+            "features": self.feature_rows,
+            "vae": self.vae_rows,
+            "gan": self.gan_rows,
+            "conditional": self.conditional_rows,
+            "text": self.text_rows,
+        }
         rows = []
         for task, measure in measures.items():
             for spec in self.engines.registry.bundled(task):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engines.conditional import ConditionalEngine
 from engines.gan import GANEngine
 from engines.registry import Registry
 from engines.runtime import ModelCache, Runtime, choose_runtime
 from engines.text import TextEngine
 from engines.vae import VAEEngine
 
-ENGINES = {"vae": VAEEngine, "gan": GANEngine, "text": TextEngine}
+ENGINES = {"vae": VAEEngine, "gan": GANEngine, "conditional": ConditionalEngine, "text": TextEngine}
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Engines:
     cache: ModelCache
     vae: VAEEngine
     gan: GANEngine
+    conditional: ConditionalEngine
     text: TextEngine
 
 

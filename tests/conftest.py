@@ -58,20 +58,27 @@ def save_tiny_autoencoder_tiny(folder: Path) -> Path:
     return folder
 
 
-def save_tiny_generator(folder: Path, resolution: int = 16) -> Path:
-    """A random-weight generator in the exported format (what training/train_gan.py writes)."""
+TINY_LABELS = {"category": ["smileys", "animals", "food"], "style": ["flat", "3d"]}
+
+
+def save_tiny_generator(folder: Path, resolution: int = 16, labels: dict | None = None) -> Path:
+    """A random-weight generator in the exported format (what training/train_gan.py writes);
+    with labels, a conditional one."""
     import torch
 
     from engines.nets.gan import Generator
 
     torch.manual_seed(0)
-    generator = Generator(z_dim=16, resolution=resolution, base_channels=8).eval()
+    sizes = [len(names) for names in (labels or {}).values()]
+    generator = Generator(z_dim=16, resolution=resolution, base_channels=8, label_sizes=sizes, embed_dim=8).eval()
     with torch.no_grad():  # BatchNorm running stats as after training, so outputs are not degenerate
-        generator.train()(torch.randn(64, 16))
+        batch_labels = torch.stack([torch.randint(n + 1, (64,)) for n in sizes], 1) if sizes else None
+        generator.train()(torch.randn(64, 16), batch_labels)
     generator.eval().save_pretrained(folder)
-    (folder / "atelier.json").write_text(
-        json.dumps({"task": "gan", "title": "tiny test GAN", "resolution": resolution})
-    )
+    settings = {"task": "conditional" if labels else "gan", "title": "tiny test GAN", "resolution": resolution}
+    if labels:
+        settings["labels"] = labels
+    (folder / "atelier.json").write_text(json.dumps(settings))
     return folder
 
 
@@ -134,6 +141,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("checkpoints")
     save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
     save_tiny_generator(root / "tiny-gan")
+    save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS)
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
     return root
 

@@ -130,13 +130,24 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     shutil.copytree(tiny_checkpoints, checkpoints)
     shutil.copytree(BUNDLED_FEATURES, checkpoints / "emoji-features")
     (checkpoints / "tiny-gan" / "README.md").write_text("# tiny\n\n## Training\n\nsteps\n")
+    from tests.conftest import save_tiny_generator
+    from training.data import CATEGORIES, STYLES
+
+    save_tiny_generator(checkpoints / "tiny-emoji-cgan", labels={"category": CATEGORIES, "style": STYLES})
     write_fake_data_set(tmp_path / "data")
     engines = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32))
 
     harness = Harness(engines, samples=72, data_dir=tmp_path / "data")
     rows = harness.run()
     by_model = {m: {r["measure"]: r for r in rows if r["model"] == m} for m in harness.measured}
-    assert set(by_model) == {"emoji-features", "tiny-vae", "tiny-gan", "tiny-ldm"}
+    assert set(by_model) == {"emoji-features", "tiny-vae", "tiny-gan", "tiny-cgan", "tiny-emoji-cgan", "tiny-ldm"}
+    emoji_cgan = by_model["tiny-emoji-cgan"]
+    consistency = emoji_cgan["category consistency"]
+    assert (
+        0 <= consistency["value"] <= 1
+        and consistency["real data"] == by_model["emoji-features"]["category accuracy"]["value"]
+    )
+    assert "style consistency" in emoji_cgan and "category consistency" not in by_model["tiny-cgan"]
     text = by_model["tiny-ldm"]
     drawn_top1 = next(r for m, r in text.items() if m.startswith("caption top-1"))
     real_top1 = next(r for m, r in by_model["emoji-features"].items() if m.startswith("caption top-1"))

@@ -1,0 +1,158 @@
+"""Class-conditional GAN engine: choose what to make by name (e.g. category "food-drink", style "noto").
+
+Checkpoints come from `python -m training.train_gan --conditional` (the GAN trainer, one code
+path). Each label set (category, style) can be left "any": the generator learned an "any"
+embedding by seeing labels dropped during training. Seeds and truncation work as in the GAN
+engine: image i of a grid comes from seed + i, and z <- psi * z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engines.base import Engine, pil_batch
+from engines.errors import InputError
+from engines.gan import MAX_FRAMES, MAX_GRID, MAX_PSI, Generated, LoadedGAN, Walk, load_generator
+from engines.registry import ModelSpec
+from engines.runtime import check_float, check_int, check_seed, seeded_noise
+
+ANY = "any"
+MAX_SEEDS_PER_CLASS = 8
+
+
+@dataclass
+class LoadedConditional(LoadedGAN):
+    labels: dict[str, list[str]] = None  # label set -> class names, in index order
+
+
+def label_index(label_set: str, names: list[str], value: Any) -> int:
+    """A class name (or its index, or "any") -> its index; "any" is len(names)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError(f"choose a {label_set} (or '{ANY}')")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == ANY:
+            return len(names)
+        if text in names:
+            return names.index(text)
+        if text.isdigit():
+            value = int(text)
+        else:
+            raise InputError(f"unknown {label_set} {text[:80]!r}: use one of {', '.join(names)} or '{ANY}'")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(f"{label_set} must be a name ({', '.join(names)}) or '{ANY}'")
+    if not 0 <= int(value) < len(names):
+        raise InputError(f"{label_set} index {value} is out of range: 0 to {len(names) - 1}, or '{ANY}'")
+    return int(value)
+
+
+class ConditionalEngine(Engine):
+    task = "conditional"
+
+    def load_model(self, spec: ModelSpec) -> LoadedConditional:
+        loaded = load_generator(spec, self.runtime)
+        labels = spec.settings.get("labels") or {}
+        if list(map(len, labels.values())) != loaded.model.label_sizes:
+            raise InputError(f"{spec.id} has no class names for its labels: it is not a conditional GAN checkpoint")
+        return LoadedConditional(**vars(loaded), labels=labels)
+
+    def label_names(self, model_id: str) -> dict[str, list[str]]:
+        loaded, _ = self.load(model_id)
+        return dict(loaded.labels)
+
+    def _labels(self, loaded: LoadedConditional, chosen: dict[str, Any]) -> list[int]:
+        return [label_index(name, names, chosen.get(name)) for name, names in loaded.labels.items()]
+
+    def _generate(self, loaded, z: torch.Tensor, labels: torch.Tensor | None = None, embedding=None) -> list:
+        device, dtype = self.runtime.device, loaded.dtype
+        with torch.inference_mode():
+            labels = None if labels is None else labels.to(device)
+            embedding = None if embedding is None else embedding.to(device, dtype)
+            return pil_batch(loaded.model(z.to(device, dtype), labels, embedding))
+
+    def sample(self, labels: dict[str, Any], seed: Any, count: Any, psi: Any, model_id: str) -> list[Generated]:
+        """A grid of one class (per label set, a name or "any"): image i from seed + i."""
+        count = check_int("grid size", count, 1, MAX_GRID)
+        seed = check_seed(seed, count)
+        psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
+        loaded, lock = self.load(model_id)
+        indices = self._labels(loaded, labels)
+        z = psi * seeded_noise((count, loaded.model.z_dim), seed)
+        with lock:
+            images = self._generate(loaded, z, torch.tensor(indices).repeat(count, 1))
+        params = {"grid_size": count, "batch_seed": seed, "psi": psi, "labels": self.named(loaded, indices)}
+        return [
+            Generated(img, self.recipe(loaded, "sample", {**params, "index": i}, seed + i))
+            for i, img in enumerate(images)
+        ]
+
+    def class_grid(self, seed: Any, seeds: Any, psi: Any, model_id: str) -> list[list[Generated]]:
+        """One seed, every class: for each label set, one row per class (other labels "any"), the
+        same noise (seeds seed .. seed + seeds - 1) in every row."""
+        seeds = check_int("seeds per class", seeds, 1, MAX_SEEDS_PER_CLASS)
+        seed = check_seed(seed, seeds)
+        psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
+        loaded, lock = self.load(model_id)
+        sizes = loaded.model.label_sizes
+        z = psi * seeded_noise((seeds, loaded.model.z_dim), seed)
+        rows = []
+        for k in range(len(sizes)):
+            for c in range(sizes[k]):
+                indices = list(sizes)
+                indices[k] = c
+                with lock:
+                    images = self._generate(loaded, z, torch.tensor(indices).repeat(seeds, 1))
+                params = {"psi": psi, "batch_seed": seed, "grid_size": seeds, "labels": self.named(loaded, indices)}
+                rows.append(
+                    [
+                        Generated(img, self.recipe(loaded, "class_grid", {**params, "index": i}, seed + i))
+                        for i, img in enumerate(images)
+                    ]
+                )
+        return rows
+
+    def morph(
+        self,
+        label_set: str,
+        start: Any,
+        end: Any,
+        labels: dict[str, Any],
+        seed: Any,
+        frames: Any,
+        psi: Any,
+        model_id: str,
+    ) -> Walk:
+        """Walk the label embedding of one label set from class `start` to class `end` at a fixed seed
+        (the other label sets as given); both ends included."""
+        frames = check_int("frames", frames, 2, MAX_FRAMES)
+        seed = check_seed(seed)
+        psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
+        loaded, lock = self.load(model_id)
+        if label_set not in loaded.labels:
+            raise InputError(f"morph which labels? one of {', '.join(loaded.labels)}, not {str(label_set)[:40]!r}")
+        a = self._labels(loaded, {**labels, label_set: start})
+        b = self._labels(loaded, {**labels, label_set: end})
+        with torch.inference_mode():
+            ends = loaded.model.embed(torch.tensor([a, b], device=self.runtime.device)).float().cpu()
+        t = torch.linspace(0, 1, frames)[:, None]
+        z = psi * seeded_noise((1, loaded.model.z_dim), seed).repeat(frames, 1)
+        with lock:
+            images = self._generate(loaded, z, embedding=ends[:1] * (1 - t) + ends[1:] * t)
+        params = {
+            "label_set": label_set,
+            "from": self.named(loaded, a),
+            "to": self.named(loaded, b),
+            "frames": frames,
+            "psi": psi,
+        }
+        return Walk(images, self.recipe(loaded, "morph", params, seed))
+
+    @staticmethod
+    def named(loaded: LoadedConditional, indices: list[int]) -> dict[str, str]:
+        return {
+            name: names[i] if i < len(names) else ANY
+            for (name, names), i in zip(loaded.labels.items(), indices, strict=True)
+        }
