@@ -118,6 +118,9 @@ def default_model(engines: Engines, task: str) -> str | None:
 def grid_caption(recipe: dict[str, Any]) -> str:
     if recipe.get("engine") == "text":
         return f"seed {recipe['seed']}"
+    if recipe.get("engine") == "conditional":
+        labels = " · ".join(v for v in recipe["params"].get("labels", {}).values() if v != "any") or "any"
+        return f"{labels} · seed {recipe['seed']}"
     if recipe.get("operation") == "variation":
         return f"seed {recipe['seed']} · variation {recipe['params']['index'] + 1}"
     return f"seed {recipe['seed']}"
@@ -190,6 +193,33 @@ class Studio:
         entry = self.gallery.add(image_grid(frames, columns=len(frames), pad=0), recipe, inputs=inputs)
         gif = save_gif([display(f) for f in frames], self.scratch / f"{entry.id}.gif")
         return str(entry.path), str(gif)
+
+    # ---- class-conditional tab ------------------------------------------------------------
+    def conditional_labels(self, model: str, first: Any, second: Any) -> dict[str, Any]:
+        """The pickers' values by the model's label sets, in order (category, style for the emoji model)."""
+        label_sets = list(self.engines.conditional.label_names(model))
+        return dict(zip(label_sets, (first, second), strict=False))
+
+    @user_errors
+    def conditional_sample(self, first: str, second: str, seed: float, count: float, psi: float, model: str):
+        """A grid of the chosen classes (category and style by name, or "any"); image i uses seed + i."""
+        labels = self.conditional_labels(model, first, second)
+        return self.save_all(self.engines.conditional.sample(labels, seed, count, psi, model))
+
+    @user_errors
+    def conditional_class_grid(self, seed: float, seeds: float, psi: float, model: str):
+        """One seed, every class: a row per category, then per style, the same noise in every row."""
+        rows = self.engines.conditional.class_grid(seed, seeds, psi, model)
+        return self.save_all([g for row in rows for g in row])
+
+    @user_errors
+    def conditional_morph(
+        self, label_set: str, start: str, end: str, first: str, second: str, seed: float, frames: float, psi, model
+    ):
+        """Morph one label (e.g. category) from one class to another at a fixed seed; a strip and a GIF."""
+        labels = self.conditional_labels(model, first, second)
+        walk = self.engines.conditional.morph(label_set, start, end, labels, seed, frames, psi, model)
+        return self.save_strip(walk.frames, walk.recipe)
 
     # ---- text tab -------------------------------------------------------------------------
     def stop_event(self, request: gr.Request | None) -> threading.Event:
@@ -409,6 +439,26 @@ class Studio:
                 gan_frames=params["frames"],
                 gan_psi=params["psi"],
             )
+        elif engine == "conditional":
+            settings["conditional_psi"] = params["psi"]
+            if operation == "sample":
+                first, second, *_ = [*params["labels"].values(), None, None]
+                settings.update(conditional_first=first, conditional_second=second)
+                settings.update(conditional_seed=params["batch_seed"], conditional_count=params["grid_size"])
+            elif operation == "class_grid":
+                settings.update(conditional_grid_seed=params["batch_seed"], conditional_grid_count=params["grid_size"])
+            elif operation == "morph":
+                label_set = params["label_set"]
+                first, second, *_ = [*params["from"].values(), None, None]
+                settings.update(
+                    conditional_first=first,
+                    conditional_second=second,
+                    conditional_morph_set=label_set,
+                    conditional_morph_from=params["from"][label_set],
+                    conditional_morph_to=params["to"][label_set],
+                    conditional_morph_seed=recipe["seed"],
+                    conditional_frames=params["frames"],
+                )
         elif engine == "text":
             settings.update(
                 text_prompt=recipe.get("prompt", ""),
@@ -447,10 +497,10 @@ def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
     return seed
 
 
-def pixel_gallery(label: str, **kwargs) -> gr.Gallery:
+def pixel_gallery(label: str, columns: int = 8, **kwargs) -> gr.Gallery:
     return gr.Gallery(
         label=label,
-        columns=8,
+        columns=columns,
         height="auto",
         fit_columns=False,
         elem_classes="pixelated",
@@ -612,6 +662,108 @@ def gan_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.
     )
 
 
+def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
+    from engines.conditional import ANY, MAX_SEEDS_PER_CLASS
+
+    gr.Markdown(
+        "Choose what to make: a category and an art style (or *any*). See one seed rendered in every class, "
+        "or morph one class into another at a fixed seed."
+    )
+    with gr.Row():
+        model = model_picker(engines, "conditional")
+        psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
+    names = engines.conditional.label_names(model.value) if model.value else {}
+    label_sets = [*names, "", ""][:2]
+    with gr.Row():
+        first, second = (
+            gr.Dropdown(
+                [ANY, *names.get(label_set, [])],
+                value=ANY,
+                label=label_set.capitalize() or "(unused)",
+                visible=bool(label_set),
+                filterable=True,
+                allow_custom_value=True,  # other models have other classes; the engine checks the name
+            )
+            for label_set in label_sets
+        )
+    with gr.Tabs() as mode:
+        with gr.Tab("Sample", id="sample"):
+            with gr.Row():
+                seed = seed_input()
+                count = gr.Slider(1, MAX_GRID, value=16, step=1, label="Grid size")
+            run = gr.Button("Generate", variant="primary")
+            grid = pixel_gallery("Images", elem_id="conditional-grid")
+        with gr.Tab("One seed, every class", id="class_grid"):
+            with gr.Row():
+                grid_seed = seed_input()
+                grid_count = gr.Slider(1, MAX_SEEDS_PER_CLASS, value=4, step=1, label="Seeds per class")
+            every = gr.Button("Every class", variant="primary")
+            # one row per class: as many columns as seeds per class (the slider updates it)
+            class_grid = pixel_gallery("A row per class, the same noise in every row", 4, elem_id="conditional-classes")
+        with gr.Tab("Morph", id="morph"):
+            with gr.Row():
+                morph_set = gr.Radio(list(names), value=next(iter(names), None), label="Morph the")
+                first_names = names.get(label_sets[0], [])
+                ends = (first_names[0], first_names[-1]) if first_names else (None, None)
+                morph_from, morph_to = (
+                    gr.Dropdown(first_names, value=end, label=label, allow_custom_value=True)
+                    for end, label in zip(ends, ("From", "To"), strict=True)
+                )
+            with gr.Row():
+                morph_seed = seed_input()
+                frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
+            morph = gr.Button("Morph", variant="primary")
+            with gr.Row(elem_classes="pixelated"):
+                strip = gr.Image(label="Strip (saved to the gallery)", format="png", interactive=False, type="filepath")
+                gif = gr.Image(label="Animation", interactive=False, type="filepath")
+    after(
+        run.click(
+            studio.conditional_sample, [first, second, seed, count, psi, model], grid, api_name="conditional_sample"
+        )
+    )
+    after(
+        every.click(
+            studio.conditional_class_grid,
+            [grid_seed, grid_count, psi, model],
+            class_grid,
+            api_name="conditional_class_grid",
+        )
+    )
+    after(
+        morph.click(
+            studio.conditional_morph,
+            [morph_set, morph_from, morph_to, first, second, morph_seed, frames, psi, model],
+            [strip, gif],
+            api_name="conditional_morph",
+        )
+    )
+
+    def morph_choices(label_set: str | None, model_id: str):
+        classes = engines.conditional.label_names(model_id).get(label_set or "", []) if model_id else []
+        return gr.update(choices=classes, value=classes[0] if classes else None), gr.update(
+            choices=classes, value=classes[-1] if classes else None
+        )
+
+    grid_count.change(lambda n: gr.update(columns=int(n)), grid_count, class_grid, api_visibility="private")
+    morph_set.change(user_errors(morph_choices), [morph_set, model], [morph_from, morph_to], api_visibility="private")
+    return dict(
+        conditional_model=model,
+        conditional_mode=mode,
+        conditional_psi=psi,
+        conditional_first=first,
+        conditional_second=second,
+        conditional_seed=seed,
+        conditional_count=count,
+        conditional_grid_seed=grid_seed,
+        conditional_grid_count=grid_count,
+        conditional_morph_set=morph_set,
+        conditional_morph_from=morph_from,
+        conditional_morph_to=morph_to,
+        conditional_morph_seed=morph_seed,
+        conditional_frames=frames,
+    )
+
+
 HISTORY_COLUMNS = ["prompt", "negative prompt", "seed", "images", "steps", "guidance", "scheduler", "model"]
 
 
@@ -712,6 +864,9 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
             if engines.registry.bundled("gan"):
                 with gr.Tab("GAN", id="gan"):
                     controls |= gan_tab(engines, studio, pending.append)
+            if engines.registry.bundled("conditional"):
+                with gr.Tab("Class-conditional", id="conditional"):
+                    controls |= conditional_tab(engines, studio, pending.append)
             with gr.Tab("VAE", id="vae"):
                 controls |= vae_tab(engines, studio, pending.append)
             if any(spec.available for spec in engines.registry.models("text")):
@@ -774,7 +929,7 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None) ->
         delete.click(studio.gallery_delete, [selected_id, gallery_page], panel + selection, api_visibility="private")
 
         controls |= {"tab": tabs}
-        tab_ids = {"vae_mode", "gan_mode", "tab"}
+        tab_ids = {"vae_mode", "gan_mode", "conditional_mode", "tab"}
 
         def apply_settings(image_id):
             settings = studio.reuse_settings(image_id)

@@ -270,3 +270,50 @@ def test_empty_prompt_is_allowed_and_guidance_nan_is_refused(served):
     assert len(images) == 1 and read_recipe(images[0]["image"])["prompt"] == ""
     with pytest.raises(gr.Error, match="guidance"):
         list(demo.studio.text_to_image("cat", "", 1, 1, 2, math.nan, "model default", "tiny-ldm"))
+
+
+def test_conditional_endpoints_and_reuse(served):
+    client, gallery, demo = served
+    before = gallery.count()
+    grid = client.predict("animals", "any", 3, 4, 0.8, "tiny-cgan", api_name="/conditional_sample")
+    assert [item["caption"] for item in grid] == [f"animals · seed {s}" for s in range(3, 7)]
+    assert read_recipe(grid[0]["image"])["params"]["labels"] == {"category": "animals", "style": "any"}
+    classes = client.predict(9, 2, 0.8, "tiny-cgan", api_name="/conditional_class_grid")
+    assert len(classes) == (3 + 2) * 2 and classes[0]["caption"] == "smileys · seed 9"
+    strip, gif = client.predict(
+        "style", "flat", "3d", "food", "any", 4, 5, 1.0, "tiny-cgan", api_name="/conditional_morph"
+    )
+    assert Image.open(strip).size == (5 * 16, 16) and Image.open(gif).is_animated
+    assert gallery.count() == before + 4 + 10 + 1
+
+    settings = demo.studio.reuse_settings(gallery.list()[0].id)  # the morph
+    assert settings["tab"] == "conditional" and settings["conditional_mode"] == "morph"
+    assert (settings["conditional_morph_from"], settings["conditional_morph_to"]) == ("flat", "3d")
+    assert settings["conditional_first"] == "food" and settings["conditional_frames"] == 5
+    sample = next(e for e in gallery.list(1, 50) if e.recipe.get("operation") == "sample" and e.recipe["seed"] == 4)
+    settings = demo.studio.reuse_settings(sample.id)
+    assert (settings["conditional_first"], settings["conditional_seed"], settings["conditional_count"]) == (
+        "animals",
+        3,
+        4,
+    )
+
+
+CONDITIONAL_BAD_CALLS = [
+    ("/conditional_sample", ("dragons", "any", 0, 4, 0.8, "tiny-cgan"), "unknown category"),
+    ("/conditional_sample", ("9999", "any", 0, 4, 0.8, "tiny-cgan"), "out of range"),
+    ("/conditional_sample", ("", "any", 0, 4, 0.8, "tiny-cgan"), "choose a category"),
+    ("/conditional_sample", ("animals", "any", 0, 4, 0.8, "tiny-gan"), "unknown conditional model"),
+    ("/conditional_morph", ("colour", "flat", "3d", "any", "any", 0, 5, 1.0, "tiny-cgan"), "morph which|choices"),
+]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "args", "message"), CONDITIONAL_BAD_CALLS, ids=[str(a)[:30] for _, a, _ in CONDITIONAL_BAD_CALLS]
+)
+def test_conditional_bad_input(served, endpoint, args, message):
+    client, gallery, _ = served
+    before = gallery.count()
+    with pytest.raises(Exception, match=f"(?i){message}"):
+        client.predict(*args, api_name=endpoint)
+    assert gallery.count() == before

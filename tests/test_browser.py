@@ -116,3 +116,23 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     page.wait_for_function("document.querySelector('#text-prompt textarea').value === 'a cat astronaut'")
     page.screenshot(path=str(os.environ.get("ATELIER_TEXT_SCREENSHOT", tmp_path / "text-tab.png")), full_page=True)
     page.close()
+
+
+def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Class-conditional", exact=True).click()
+    category = page.get_by_label("Category", exact=True)
+    category.click()
+    category.fill("food")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    grid = page.locator("#conditional-grid img")
+    grid.nth(15).wait_for(timeout=60_000)
+    assert page.locator("#conditional-grid").get_by_text("food · seed 0").count() == 1
+
+    page.get_by_role("tab", name="One seed, every class", exact=True).click()
+    page.get_by_role("button", name="Every class", exact=True).click()
+    page.locator("#conditional-classes img").nth((3 + 2) * 4 - 1).wait_for(timeout=60_000)
+    page.screenshot(path=str(os.environ.get("ATELIER_CONDITIONAL_SCREENSHOT", tmp_path / "cond.png")), full_page=True)
+    page.close()
