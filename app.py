@@ -118,6 +118,8 @@ def default_model(engines: Engines, task: str) -> str | None:
 def grid_caption(recipe: dict[str, Any]) -> str:
     if recipe.get("engine") == "text":
         return f"seed {recipe['seed']}"
+    if recipe.get("engine") == "dit":
+        return f"{recipe['label']} · seed {recipe['seed']}"
     if recipe.get("engine") == "conditional":
         labels = " · ".join(v for v in recipe["params"].get("labels", {}).values() if v != "any") or "any"
         return f"{labels} · seed {recipe['seed']}"
@@ -221,6 +223,21 @@ class Studio:
         walk = self.engines.conditional.morph(label_set, start, end, labels, seed, frames, psi, model)
         return self.save_strip(walk.frames, walk.recipe)
 
+    @user_errors
+    def dit_sample(
+        self,
+        label: str,
+        seed: float,
+        batch: float,
+        steps: float,
+        guidance_scale: float,
+        model: str,
+        request: gr.Request = None,
+    ):
+        """ImageNet-class images from a DiT pipeline (image i uses seed + i); streams progress."""
+        run = dict(label=label, seed=seed, batch=batch, steps=steps, guidance_scale=guidance_scale, model_id=model)
+        yield from self._stream([run], request, draw=self.engines.dit.draw)
+
     # ---- text tab -------------------------------------------------------------------------
     def stop_event(self, request: gr.Request | None) -> threading.Event:
         """One Stop flag per browser session (or API client), so Stop ends only your own run."""
@@ -232,9 +249,10 @@ class Studio:
         """Ask the running generation of this session to stop after the current step."""
         self.stop_event(request).set()
 
-    def _stream(self, runs: list[dict[str, Any]], request: gr.Request | None):
-        """Run text draws in a worker thread; yield (preview images, status) per step, then
-        (saved images, status). A stopped run saves nothing."""
+    def _stream(self, runs: list[dict[str, Any]], request: gr.Request | None, draw=None):
+        """Run draws (text by default) in a worker thread; yield (preview images, status) per step,
+        then (saved images, status). A stopped run saves nothing."""
+        draw = draw or self.engines.text.draw
         stop = self.stop_event(request)
         stop.clear()
         updates: queue.Queue = queue.Queue()
@@ -245,9 +263,7 @@ class Studio:
                 outcome["drawn"] = []
                 for i, run in enumerate(runs):
                     prefix = f"seeds {run['seed']}–{run['seed'] + run['batch'] - 1} · " if len(runs) > 1 else ""
-                    drawn = self.engines.text.draw(
-                        **run, on_step=lambda p, prefix=prefix: updates.put((prefix, p)), stop=stop
-                    )
+                    drawn = draw(**run, on_step=lambda p, prefix=prefix: updates.put((prefix, p)), stop=stop)
                     if not drawn:
                         outcome["drawn"] = []
                         return
@@ -459,6 +475,17 @@ class Studio:
                     conditional_morph_seed=recipe["seed"],
                     conditional_frames=params["frames"],
                 )
+        elif engine == "dit":
+            settings.pop("dit_mode")
+            settings.update(
+                tab="conditional",
+                conditional_mode="dit",
+                dit_label=params["label"],
+                dit_seed=params["batch_seed"],
+                dit_batch=params["batch_size"],
+                dit_steps=params["steps"],
+                dit_guidance=params["guidance_scale"],
+            )
         elif engine == "text":
             settings.update(
                 text_prompt=recipe.get("prompt", ""),
@@ -662,6 +689,54 @@ def gan_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.
     )
 
 
+def dit_class_names(engines: Engines, model_id: str | None) -> list[str]:
+    try:
+        return engines.dit.class_names(model_id) if model_id else []
+    except (InputError, ModelUnavailable):
+        return []  # unavailable here: a name or an index can still be typed
+
+
+def dit_section(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
+    from engines.dit import MAX_BATCH as DIT_MAX_BATCH
+    from engines.dit import MAX_GUIDANCE as DIT_MAX_GUIDANCE
+
+    gr.Markdown(
+        "Diffusion Transformers from the hub draw any of the 1,000 ImageNet classes at 256×256 (a GPU makes this "
+        "practical). This section has its own model and class: type to search the class names."
+    )
+    model = model_picker(engines, "dit")
+    names = dit_class_names(engines, model.value)
+    with gr.Row():
+        label = gr.Dropdown(
+            names,
+            value=names[0] if names else None,
+            label="ImageNet class",
+            filterable=True,
+            allow_custom_value=True,  # the engine checks names (and indices 0–999) with a clear message
+            scale=2,
+        )
+        seed = seed_input()
+    with gr.Row():
+        batch = gr.Slider(1, DIT_MAX_BATCH, value=4, step=1, label="Images")
+        steps = gr.Slider(1, 100, value=25, step=1, label="Steps (DPM-Solver)")
+        guidance = gr.Slider(0, DIT_MAX_GUIDANCE, value=4.0, step=0.5, label="Guidance scale")
+    with gr.Row():
+        run = gr.Button("Generate", variant="primary", scale=4)
+        stop = gr.Button("Stop", variant="stop", scale=1)
+    status = gr.Markdown()
+    images = pixel_gallery("Images", 4, elem_id="dit-images")
+    after(
+        run.click(
+            studio.dit_sample, [label, seed, batch, steps, guidance, model], [images, status], api_name="dit_sample"
+        )
+    )
+    stop.click(studio.text_stop, None, None, api_visibility="private", concurrency_limit=None)
+    model.change(lambda m: gr.update(choices=dit_class_names(engines, m)), model, label, api_visibility="private")
+    return dict(
+        dit_model=model, dit_label=label, dit_seed=seed, dit_batch=batch, dit_steps=steps, dit_guidance=guidance
+    )
+
+
 def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
     from engines.conditional import ANY, MAX_SEEDS_PER_CLASS
 
@@ -700,6 +775,8 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
             every = gr.Button("Every class", variant="primary")
             # one row per class: as many columns as seeds per class (the slider updates it)
             class_grid = pixel_gallery("A row per class, the same noise in every row", 4, elem_id="conditional-classes")
+        with gr.Tab("DiT · ImageNet classes", id="dit"):
+            dit_controls = dit_section(engines, studio, after)
         with gr.Tab("Morph", id="morph"):
             with gr.Row():
                 morph_set = gr.Radio(list(names), value=next(iter(names), None), label="Morph the")
@@ -746,7 +823,7 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
 
     grid_count.change(lambda n: gr.update(columns=int(n)), grid_count, class_grid, api_visibility="private")
     morph_set.change(user_errors(morph_choices), [morph_set, model], [morph_from, morph_to], api_visibility="private")
-    return dict(
+    return dit_controls | dict(
         conditional_model=model,
         conditional_mode=mode,
         conditional_psi=psi,

@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engines.conditional import ConditionalEngine
+from engines.dit import DiTEngine
 from engines.gan import GANEngine
 from engines.registry import Registry
 from engines.runtime import ModelCache, Runtime, choose_runtime
 from engines.text import TextEngine
 from engines.vae import VAEEngine
 
-ENGINES = {"vae": VAEEngine, "gan": GANEngine, "conditional": ConditionalEngine, "text": TextEngine}
+ENGINES = {"vae": VAEEngine, "gan": GANEngine, "conditional": ConditionalEngine, "dit": DiTEngine, "text": TextEngine}
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Engines:
     vae: VAEEngine
     gan: GANEngine
     conditional: ConditionalEngine
+    dit: DiTEngine
     text: TextEngine
 
 

@@ -24,6 +24,7 @@ HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
         ("stabilityai/sd-vae-ft-mse", "SD VAE ft-MSE (AutoencoderKL, 8x)"),
         ("madebyollin/taesd", "TAESD (AutoencoderTiny, fast)"),
     ],
+    "dit": [("facebook/DiT-XL-2-256", "DiT-XL/2, 256², the 1,000 ImageNet classes (GPU)")],
     "text": [
         ("stabilityai/sd-turbo", "SD-Turbo (512², 1–4 steps, no guidance; GPU)"),
         ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 1–4 steps, no guidance; GPU)"),

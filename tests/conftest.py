@@ -130,6 +130,45 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
     return folder
 
 
+TINY_IMAGENET = {0: "tench, Tinca tinca", 1: "goldfish, Carassius auratus", 207: "golden retriever"}
+
+
+def save_tiny_dit(folder: Path) -> Path:
+    """A random-weight DiTPipeline in the hub layout, plus the id2label.json that save_pretrained drops."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    torch.manual_seed(0)
+    transformer = DiTTransformer2DModel(
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=4,
+        out_channels=8,  # learned sigma, as DiT-XL/2
+        num_layers=1,
+        sample_size=8,
+        patch_size=2,
+        num_embeds_ada_norm=1000,  # 1000 classes; index 1000 is the null class
+        norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=4,
+        sample_size=16,
+    )
+    DiTPipeline(transformer, vae, DDIMScheduler()).save_pretrained(folder, safe_serialization=True)
+    (folder / "id2label.json").write_text(json.dumps(TINY_IMAGENET))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dit(tmp_path_factory) -> Path:
+    return save_tiny_dit(tmp_path_factory.mktemp("dit") / "tiny-dit")
+
+
 @pytest.fixture(scope="session")
 def tiny_hub_text_pipeline(tmp_path_factory) -> Path:
     return save_tiny_text_pipeline(tmp_path_factory.mktemp("text-hub") / "tiny-sd", bundled=False)

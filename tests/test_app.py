@@ -317,3 +317,15 @@ def test_conditional_bad_input(served, endpoint, args, message):
     with pytest.raises(Exception, match=f"(?i){message}"):
         client.predict(*args, api_name=endpoint)
     assert gallery.count() == before
+
+
+def test_dit_by_local_path_and_reuse(served, tiny_dit):
+    client, gallery, demo = served
+    images, status = client.predict("goldfish", 3, 2, 2, 4.0, str(tiny_dit), api_name="/dit_sample")
+    assert [item["caption"] for item in images] == ["goldfish · seed 3", "goldfish · seed 4"] and "saved" in status
+    settings = demo.studio.reuse_settings(gallery.list()[0].id)
+    assert (settings["tab"], settings["conditional_mode"], settings["dit_label"]) == ("conditional", "dit", "goldfish")
+    with pytest.raises(Exception, match="out of range"):
+        client.predict("9999", 3, 1, 2, 4.0, str(tiny_dit), api_name="/dit_sample")
+    with pytest.raises(Exception, match="unavailable"):
+        client.predict("tench", 3, 1, 2, 4.0, "facebook/DiT-XL-2-256", api_name="/dit_sample")
