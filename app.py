@@ -730,7 +730,7 @@ def dit_section(engines: Engines, studio: Studio, after) -> dict[str, gr.compone
             studio.dit_sample, [label, seed, batch, steps, guidance, model], [images, status], api_name="dit_sample"
         )
     )
-    stop.click(studio.text_stop, None, None, api_visibility="private", concurrency_limit=None)
+    stop.click(studio.text_stop, None, None, api_name="dit_stop", api_visibility="private", concurrency_limit=None)
     model.change(lambda m: gr.update(choices=dit_class_names(engines, m)), model, label, api_visibility="private")
     return dict(
         dit_model=model, dit_label=label, dit_seed=seed, dit_batch=batch, dit_steps=steps, dit_guidance=guidance

@@ -36,7 +36,17 @@ def served(tiny_checkpoints, tmp_path_factory):
 def test_named_endpoints(served):
     client, _, _ = served
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/vae_reconstruct", "/vae_interpolate", "/vae_sample", "/gallery_list", "/text_to_image"} <= set(endpoints)
+    expected = {
+        "/vae_reconstruct",
+        "/vae_interpolate",
+        "/vae_sample",
+        "/gallery_list",
+        "/gan_sample",
+        "/gan_variations",
+    }
+    expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
+    expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop"}
+    assert expected <= set(endpoints)
 
 
 def test_reconstruct_saves_to_gallery_with_recipe(served, sample_png):
