@@ -71,6 +71,8 @@ def save_tiny_generator(folder: Path, resolution: int = 16, labels: dict | None 
     torch.manual_seed(0)
     sizes = [len(names) for names in (labels or {}).values()]
     generator = Generator(z_dim=16, resolution=resolution, base_channels=8, label_sizes=sizes, embed_dim=8).eval()
+    for linear in generator.label_modulations:  # as after training: labels change the picture
+        torch.nn.init.normal_(linear.weight, std=0.5)
     with torch.no_grad():  # BatchNorm running stats as after training, so outputs are not degenerate
         batch_labels = torch.stack([torch.randint(n + 1, (64,)) for n in sizes], 1) if sizes else None
         generator.train()(torch.randn(64, 16), batch_labels)

@@ -35,8 +35,10 @@ def label_embeddings(label_sizes: list[int], dim: int) -> nn.ModuleList:
 
 class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"], license="mit"):
     """label_sizes=() is the unconditional GAN. With labels (e.g. (8, 4): category and style), the
-    sum of their embeddings is concatenated to z: one code path, and class morphs are walks
-    between label embeddings."""
+    sum of their embeddings modulates every batch norm (conditional batch norm: a class-dependent
+    gain and bias, zero at the start so training begins from the unconditional GAN). Labels are not
+    concatenated to z: a first try that did so learned to ignore z, one image per class. Class
+    morphs are walks between label embeddings."""
 
     def __init__(
         self,
@@ -51,11 +53,10 @@ class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"
         self.z_dim, self.resolution = z_dim, resolution
         self.label_sizes = list(label_sizes)
         self.label_embeddings = label_embeddings(self.label_sizes, embed_dim)
-        cond_dim = embed_dim if self.label_sizes else 0
         levels = _levels(resolution)
         channels = [min(max_channels, base_channels * 2**i) for i in range(levels - 1, -1, -1)]  # 64px: 512..64
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim + cond_dim, channels[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
+            nn.ConvTranspose2d(z_dim, channels[0], 4, 1, 0, bias=False),  # 1x1 -> 4x4
             nn.BatchNorm2d(channels[0]),
             nn.ReLU(inplace=True),
         ]
@@ -63,6 +64,11 @@ class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1), nn.Tanh()]  # the last doubling, to RGB
         self.net = nn.Sequential(*layers)
+        norms = [m.num_features for m in self.net if isinstance(m, nn.BatchNorm2d)] if self.label_sizes else []
+        self.label_modulations = nn.ModuleList(nn.Linear(embed_dim, 2 * c) for c in norms)  # gain and bias
+        for linear in self.label_modulations:
+            nn.init.zeros_(linear.weight)
+            nn.init.zeros_(linear.bias)
 
     def embed(self, labels: torch.Tensor) -> torch.Tensor:
         """labels [N, len(label_sizes)] (index n = "any") -> the conditioning vector [N, embed_dim]."""
@@ -72,9 +78,17 @@ class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"
         self, z: torch.Tensor, labels: torch.Tensor | None = None, embedding: torch.Tensor | None = None
     ) -> torch.Tensor:
         """z [N, z_dim] (+ labels or their embedding) -> images [N, 3, resolution, resolution] in [-1, 1]."""
-        if self.label_sizes:
-            z = torch.cat([z, self.embed(labels) if embedding is None else embedding], dim=1)
-        return self.net(z[:, :, None, None])
+        h = z[:, :, None, None]
+        if not self.label_sizes:
+            return self.net(h)
+        embedding = self.embed(labels) if embedding is None else embedding
+        modulations = iter(self.label_modulations)
+        for layer in self.net:
+            h = layer(h)
+            if isinstance(layer, nn.BatchNorm2d):
+                gain, bias = next(modulations)(embedding)[:, :, None, None].chunk(2, dim=1)
+                h = h * (1 + gain) + bias
+        return h
 
 
 class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], license="mit"):
