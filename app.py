@@ -821,6 +821,20 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
             choices=classes, value=classes[-1] if classes else None
         )
 
+    def pickers_for(model_id: str):
+        """Another model, other classes: the pickers show its label sets and class names."""
+        try:
+            label_names = engines.conditional.label_names(model_id) if model_id else {}
+        except (InputError, ModelUnavailable):
+            return gr.skip(), gr.skip(), gr.skip()
+        sets = [*label_names.items(), ("", []), ("", [])][:2]
+        pickers = [
+            gr.update(choices=[ANY, *names], value=ANY, label=name.capitalize() or "(unused)", visible=bool(name))
+            for name, names in sets
+        ]
+        return *pickers, gr.update(choices=list(label_names), value=next(iter(label_names), None))
+
+    model.change(pickers_for, model, [first, second, morph_set], api_visibility="private")
     grid_count.change(lambda n: gr.update(columns=int(n)), grid_count, class_grid, api_visibility="private")
     morph_set.change(user_errors(morph_choices), [morph_set, model], [morph_from, morph_to], api_visibility="private")
     return dit_controls | dict(
