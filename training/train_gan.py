@@ -272,7 +272,10 @@ def main(argv: list[str] | None = None) -> None:
 
     last = run_dir / "last.pt"
     step, elapsed = 0, 0.0
-    command = "python -m training.train_gan " + " ".join(argv if argv is not None else sys.argv[1:])
+    # the training command for the card: an --export-only run records the arguments it was given
+    command = "python -m training.train_gan " + " ".join(
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--export-only"
+    )
     history: list[dict] = []  # one entry per run segment: a resumed run may change the loss or augmentation
     if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
         state = torch.load(last, map_location=device, weights_only=True)
