@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     last = run_dir / "last.pt"
     step, elapsed = 0, 0.0
     # the training command for the card: an --export-only run records the arguments it was given
-    command = "python -m training.train_gan " + " ".join(
+    command = "python -m training.train_gan " + shlex.join(
         a for a in (argv if argv is not None else sys.argv[1:]) if a != "--export-only"
     )
     history: list[dict] = []  # one entry per run segment: a resumed run may change the loss or augmentation
