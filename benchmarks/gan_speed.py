@@ -1,6 +1,7 @@
 """GAN speed: the engine against the bare generator forward, the app API end to end, first image.
 
-    python -m benchmarks.gan_speed [--repeats 10]
+    python -m benchmarks.gan_speed [--repeats 10]                    # the unconditional GAN
+    python -m benchmarks.gan_speed --task conditional                # the class-conditional GAN
 
 Rows:
   - images/s at batch 64: bare `generator(z)` vs `engines.gan.sample` (noise per seed, truncation,
@@ -30,28 +31,41 @@ FIRST_IMAGE = """
 import time; start = time.perf_counter()
 from engines import create_engines
 engines = create_engines()
-engines.gan.sample(0, 1, 1.0, engines.registry.default("gan").id)
+model = engines.registry.default("{task}").id
+engines.{task}.sample({sample_args}1.0, model)
 print(time.perf_counter() - start)
 """
+ANY_LABELS = "{'category': 'any', 'style': 'any'}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--task", choices=["gan", "conditional"], default="gan")
     args = parser.parse_args()
     engines = create_engines()
-    spec = engines.registry.default("gan")
+    spec = engines.registry.default(args.task)
     if spec is None:
-        raise SystemExit("no GAN checkpoint: train one with python -m training.train_gan")
-    loaded, _ = engines.gan.load(spec.id)
+        raise SystemExit(f"no {args.task} checkpoint: train one with python -m training.train_gan")
+    engine = getattr(engines, args.task)
+    loaded, _ = engine.load(spec.id)
     z = torch.randn(64, loaded.model.z_dim, device=engines.runtime.device, dtype=loaded.dtype)
+    conditional = args.task == "conditional"
+    labels = dict.fromkeys(loaded.labels, "any") if conditional else None
+    label_ids = torch.tensor(loaded.model.label_sizes, device=z.device).repeat(64, 1) if conditional else None
 
     def bare() -> None:
-        with torch.inference_mode():
-            pil_batch(loaded.model(z))  # the same work to 8-bit images, without the engine around it
+        with torch.inference_mode():  # the same work to 8-bit images, without the engine around it
+            pil_batch(loaded.model(z, label_ids) if conditional else loaded.model(z))
+
+    def through_engine() -> None:
+        if conditional:
+            engine.sample(labels, 0, 64, 0.8, spec.id)
+        else:
+            engine.sample(0, 64, 0.8, spec.id)
 
     bare_s = median_seconds(bare, args.repeats)
-    engine_s = median_seconds(lambda: engines.gan.sample(0, 64, 0.8, spec.id), args.repeats)
+    engine_s = median_seconds(through_engine, args.repeats)
 
     import app
     from gallery import Gallery
@@ -61,19 +75,22 @@ def main() -> None:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
-    api_s = median_seconds(lambda: client.predict(0, 16, 0.8, spec.id, api_name="/gan_sample"), args.repeats)
+    request = ("any", "any", 0, 16, 0.8, spec.id) if conditional else (0, 16, 0.8, spec.id)
+    endpoint = f"/{args.task}_sample"
+    api_s = median_seconds(lambda: client.predict(*request, api_name=endpoint), args.repeats)
     demo.close()
+    first_image = FIRST_IMAGE.format(task=args.task, sample_args=f"{ANY_LABELS}, 0, 1, " if conditional else "0, 1, ")
 
     firsts = []
     for _ in range(3):
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", FIRST_IMAGE], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", first_image], cwd=ROOT, capture_output=True, text=True, check=True)
         firsts.append((time.perf_counter() - start, float(out.stdout.strip().splitlines()[-1])))
     firsts.sort()
     process_s, in_process_s = firsts[1]
 
     report(
-        "gan_speed",
+        f"{args.task}_speed",
         [
             {
                 "what": f"bare generator forward + to 8-bit ({spec.id}, batch 64)",
@@ -82,13 +99,13 @@ def main() -> None:
                 "ratio": 1.0,
             },
             {
-                "what": "engine.gan.sample (batch 64: seeds, ψ, images, recipes)",
+                "what": f"engine.{args.task}.sample (batch 64: seeds, ψ, labels, images, recipes)",
                 "median ms": engine_s * 1000,
                 "images/s": 64 / engine_s,
                 "ratio": engine_s / bare_s,
             },
             {
-                "what": "16-image grid through the app API (/gan_sample, gallery writes)",
+                "what": f"16-image grid through the app API ({endpoint}, gallery writes)",
                 "median ms": api_s * 1000,
                 "images/s": 16 / api_s,
                 "ratio": "",
