@@ -1,6 +1,6 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py          # docs/screenshot-gan.png, docs/screenshot.png (VAE)
+    python docs/make_screenshots.py   # docs/screenshot-gan.png, screenshot-conditional.png, screenshot.png (VAE)
 
 Launches the studio in-process on a temporary gallery, clicks through each tab the way an
 artist would, and saves full-page screenshots. Needs /usr/bin/chromium (tests/install.sh).
@@ -36,6 +36,15 @@ def gan_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
+def conditional_tab(page, out: Path) -> None:
+    page.get_by_role("tab", name="Class-conditional", exact=True).click()
+    page.get_by_role("tab", name="One seed, every class", exact=True).click()
+    page.get_by_role("button", name="Every class", exact=True).click()
+    page.locator("#conditional-classes img").nth(12 * 4 - 1).wait_for(timeout=60_000)
+    page.wait_for_timeout(2500)  # let every thumbnail load
+    page.screenshot(path=str(out), full_page=True)
+
+
 def vae_tab(page, out: Path) -> None:
     page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
@@ -60,6 +69,8 @@ def main() -> None:
     demo = app.build_app(engines, gallery)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
     shots = [("screenshot.png", vae_tab)]
+    if engines.registry.bundled("conditional"):
+        shots.insert(0, ("screenshot-conditional.png", conditional_tab))
     if engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-gan.png", gan_tab))
     try:
