@@ -139,7 +139,7 @@ class Harness:
     def conditional_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
         """Distribution measures with labels as the held-out art has them, then class-consistency: how
         often the feature network's category / style head names the class asked for, beside how often
-        it names real held-out art correctly."""
+        it names real held-out art (at the generator's resolution) correctly."""
         engine = self.engines.conditional
         loaded, _ = engine.load(spec.id)
         label_sets = list(loaded.labels)
@@ -161,14 +161,15 @@ class Harness:
             "category": ("category_logits", self.feature_net.category_names),
             "style": ("style_logits", self.feature_net.style_names),
         }
-        real_accuracy = {r["measure"]: r["value"] for r in self.feature_rows(self.feature_spec)}
+        real = self.reals(loaded.model.resolution)[1]  # held-out art at the generator's resolution
         for label_set in label_sets:
             if label_set not in heads or not set(loaded.labels[label_set]) <= set(heads[label_set][1]):
                 continue  # labels the feature network does not know (e.g. a folder's own classes)
-            logits, names = fake[heads[label_set][0]], heads[label_set][1]
+            key, names = heads[label_set]
             target = torch.tensor([names.index(w[label_set]) for w in wanted])
-            agree = (logits.argmax(1) == target).float().mean().item()
-            rows.append(row(spec.id, f"{label_set} consistency", agree, real_accuracy[f"{label_set} accuracy"]))
+            agree = (fake[key].argmax(1) == target).float().mean().item()
+            real_accuracy = accuracy(real[key], self.heldout[label_set])
+            rows.append(row(spec.id, f"{label_set} consistency", agree, round(real_accuracy, 4)))
         return rows
 
     @torch.no_grad()
