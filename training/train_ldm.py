@@ -77,6 +77,14 @@ def text_parts():
     return tokenizer, encoder.eval().requires_grad_(False)
 
 
+def norm_groups(channels: tuple[int, ...]) -> int:
+    """GroupNorm's group count: 32 as in Stable Diffusion, halved until it divides every width."""
+    groups = 32
+    while any(c % groups for c in channels):
+        groups //= 2
+    return groups
+
+
 def new_unet(channels: tuple[int, ...] = CHANNELS, layers: int = LAYERS_PER_BLOCK, sample_size: int = 16):
     from diffusers import UNet2DConditionModel
 
@@ -90,7 +98,7 @@ def new_unet(channels: tuple[int, ...] = CHANNELS, layers: int = LAYERS_PER_BLOC
         layers_per_block=layers,
         cross_attention_dim=384,
         attention_head_dim=8,
-        norm_num_groups=min(32, channels[0]),
+        norm_num_groups=norm_groups(channels),
     )
 
 
