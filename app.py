@@ -25,7 +25,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from engines import Engines, create_engines
+from engines import Engines, create_engines, preload
 from engines.errors import InputError, ModelUnavailable
 from engines.gan import MAX_FRAMES, MAX_GRID, MAX_PSI
 from engines.imaging import image_grid, save_gif, upscale_for_display
@@ -1053,7 +1053,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    demo = build_app(gallery=Gallery(args.gallery) if args.gallery else None)
+    engines = create_engines()
+    if os.environ.get("SPACE_ID") or os.environ.get("ATELIER_PRELOAD", "").lower() in ("1", "true", "yes"):
+        log.info("preloaded %s", ", ".join(preload(engines)) or "nothing")
+    demo = build_app(engines, Gallery(args.gallery) if args.gallery else None)
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, **launch_kwargs(demo))
 
 

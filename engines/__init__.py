@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from engines.conditional import ConditionalEngine
 from engines.dit import DiTEngine
+from engines.errors import ModelUnavailable
 from engines.gan import GANEngine
 from engines.registry import Registry
 from engines.runtime import ModelCache, Runtime, choose_runtime
@@ -37,3 +38,19 @@ def create_engines(
     runtime = runtime or choose_runtime()
     cache = cache or ModelCache()
     return Engines(runtime, registry, cache, **{task: cls(registry, runtime, cache) for task, cls in ENGINES.items()})
+
+
+def preload(engines: Engines) -> list[str]:
+    """Load every task's default model now (on a Space: before the first visitor waits for it).
+    Returns the ids loaded; a model that cannot load is skipped, and its tab says why when used."""
+    loaded = []
+    for task in ENGINES:
+        spec = engines.registry.default(task)
+        if spec is None:
+            continue
+        try:
+            getattr(engines, task).load(spec.id)
+            loaded.append(spec.id)
+        except ModelUnavailable:
+            continue
+    return loaded

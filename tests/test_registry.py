@@ -55,3 +55,13 @@ def test_a_folder_of_another_task_is_refused(tiny_checkpoints, tmp_path):
     (folder / "config.json").write_text("{}")
     with pytest.raises(InputError, match="gan model"):
         Registry(tiny_checkpoints).resolve("vae", str(folder))
+
+
+def test_preload_loads_every_tasks_default_model(engines):
+    from engines import preload
+
+    loaded = preload(engines)
+    assert {"tiny-vae", "tiny-gan", "tiny-cgan", "tiny-ldm"} <= set(loaded)
+    assert "facebook/DiT-XL-2-256" not in loaded  # unavailable offline: skipped, not fatal
+    cached = engines.cache.keys()  # (model id, task, device, dtype)
+    assert {key[0] for key in cached} >= {"tiny-vae", "tiny-gan", "tiny-cgan", "tiny-ldm"}
