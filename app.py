@@ -45,6 +45,8 @@ log = logging.getLogger("atelier")
 CSS = """
 .pixelated img, .pixelated canvas { image-rendering: pixelated; object-fit: contain !important; max-height: 100%; }
 #recipe textarea { font-family: ui-monospace, monospace; font-size: 12px; }
+/* galleries grow with their images instead of reserving 450 px for one row */
+.pixelated .grid-wrap.fixed-height { min-height: 0; height: auto; max-height: none; }
 """
 
 
