@@ -23,6 +23,7 @@ Seeds, sample counts and the real subset are fixed, so figures compare run to ru
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     report(args.name, rows)
     print(f"\n{time.perf_counter() - started:.0f} s in all on {machine()}")
     if args.ablation_card:
-        command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = "python -m benchmarks.quality " + shlex.join(argv if argv is not None else sys.argv[1:])
         winner = write_ablation(args.ablation_card, rows, args.ablation_title, command)
         print(f"ablation written to {args.ablation_card}: {winner} wins")
     if args.update_cards:

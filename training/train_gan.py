@@ -224,8 +224,20 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
         details=(
             "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
             "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
-            "both, EMA decay 0.999, random horizontal flips, DiffAugment (colour, translation, cutout) on real "
-            "and generated images before the discriminator."
+            "both, EMA decay 0.999, random horizontal flips"
+            + (
+                f", DiffAugment ({meta['diffaug']}) on real and generated images before the discriminator"
+                if meta["diffaug"]
+                else ""
+            )
+            + ". "
+            + (
+                "Labels: class-balanced batches; each label dropped to 'any' 20% of the time; conditional batch norm "
+                "in the generator (a label-dependent gain and bias per batch norm), a projection discriminator. "
+                if meta["label_sets"]
+                else ""
+            )
+            + meta.get("note", "")
         ),
         license="mit" if on_emoji else "other",
         tags=("gan", "dcgan", "emoji" if on_emoji else "custom-data"),
@@ -248,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--card-note", default="", help="a paragraph for the model card (e.g. why this size)")
     parser.add_argument(
         "--conditional",
         action="store_true",
@@ -274,9 +287,10 @@ def main(argv: list[str] | None = None) -> None:
     last = run_dir / "last.pt"
     step, elapsed = 0, 0.0
     # the training command for the card: an --export-only run records the arguments it was given
-    command = "python -m training.train_gan " + shlex.join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--export-only"
-    )
+    given = list(argv if argv is not None else sys.argv[1:])
+    if "--card-note" in given:  # card text, not training
+        del given[given.index("--card-note") : given.index("--card-note") + 2]
+    command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
     history: list[dict] = []  # one entry per run segment: a resumed run may change the loss or augmentation
     if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
         state = torch.load(last, map_location=device, weights_only=True)
@@ -307,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
             "label_names": data.label_names,
             "command": command,
             "history": history,
+            "note": args.card_note,
         }
 
     if args.export_only:
