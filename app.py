@@ -773,10 +773,10 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
         with gr.Tab("One seed, every class", id="class_grid"):
             with gr.Row():
                 grid_seed = seed_input()
-                grid_count = gr.Slider(1, MAX_SEEDS_PER_CLASS, value=4, step=1, label="Seeds per class")
+                grid_count = gr.Slider(1, MAX_SEEDS_PER_CLASS, value=8, step=1, label="Seeds per class")
             every = gr.Button("Every class", variant="primary")
             # one row per class: as many columns as seeds per class (the slider updates it)
-            class_grid = pixel_gallery("A row per class, the same noise in every row", 4, elem_id="conditional-classes")
+            class_grid = pixel_gallery("A row per class, the same noise in every row", 8, elem_id="conditional-classes")
         with gr.Tab("DiT · ImageNet classes", id="dit"):
             dit_controls = dit_section(engines, studio, after)
         with gr.Tab("Morph", id="morph"):

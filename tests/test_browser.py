@@ -133,6 +133,6 @@ def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_p
 
     page.get_by_role("tab", name="One seed, every class", exact=True).click()
     page.get_by_role("button", name="Every class", exact=True).click()
-    page.locator("#conditional-classes img").nth((3 + 2) * 4 - 1).wait_for(timeout=60_000)
+    page.locator("#conditional-classes img").nth((3 + 2) * 8 - 1).wait_for(timeout=60_000)
     page.screenshot(path=str(os.environ.get("ATELIER_CONDITIONAL_SCREENSHOT", tmp_path / "cond.png")), full_page=True)
     page.close()
