@@ -4,6 +4,7 @@
     python -m training.train_gan --steps 20000 --minutes 90       # longer, with a wall-clock budget
     python -m training.train_gan --data ~/my-art --name my-gan    # your own images (any sizes/formats)
     python -m training.train_gan --loss wgan-gp                   # WGAN-GP instead of hinge
+    python -m training.train_gan --conditional --name emoji-conditional   # by category and style (or subfolders)
     python -m training.train_gan --export-only                    # write checkpoints/<name> from the run
 
 Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
