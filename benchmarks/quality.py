@@ -23,6 +23,7 @@ Seeds, sample counts and the real subset are fixed, so figures compare run to ru
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 import time
@@ -35,12 +36,14 @@ import torch.nn.functional as F
 
 from benchmarks.common import machine, report
 from engines import Engines, create_engines
+from engines.base import tensor_batch
 from engines.metrics import frechet_distance, precision_recall, psnr, ssim
 from engines.nets.features import EmojiEncoder
 from engines.registry import ModelSpec, Registry
 from engines.vae import decode, encode
 from training import data as emoji_data
 from training.model_card import put_section
+from training.train_features import caption_ids, encode_images, retrieval_accuracy
 
 SAMPLES = 2048  # generated images per GAN setting (and real training images for the floor)
 TRUNCATED_PSI = 0.7
@@ -48,11 +51,6 @@ NEIGHBOURS = 3  # k of the k-NN manifolds
 REAL_SUBSET_SEED = 0
 # Prompts in no caption: does the text model compose, or only recall?
 NOVEL_PROMPTS = ["a blue pizza", "a cat astronaut", "a sleepy cat with a party hat", "a green heart", "a purple banana"]
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [N,H,W,3] -> float [N,3,H,W] in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
 
 
 class Harness:
@@ -70,25 +68,37 @@ class Harness:
         picks = np.random.default_rng(REAL_SUBSET_SEED).choice(
             len(self.train["images"]), min(samples, len(self.train["images"])), replace=False
         )
-        self.train_subset = to_tensor(self.train["images"][np.sort(picks)])
-        self.real_heldout = self.encode(to_tensor(self.heldout["images"]))
+        self.train_subset = tensor_batch(self.train["images"][np.sort(picks)])
+        self.heldout_images = tensor_batch(self.heldout["images"])
+        self.real_heldout = self.encode(self.heldout_images)
+        self.captions, self.caption_targets = caption_ids(self.heldout["caption"])
         self._reals: dict[int, tuple[dict, dict]] = {}
+
+    @functools.cached_property
+    def caption_bank(self) -> torch.Tensor:
+        """MiniLM embeddings of the unique held-out captions (loaded only when captions are measured)."""
+        from engines.text_encoder import shared_minilm
+
+        return shared_minilm().embed(self.captions).cpu()
+
+    @functools.cached_property
+    def real_caption_retrieval(self) -> tuple[float, float]:
+        """(top-1, top-5): how often real held-out art retrieves its own caption among all held-out captions."""
+        embedding = self.real_heldout["embedding"]
+        return tuple(retrieval_accuracy(embedding, self.caption_targets, self.caption_bank, k) for k in (1, 5))
 
     def reals(self, resolution: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """(training subset, held-out) features with the real art at a generator's resolution, so a
         32x32 GAN is compared with 32x32 real art, not penalised for resolution alone."""
         if resolution not in self._reals:
-            held = to_tensor(self.heldout["images"])
             self._reals[resolution] = (
                 self.encode(resize(self.train_subset, resolution)),
-                self.encode(resize(held, resolution)),
+                self.encode(resize(self.heldout_images, resolution)),
             )
         return self._reals[resolution]
 
-    @torch.no_grad()
-    def encode(self, images: torch.Tensor, batch: int = 256) -> dict[str, torch.Tensor]:
-        outs = [self.feature_net(images[i : i + batch]) for i in range(0, len(images), batch)]
-        return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+    def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return encode_images(self.feature_net, images)
 
     def distribution_rows(
         self, model: str, setting: str, fake: dict[str, torch.Tensor], resolution: int = 64
@@ -106,14 +116,8 @@ class Harness:
         ]
 
     def feature_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
-        from engines.text_encoder import shared_minilm
-        from training.train_features import caption_ids, retrieval_accuracy
-
-        captions, targets = caption_ids(self.heldout["caption"])
-        bank = shared_minilm().embed(captions).cpu()
-        out, n = self.real_heldout, len(captions)
-        top1 = retrieval_accuracy(out["embedding"], targets, bank, 1)
-        top5 = retrieval_accuracy(out["embedding"], targets, bank, 5)
+        out, n = self.real_heldout, len(self.captions)
+        top1, top5 = self.real_caption_retrieval
         return [
             row(spec.id, f"caption top-1 among {n} held-out", top1, f"chance {1 / n:.3f}"),
             row(spec.id, "caption top-5", top5, f"chance {5 / n:.3f}"),
@@ -133,7 +137,7 @@ class Harness:
             for seed in range(0, self.samples, MAX_GRID):  # seeds 0..N-1, through the engine
                 count = min(MAX_GRID, self.samples - seed)
                 images += [np.asarray(g.image) for g in self.engines.gan.sample(seed, count, psi, spec.id)]
-            fake = self.encode(to_tensor(np.stack(images)))
+            fake = self.encode(tensor_batch(np.stack(images)))
             rows += self.distribution_rows(spec.id, f"ψ = {psi:g}", fake, loaded.model.resolution)
         return rows
 
@@ -156,7 +160,7 @@ class Harness:
             for i in range(self.samples)
         ]
         images = [np.asarray(engine.sample(labels, i, 1, 1.0, spec.id)[0].image) for i, labels in enumerate(wanted)]
-        fake = self.encode(to_tensor(np.stack(images)))
+        fake = self.encode(tensor_batch(np.stack(images)))
         rows = self.distribution_rows(spec.id, "ψ = 1", fake, loaded.model.resolution)
         heads = {
             "category": ("category_logits", self.feature_net.category_names),
@@ -177,7 +181,7 @@ class Harness:
     def vae_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
         loaded, _ = self.engines.vae.load(spec.id)
         device = self.engines.runtime.device
-        x = to_tensor(self.heldout["images"])
+        x = tensor_batch(self.heldout["images"])
         if loaded.fixed_size:
             x = resize(x, loaded.fixed_size)
         scores_psnr, scores_ssim = [], []
@@ -197,7 +201,6 @@ class Harness:
         should retrieve its own caption among all held-out captions, as real held-out art does. Then
         prompts that are in no caption, against the held-out captions plus themselves."""
         from engines.text_encoder import shared_minilm
-        from training.train_features import caption_ids, retrieval_accuracy
 
         defaults = self.engines.text.defaults(spec.id)
         steps, guidance = defaults["steps"], defaults["guidance_scale"]
@@ -207,23 +210,19 @@ class Harness:
             for i, prompt in enumerate(prompts):
                 drawn = self.engines.text.draw(prompt, "", i * seeds, seeds, steps, guidance, "model default", spec.id)
                 images += [np.asarray(d.image.convert("RGB").resize((64, 64))) for d in drawn]
-            return self.encode(to_tensor(np.stack(images)))["embedding"]
+            return self.encode(tensor_batch(np.stack(images)))["embedding"]
 
-        captions, _ = caption_ids(self.heldout["caption"])
-        minilm = shared_minilm()
-        bank = minilm.embed(captions).cpu()
+        captions, bank = self.captions, self.caption_bank
         own = torch.arange(len(captions))
         made = draw(captions)
-        real_top1, real_top5 = (
-            r["value"] for r in self.feature_rows(self.feature_spec) if r["measure"].startswith("caption top-")
-        )
+        real_top1, real_top5 = (round(v, 4) for v in self.real_caption_retrieval)  # as the feature rows show them
         n, m, seeds = len(captions), len(NOVEL_PROMPTS), 4
         top1, top5 = (retrieval_accuracy(made, own, bank, k) for k in (1, 5))
         rows = [
             row(spec.id, f"caption top-1 ({n} held-out captions drawn)", top1, real_top1),
             row(spec.id, "caption top-5", top5, real_top5),
         ]
-        novel_bank = torch.cat([bank, minilm.embed(NOVEL_PROMPTS).cpu()])
+        novel_bank = torch.cat([bank, shared_minilm().embed(NOVEL_PROMPTS).cpu()])
         made = draw(NOVEL_PROMPTS, seeds)
         own = (n + torch.arange(m)).repeat_interleave(seeds)
         top1, top5 = (retrieval_accuracy(made, own, novel_bank, k) for k in (1, 5))

@@ -67,3 +67,10 @@ def pil_batch(batch: torch.Tensor) -> list:
 
     array = batch.float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(a, "RGB") for a in array]
+
+
+def tensor_batch(images) -> torch.Tensor:
+    """uint8 arrays [N,H,W,3] -> float [N,3,H,W] in [-1, 1]: the inverse of pil_batch."""
+    import numpy as np
+
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)

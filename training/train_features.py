@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from engines.base import tensor_batch
 from engines.imaging import image_grid
 from engines.nets.features import EmojiEncoder
 from engines.text_encoder import shared_minilm
@@ -39,10 +40,6 @@ SHIFT = 4  # pixels of random translation (padding is white, like the images)
 CHECKPOINT_EVERY = 100
 SEED = 0
 # ---------------------------------------------------------------------------------------
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
 
 
 def caption_ids(captions: np.ndarray) -> tuple[list[str], torch.Tensor]:
@@ -85,7 +82,7 @@ def evaluate(model: EmojiEncoder, split: dict[str, np.ndarray]) -> dict[str, flo
     """Held-out figures: caption retrieval among the split's own captions, style and category accuracy."""
     captions, targets = caption_ids(split["caption"])
     bank = shared_minilm().embed(captions).cpu()
-    out = encode_images(model, to_tensor(split["images"]))
+    out = encode_images(model, tensor_batch(split["images"]))
     return {
         "caption_top1": retrieval_accuracy(out["embedding"], targets, bank, 1),
         "caption_top5": retrieval_accuracy(out["embedding"], targets, bank, 5),
@@ -104,8 +101,8 @@ def neighbours_grid(model: EmojiEncoder, heldout: dict, train: dict, rows: int =
     """Each row: a held-out image, then its k nearest training images in feature space. A glance
     tells whether the features see shapes and meaning or only colour."""
     query_idx = np.linspace(0, len(heldout["images"]) - 1, rows).astype(int)
-    q = F.normalize(encode_images(model, to_tensor(heldout["images"][query_idx]))["features"], dim=1)
-    t = F.normalize(encode_images(model, to_tensor(train["images"]))["features"], dim=1)
+    q = F.normalize(encode_images(model, tensor_batch(heldout["images"][query_idx]))["features"], dim=1)
+    t = F.normalize(encode_images(model, tensor_batch(train["images"]))["features"], dim=1)
     nearest = (q @ t.T).topk(k, dim=1).indices
     tiles = []
     for row, i in enumerate(query_idx):
@@ -173,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     heldout = emoji_data.load(RESOLUTION, "heldout", data_dir=args.data_dir)
     captions, targets = caption_ids(train["caption"])
     bank = shared_minilm(str(device)).embed(captions)  # [C, 384], fixed: MiniLM is frozen
-    images = to_tensor(train["images"])
+    images = tensor_batch(train["images"])
     styles, categories = torch.from_numpy(train["style"]), torch.from_numpy(train["category"])
 
     model = EmojiEncoder(

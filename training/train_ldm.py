@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from engines.base import tensor_batch
 from engines.imaging import image_grid
 from training import data as emoji_data
 
@@ -131,7 +132,7 @@ def encode_captions(pipe, captions: list[str], batch: int = 256) -> torch.Tensor
 @torch.no_grad()
 def encode_images(vae, images: np.ndarray, batch: int = 256) -> torch.Tensor:
     """uint8 [N,H,W,3] -> scaled latents [N,4,h,w] (posterior mode: the VAE is near-deterministic)."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    x = tensor_batch(images)
     latents = [vae.encode(x[i : i + batch].to(vae.device)).latent_dist.mode() for i in range(0, len(x), batch)]
     return torch.cat(latents) * vae.config.scaling_factor
 

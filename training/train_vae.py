@@ -24,12 +24,11 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
-from engines.base import pil_batch
+from engines.base import pil_batch, tensor_batch
 from engines.imaging import image_grid
 from engines.metrics import psnr, ssim
 from training import data as emoji_data
@@ -60,11 +59,6 @@ VAE_CONFIG = dict(
     sample_size=IMAGE_SIZE,
 )
 # ---------------------------------------------------------------------------------------
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [N,H,W,3] -> float [N,3,H,W] in [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
 
 
 def learning_rate(step: int, total: int) -> float:
@@ -198,8 +192,8 @@ def main() -> None:
 
     torch.manual_seed(SEED)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    train = to_tensor(emoji_data.load(IMAGE_SIZE, "train")["images"])
-    heldout = to_tensor(emoji_data.load(IMAGE_SIZE, "heldout")["images"])
+    train = tensor_batch(emoji_data.load(IMAGE_SIZE, "train")["images"])
+    heldout = tensor_batch(emoji_data.load(IMAGE_SIZE, "heldout")["images"])
     fixed = heldout[torch.linspace(0, len(heldout) - 1, 32).long()]
 
     vae = AutoencoderKL(**VAE_CONFIG).to(device, memory_format=torch.channels_last)
