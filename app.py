@@ -15,7 +15,6 @@ import inspect
 import json
 import logging
 import os
-import queue
 import random
 import tempfile
 import threading
@@ -25,7 +24,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from engines import Engines, create_engines, preload
+from engines import Engines, create_engines, preload, zerogpu
 from engines.errors import InputError, ModelUnavailable
 from engines.gan import MAX_FRAMES, MAX_GRID, MAX_PSI
 from engines.imaging import image_grid, save_gif, upscale_for_display
@@ -142,6 +141,11 @@ class Studio:
         self.scratch = Path(tempfile.mkdtemp(prefix="atelier-"))  # GIFs and strips for display only
         self._stops: dict[str, threading.Event] = {}
         self._stops_lock = threading.Lock()
+        self.engines_key = zerogpu.register(engines)
+
+    def engine(self, task: str, method: str, *args: Any) -> Any:
+        """`engines.<task>.<method>(*args)`: on a ZeroGPU Space, in a GPU worker (engines/zerogpu.py)."""
+        return zerogpu.run(self.engines_key, task, method, *args)
 
     # ---- VAE tab --------------------------------------------------------------------------
     @user_errors
@@ -149,7 +153,7 @@ class Studio:
         """Encode and decode an image; returns original, reconstruction, difference map and scores."""
         if not image:
             raise InputError("upload an image, or click one of the examples")
-        result = self.engines.vae.reconstruct(image, model)
+        result = self.engine("vae", "reconstruct", image, model)
         entry = self.gallery.add(result.reconstruction, result.recipe, inputs={"image": result.original})
         scores = (
             f"**PSNR** {result.psnr:.2f} dB · **SSIM** {result.ssim:.4f} · "
@@ -162,13 +166,13 @@ class Studio:
         """Walk the latent space from image A to image B; returns a strip (PNG) and an animated GIF."""
         if not image_a or not image_b:
             raise InputError("upload two images (A and B) to interpolate between")
-        result = self.engines.vae.interpolate(image_a, image_b, steps, model)
+        result = self.engine("vae", "interpolate", image_a, image_b, steps, model)
         return self.save_strip(result.frames, result.recipe, {"image_a": result.inputs[0], "image_b": result.inputs[1]})
 
     @user_errors
     def vae_sample(self, seed: float, count: float, model: str):
         """Decode latents drawn from the model's prior; image i uses seed + i."""
-        return self.save_all(self.engines.vae.sample(seed, count, model))
+        return self.save_all(self.engine("vae", "sample", seed, count, model))
 
     # ---- GAN tab --------------------------------------------------------------------------
     def save_all(self, results) -> list[tuple[str, str]]:
@@ -179,17 +183,17 @@ class Studio:
     @user_errors
     def gan_sample(self, seed: float, count: float, psi: float, model: str):
         """A grid of new images: image i uses seed + i, truncated by psi."""
-        return self.save_all(self.engines.gan.sample(seed, count, psi, model))
+        return self.save_all(self.engine("gan", "sample", seed, count, psi, model))
 
     @user_errors
     def gan_variations(self, seed: float, psi: float, strength: float, count: float, variation_seed: float, model: str):
         """Variations around the image of `seed`: its latent plus noise of the given strength."""
-        return self.save_all(self.engines.gan.variations(seed, psi, strength, count, variation_seed, model))
+        return self.save_all(self.engine("gan", "variations", seed, psi, strength, count, variation_seed, model))
 
     @user_errors
     def gan_interpolate(self, seed_a: float, seed_b: float, frames: float, psi: float, model: str):
         """A spherical walk from seed A to seed B; returns a strip (PNG) and an animated GIF."""
-        walk = self.engines.gan.interpolate(seed_a, seed_b, frames, psi, model)
+        walk = self.engine("gan", "interpolate", seed_a, seed_b, frames, psi, model)
         return self.save_strip(walk.frames, walk.recipe)
 
     def save_strip(self, frames: list[Image.Image], recipe: dict[str, Any], inputs: dict | None = None):
@@ -208,12 +212,12 @@ class Studio:
     def conditional_sample(self, first: str, second: str, seed: float, count: float, psi: float, model: str):
         """A grid of the chosen classes (category and style by name, or "any"); image i uses seed + i."""
         labels = self.conditional_labels(model, first, second)
-        return self.save_all(self.engines.conditional.sample(labels, seed, count, psi, model))
+        return self.save_all(self.engine("conditional", "sample", labels, seed, count, psi, model))
 
     @user_errors
     def conditional_class_grid(self, seed: float, seeds: float, psi: float, model: str):
         """One seed, every class: a row per category, then per style, the same noise in every row."""
-        rows = self.engines.conditional.class_grid(seed, seeds, psi, model)
+        rows = self.engine("conditional", "class_grid", seed, seeds, psi, model)
         return self.save_all([g for row in rows for g in row])
 
     @user_errors
@@ -222,7 +226,7 @@ class Studio:
     ):
         """Morph one label (e.g. category) from one class to another at a fixed seed; a strip and a GIF."""
         labels = self.conditional_labels(model, first, second)
-        walk = self.engines.conditional.morph(label_set, start, end, labels, seed, frames, psi, model)
+        walk = self.engine("conditional", "morph", label_set, start, end, labels, seed, frames, psi, model)
         return self.save_strip(walk.frames, walk.recipe)
 
     @user_errors
@@ -238,7 +242,7 @@ class Studio:
     ):
         """ImageNet-class images from a DiT pipeline (image i uses seed + i); streams progress."""
         run = dict(label=label, seed=seed, batch=batch, steps=steps, guidance_scale=guidance_scale, model_id=model)
-        yield from self._stream([run], request, draw=self.engines.dit.draw)
+        yield from self._stream([run], request, task="dit")
 
     # ---- text tab -------------------------------------------------------------------------
     def stop_event(self, request: gr.Request | None) -> threading.Event:
@@ -251,46 +255,35 @@ class Studio:
         """Ask the running generation of this session to stop after the current step."""
         self.stop_event(request).set()
 
-    def _stream(self, runs: list[dict[str, Any]], request: gr.Request | None, draw=None):
-        """Run draws (text by default) in a worker thread; yield (preview images, status) per step,
-        then (saved images, status). A stopped run saves nothing."""
-        draw = draw or self.engines.text.draw
+    def _stream(self, runs: list[dict[str, Any]], request: gr.Request | None, task: str = "text"):
+        """Run the draws of `task` one after another; yield (preview images, status) per step, then
+        (saved images, status). Stop (or a closed page) ends the draw after its current step, and a
+        stopped run saves nothing."""
         stop = self.stop_event(request)
         stop.clear()
-        updates: queue.Queue = queue.Queue()
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["drawn"] = []
-                for i, run in enumerate(runs):
-                    prefix = f"seeds {run['seed']}–{run['seed'] + run['batch'] - 1} · " if len(runs) > 1 else ""
-                    drawn = draw(**run, on_step=lambda p, prefix=prefix: updates.put((prefix, p)), stop=stop)
-                    if not drawn:
-                        outcome["drawn"] = []
-                        return
-                    outcome["drawn"] += drawn
-                    if i + 1 < len(runs) and stop.is_set():
-                        outcome["drawn"] = []
-                        return
-            except Exception as error:
-                outcome["error"] = error
-            finally:
-                updates.put(None)
-
-        threading.Thread(target=work, daemon=True).start()
+        drawn: list = []
         last_step = 0
-        while (update := updates.get()) is not None:
-            prefix, progress = update
-            last_step = progress.step
-            status = f"{prefix}step {progress.step} of {progress.total}"
-            yield ([(display(im), "preview") for im in progress.preview] or gr.skip()), status
-        if "error" in outcome:
-            raise outcome["error"]
-        if not outcome["drawn"]:
-            yield [], f"stopped at step {last_step}: nothing was saved"
-            return
-        saved = self.save_all(outcome["drawn"])
+        for run in runs:
+            prefix = f"seeds {run['seed']}–{run['seed'] + run['batch'] - 1} · " if len(runs) > 1 else ""
+            steps = zerogpu.draw_steps(self.engines_key, task, run)
+            try:
+                for kind, value in steps:
+                    if kind == "error":
+                        raise value
+                    if kind == "done":
+                        drawn += value
+                        break
+                    last_step = value.step
+                    status = f"{prefix}step {value.step} of {value.total}"
+                    yield ([(display(im), "preview") for im in value.preview] or gr.skip()), status
+                    if stop.is_set():
+                        break
+            finally:
+                steps.close()  # on Stop, or when Gradio closes this handler: the draw ends at its next step
+            if kind != "done" or not value or (stop.is_set() and run is not runs[-1]):
+                yield [], f"stopped at step {last_step}: nothing was saved"
+                return
+        saved = self.save_all(drawn)
         yield saved, f"{len(saved)} image{'s' * (len(saved) > 1)} saved to the gallery"
 
     @user_errors
@@ -1048,8 +1041,11 @@ def launch_kwargs(demo: gr.Blocks) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Atelier, the image studio")
-    parser.add_argument("--host", default=os.environ.get("ATELIER_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ATELIER_PORT", "7860")))
+    # A Space tells Gradio where to listen through GRADIO_SERVER_NAME/PORT (0.0.0.0:7860); passing
+    # our own default instead would bind to 127.0.0.1, which the Space's proxy cannot reach.
+    env = os.environ.get
+    parser.add_argument("--host", default=env("ATELIER_HOST") or env("GRADIO_SERVER_NAME") or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(env("ATELIER_PORT") or env("GRADIO_SERVER_PORT") or 7860))
     parser.add_argument(
         "--gallery", default=None, help="gallery folder (default: ATELIER_GALLERY_DIR or ./gallery_data)"
     )
