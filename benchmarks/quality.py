@@ -15,7 +15,9 @@ Every figure is printed next to what real art scores, so numbers read on their o
   generator's resolution first, so a 32x32 GAN is judged against 32x32 art;
 - VAE: PSNR and SSIM of held-out reconstructions;
 - text model: each held-out caption drawn once should retrieve its own caption among all held-out
-  captions (top-1 / top-5, beside real held-out art), and the same for prompts in no caption.
+  captions (top-1 / top-5, beside real held-out art), the same for prompts in no caption, and
+  whether a prompt naming an art set ("..., noto style") is drawn in it (beside real art's style
+  accuracy).
 
 Seeds, sample counts and the real subset are fixed, so figures compare run to run.
 """
@@ -44,12 +46,14 @@ from engines.vae import decode, encode
 from training import data as emoji_data
 from training.model_card import put_section
 from training.train_features import caption_ids, encode_images, retrieval_accuracy
+from training.train_ldm import style_phrase
 
 SAMPLES = 2048  # generated images per GAN setting (and real training images for the floor)
 TRUNCATED_PSI = 0.7
 NEIGHBOURS = 3  # k of the k-NN manifolds
 REAL_SUBSET_SEED = 0
 # Prompts in no caption: does the text model compose, or only recall?
+STYLE_PROMPTS = 16  # held-out captions drawn in each art set, the set named in the prompt
 NOVEL_PROMPTS = ["a blue pizza", "a cat astronaut", "a sleepy cat with a party hat", "a green heart", "a purple banana"]
 
 
@@ -205,16 +209,16 @@ class Harness:
         defaults = self.engines.text.defaults(spec.id)
         steps, guidance = defaults["steps"], defaults["guidance_scale"]
 
-        def draw(prompts: list[str], seeds: int = 1) -> torch.Tensor:
+        def draw(prompts: list[str], seeds: int = 1) -> dict[str, torch.Tensor]:
             images = []
             for i, prompt in enumerate(prompts):
                 drawn = self.engines.text.draw(prompt, "", i * seeds, seeds, steps, guidance, "model default", spec.id)
                 images += [np.asarray(d.image.convert("RGB").resize((64, 64))) for d in drawn]
-            return self.encode(tensor_batch(np.stack(images)))["embedding"]
+            return self.encode(tensor_batch(np.stack(images)))
 
         captions, bank = self.captions, self.caption_bank
         own = torch.arange(len(captions))
-        made = draw(captions)
+        made = draw(captions)["embedding"]
         real_top1, real_top5 = (round(v, 4) for v in self.real_caption_retrieval)  # as the feature rows show them
         n, m, seeds = len(captions), len(NOVEL_PROMPTS), 4
         top1, top5 = (retrieval_accuracy(made, own, bank, k) for k in (1, 5))
@@ -223,13 +227,20 @@ class Harness:
             row(spec.id, "caption top-5", top5, real_top5),
         ]
         novel_bank = torch.cat([bank, shared_minilm().embed(NOVEL_PROMPTS).cpu()])
-        made = draw(NOVEL_PROMPTS, seeds)
+        made = draw(NOVEL_PROMPTS, seeds)["embedding"]
         own = (n + torch.arange(m)).repeat_interleave(seeds)
         top1, top5 = (retrieval_accuracy(made, own, novel_bank, k) for k in (1, 5))
         rows += [
             row(spec.id, f"novel prompts top-1 ({m} × {seeds} seeds)", top1, f"chance {1 / len(novel_bank):.3f}"),
             row(spec.id, "novel prompts top-5", top5, f"chance {5 / len(novel_bank):.3f}"),
         ]
+        # Prompts that name an art set ("red apple, noto style"): is it drawn in that style?
+        styles = [str(name) for name in self.heldout["style_names"]]
+        prompts = [f"{c}, {style_phrase(name)}" for name in styles for c in captions[:STYLE_PROMPTS]]
+        asked = np.repeat(np.arange(len(styles)), min(STYLE_PROMPTS, n))
+        real_style = round(accuracy(self.real_heldout["style_logits"], self.heldout["style"]), 4)
+        style = accuracy(draw(prompts)["style_logits"], asked)
+        rows.append(row(spec.id, f"style named in the prompt, drawn ({len(prompts)} prompts)", style, real_style))
         return rows
 
     def run(self, only: list[str] | None = None) -> list[dict[str, Any]]:

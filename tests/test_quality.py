@@ -150,6 +150,8 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     real_top1 = next(r for m, r in by_model["emoji-features"].items() if m.startswith("caption top-1"))
     assert drawn_top1["real data"] == real_top1["value"]  # beside what real held-out art scores
     assert all(0 <= r["value"] <= 1 for r in text.values()) and "novel prompts top-5" in text
+    (style,) = (r for m, r in text.items() if m.startswith("style named in the prompt"))
+    assert style["real data"] == by_model["emoji-features"]["style accuracy"]["value"]
     gan = by_model["tiny-gan"]
     fd = gan["Fréchet distance (ψ = 1, 72 samples)"]
     assert fd["value"] > fd["real data"] >= 0  # random weights are far worse than real art
