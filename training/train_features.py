@@ -27,6 +27,7 @@ from engines.imaging import image_grid
 from engines.nets.features import EmojiEncoder
 from engines.text_encoder import shared_minilm
 from training import data as emoji_data
+from training.run_state import load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,19 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     ).to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    last = args.run_dir / "last.pt"
-    step, elapsed = 0, 0.0
-    if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
-        state = torch.load(last, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, elapsed = state["step"], state["elapsed"]
-        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
+    parts = {"model": model, "optimizer": opt}
+    step, elapsed, _ = load_run(args.run_dir, parts, device)
 
     def save() -> None:
-        tmp = last.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(last)
+        save_run(args.run_dir, parts, step, elapsed)
 
     generator = torch.Generator().manual_seed(SEED + step)
     started = time.time() - elapsed

@@ -33,6 +33,7 @@ from engines.base import pil_batch
 from engines.imaging import center_square, image_grid, load_image
 from engines.nets.gan import Discriminator, Generator, diff_augment
 from engines.runtime import seeded_noise
+from training.run_state import load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,21 +286,15 @@ def main(argv: list[str] | None = None) -> None:
     opt_g = torch.optim.Adam(generator.parameters(), LR_G, betas=BETAS)
     opt_d = torch.optim.Adam(discriminator.parameters(), LR_D, betas=BETAS)
 
-    last = run_dir / "last.pt"
-    step, elapsed = 0, 0.0
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
     if "--card-note" in given:  # card text, not training
         del given[given.index("--card-note") : given.index("--card-note") + 2]
     command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
-    history: list[dict] = []  # one entry per run segment: a resumed run may change the loss or augmentation
-    if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
-        state = torch.load(last, map_location=device, weights_only=True)
-        for module, key in ((generator, "g"), (discriminator, "d"), (ema, "ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
-            module.load_state_dict(state[key])
-        step, elapsed = state["step"], state["elapsed"]
-        history = json.loads(state.get("history", "[]"))
-        print(f"resumed {run_dir} at step {step} ({elapsed / 60:.1f} min trained)")
+    parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
+    step, elapsed, kept = load_run(run_dir, parts, device)
+    # one entry per run segment: a resumed run may change the loss or augmentation
+    history: list[dict] = json.loads(kept.get("history", "[]"))
     same_recipe = history and (history[-1]["loss"], history[-1]["diffaug"]) == (args.loss, args.diffaug)
     if not args.export_only and not same_recipe:
         history.append({"from_step": step, "to_step": step, "loss": args.loss, "diffaug": args.diffaug})
@@ -329,19 +324,8 @@ def main(argv: list[str] | None = None) -> None:
         export(ema, args.checkpoints / args.name, meta())
         return
 
-    def save() -> None:
-        state = {
-            "g": generator.state_dict(),
-            "d": discriminator.state_dict(),
-            "ema": ema.state_dict(),
-            "opt_g": opt_g.state_dict(),
-            "opt_d": opt_d.state_dict(),
-            "step": step,
-            "elapsed": elapsed,
-            "history": json.dumps(history),  # a string, so weights_only loading still works
-        }
-        torch.save(state, run_dir / "last.tmp")
-        (run_dir / "last.tmp").replace(last)
+    def save() -> None:  # history as a string, so weights_only loading still works
+        save_run(run_dir, parts, step, elapsed, history=json.dumps(history))
 
     batch_generator = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from engines.base import tensor_batch
 from engines.imaging import image_grid
 from training import data as emoji_data
+from training.run_state import load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,9 +212,8 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
         },
         command=meta["command"],
         grids={
-            f"one row per prompt ({', '.join(PROMPTS)}), seeds 0–3; the last four prompts are in no caption": (
-                "samples.png"
-            )
+            f"one row per prompt ({', '.join(PROMPTS)}), seeds 0–3; rows 7–10 are in no caption, the last two "
+            "name an art set": ("samples.png")
         },
         details=(
             f'Captions are the emoji\'s label and tags; {STYLE_NAMED:.0%} of them end in the art set ("…, noto style", '
@@ -256,15 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     noise_scheduler = DDPMScheduler(**SCHEDULER)
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    last = args.run_dir / "last.pt"
-    step, elapsed = 0, 0.0
-    if last.exists():  # our own file; weights_only keeps torch.load from unpickling code
-        state = torch.load(last, map_location=device, weights_only=True)
-        unet.load_state_dict(state["unet"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        step, elapsed = state["step"], state["elapsed"]
-        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
+    parts = {"unet": unet, "ema": ema, "optimizer": opt}
+    step, elapsed, _ = load_run(args.run_dir, parts, device)
 
     pipe = build_pipeline(ema, vae, tokenizer, text_encoder.to(device))
     pipe.set_progress_bar_config(disable=True)
@@ -299,9 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     plain_index, named_index = torch.from_numpy(caption_index).long().split(len(plain))
 
     def save() -> None:
-        state = {"unet": unet.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict()}
-        torch.save({**state, "step": step, "elapsed": elapsed}, args.run_dir / "last.tmp")
-        (args.run_dir / "last.tmp").replace(last)
+        save_run(args.run_dir, parts, step, elapsed)
 
     batches = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed

@@ -32,6 +32,7 @@ from engines.base import pil_batch, tensor_batch
 from engines.imaging import image_grid
 from engines.metrics import psnr, ssim
 from training import data as emoji_data
+from training.run_state import load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +180,7 @@ def write_vae_card(out_dir: Path, metrics: dict, meta: dict, parameters: int) ->
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     from diffusers import AutoencoderKL
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -188,30 +189,23 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
     parser.add_argument("--export-dir", type=Path, default=EXPORT_DIR)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
-    args = parser.parse_args()
+    parser.add_argument("--data-dir", type=Path, default=emoji_data.DATA_DIR)
+    args = parser.parse_args(argv)
 
     torch.manual_seed(SEED)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    train = tensor_batch(emoji_data.load(IMAGE_SIZE, "train")["images"])
-    heldout = tensor_batch(emoji_data.load(IMAGE_SIZE, "heldout")["images"])
+    train = tensor_batch(emoji_data.load(IMAGE_SIZE, "train", data_dir=args.data_dir)["images"])
+    heldout = tensor_batch(emoji_data.load(IMAGE_SIZE, "heldout", data_dir=args.data_dir)["images"])
     fixed = heldout[torch.linspace(0, len(heldout) - 1, 32).long()]
 
     vae = AutoencoderKL(**VAE_CONFIG).to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(vae.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    last = args.run_dir / "last.pt"
-    step, elapsed = 0, 0.0
-    if last.exists():  # our own file: weights_only keeps torch.load from unpickling code
-        state = torch.load(last, map_location=device, weights_only=True)
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, elapsed = state["step"], state["elapsed"]
-        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)")
+    parts = {"model": vae, "optimizer": opt}
+    step, elapsed, _ = load_run(args.run_dir, parts, device)
 
     def save() -> None:
-        tmp = last.with_suffix(".tmp")
-        torch.save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(last)
+        save_run(args.run_dir, parts, step, elapsed)
 
     def finish() -> None:
         metrics = evaluate(vae, heldout.to(device))
