@@ -1,6 +1,6 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py   # docs/screenshot-gan.png, screenshot-conditional.png, screenshot.png (VAE)
+    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,text}.png, screenshot.png (VAE)
 
 Launches the studio in-process on a temporary gallery, clicks through each tab the way an
 artist would, and saves full-page screenshots. Needs /usr/bin/chromium (tests/install.sh).
@@ -45,6 +45,19 @@ def conditional_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
+def text_tab(page, out: Path) -> None:
+    page.get_by_role("tab", name="Text", exact=True).click()
+    page.locator("#text-prompt textarea").fill("a red apple, noto style")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text("saved to the gallery").wait_for(timeout=120_000)
+    page.get_by_text("Seed sweep: one prompt, many seeds side by side").click()
+    page.locator("#text-prompt textarea").fill("a cat face, fluent 3d style")
+    page.get_by_role("button", name="Sweep seeds", exact=True).click()
+    page.get_by_text("8 images saved to the gallery").wait_for(timeout=120_000)
+    page.wait_for_timeout(2500)  # let the history and the gallery panel refresh
+    page.screenshot(path=str(out), full_page=True)
+
+
 def vae_tab(page, out: Path) -> None:
     page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
@@ -69,6 +82,8 @@ def main() -> None:
     demo = app.build_app(engines, gallery)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
     shots = [("screenshot.png", vae_tab)]
+    if engines.registry.bundled("text"):
+        shots.insert(0, ("screenshot-text.png", text_tab))
     if engines.registry.bundled("conditional"):
         shots.insert(0, ("screenshot-conditional.png", conditional_tab))
     if engines.registry.bundled("gan"):

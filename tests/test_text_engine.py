@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,40 @@ def test_turbo_presets_are_listed_and_unavailable_offline(text_engines):
     assert not hub["stabilityai/sd-turbo"].available and "offline" in hub["stabilityai/sd-turbo"].reason
     with pytest.raises(ModelUnavailable, match="unavailable"):
         text_engines.text.draw("a cat", "", 0, 1, 1, 0.0, "model default", "stabilityai/sd-turbo")
+
+
+BUNDLED_LDM = Path(__file__).resolve().parent.parent / "checkpoints" / "emoji-ldm"
+ASKED = ["grinning face", "red apple", "rocket", "dog face", "red heart", "soccer ball", "house", "sunflower"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (BUNDLED_LDM / "atelier.json").exists(), reason="no bundled text model yet")
+def test_bundled_text_model_draws_what_the_prompt_asks_for():
+    """Real quality, judged by the feature network: 8 prompts × 4 seeds, each image should match
+    its own prompt among the 8 (chance 1 in 8), and a prompt naming an art set should be drawn in
+    it (chance 1 in 4)."""
+    import torch
+
+    from engines import create_engines
+    from engines.base import tensor_batch
+    from engines.nets.features import EmojiEncoder
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+    from engines.text_encoder import shared_minilm
+    from training.train_ldm import style_phrase
+
+    checkpoints = BUNDLED_LDM.parent
+    engine = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32)).text
+    net = EmojiEncoder.from_pretrained(checkpoints / "emoji-features").eval()
+
+    def features(prompts: list[str]) -> dict[str, torch.Tensor]:
+        drawn = [d for p in prompts for d in engine.draw(p, "", 0, 4, 20, 4.0, "model default", "emoji-ldm")]
+        with torch.no_grad():
+            return net(tensor_batch(np.stack([np.asarray(d.image.convert("RGB")) for d in drawn])))
+
+    made = features(ASKED)["embedding"]
+    matched = (made @ shared_minilm().embed(ASKED).cpu().T).argmax(1)
+    assert (matched == torch.arange(len(ASKED)).repeat_interleave(4)).float().mean() > 0.4
+    styles = list(net.style_names)
+    drawn_style = features([f"grinning face, {style_phrase(s)}" for s in styles])["style_logits"].argmax(1)
+    assert (drawn_style == torch.arange(len(styles)).repeat_interleave(4)).float().mean() > 0.5
