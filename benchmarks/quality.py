@@ -148,7 +148,7 @@ class Harness:
     def conditional_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
         """Distribution measures with labels as the held-out art has them, then class-consistency: how
         often the feature network's category / style head names the class asked for, beside how often
-        it names real held-out art (at the generator's resolution) correctly."""
+        it names real held-out art (at the generator's resolution) correctly; overall, then per class."""
         engine = self.engines.conditional
         loaded, _ = engine.load(spec.id)
         label_sets = list(loaded.labels)
@@ -176,9 +176,13 @@ class Harness:
                 continue  # labels the feature network does not know (e.g. a folder's own classes)
             key, names = heads[label_set]
             target = torch.tensor([names.index(w[label_set]) for w in wanted])
-            agree = (fake[key].argmax(1) == target).float().mean().item()
-            real_accuracy = accuracy(real[key], self.heldout[label_set])
-            rows.append(row(spec.id, f"{label_set} consistency", agree, round(real_accuracy, 4)))
+            hit, real_hit = fake[key].argmax(1) == target, real[key].argmax(1) == torch.from_numpy(held[label_set])
+            rows.append(row(spec.id, f"{label_set} consistency", hit.float().mean().item(), accuracy_of(real_hit)))
+            for name in loaded.labels[label_set]:  # which classes come out recognisable, which do not
+                asked, real_class = target == names.index(name), torch.from_numpy(held[label_set] == names.index(name))
+                if asked.any() and real_class.any():
+                    measure, real_value = f"{label_set} consistency: {name}", accuracy_of(real_hit[real_class])
+                    rows.append(row(spec.id, measure, hit[asked].float().mean().item(), real_value))
         return rows
 
     @torch.no_grad()
@@ -276,6 +280,10 @@ def row(model: str, measure: str, value: float, real: float | str) -> dict[str, 
 
 def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
     return (logits.argmax(1) == torch.from_numpy(labels)).float().mean().item()
+
+
+def accuracy_of(hits: torch.Tensor) -> float:
+    return round(hits.float().mean().item(), 4)
 
 
 def table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
