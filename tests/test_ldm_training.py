@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path):
+def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path, capsys):
     from diffusers import DiffusionPipeline
 
     from engines.registry import Registry
@@ -27,7 +27,9 @@ def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path):
     args = ["--channels", "32,32", "--layers", "1", "--batch-size", "8", "--data-dir", str(tmp_path / "data")]
     args += ["--run-dir", str(tmp_path / "run"), "--out", str(out)]
     train_ldm.main([*args, "--steps", "2"])
-    train_ldm.main([*args, "--steps", "3"])  # resumes at step 2
+    assert "encoding" in capsys.readouterr().out and (tmp_path / "run" / "encoded.pt").is_file()
+    train_ldm.main([*args, "--steps", "3"])  # resumes at step 2, with the latents and captions encoded before
+    assert "loaded the encoded images and captions" in capsys.readouterr().out
     assert json.loads((out / "training_metrics.json").read_text())["steps"] == 3
     (spec,) = Registry(tmp_path / "checkpoints").bundled("text")
     assert (out / "samples.png").is_file() and (out / "README.md").is_file()

