@@ -288,8 +288,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
-    if "--card-note" in given:  # card text, not training
-        del given[given.index("--card-note") : given.index("--card-note") + 2]
+    for flag in ("--card-note", "--run-dir"):  # card text and this machine's folders, not the recipe
+        if flag in given:
+            del given[given.index(flag) : given.index(flag) + 2]
     command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, kept = load_run(run_dir, parts, device)
