@@ -43,3 +43,24 @@ def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path, capsys):
 
     first = draw(7)
     assert first.shape == (64, 64, 3) and np.array_equal(first, draw(7)) and not np.array_equal(first, draw(8))
+
+
+def test_standardized_vae_decodes_the_same_with_unit_latents(tmp_path):
+    """Folding per-channel standardisation into the VAE's 1x1 convs: latents become mean 0 / std 1
+    per channel, and decoding them gives back what the original VAE decodes."""
+    from diffusers import AutoencoderKL
+
+    from tests.conftest import save_tiny_autoencoder_kl
+    from training.train_ldm import encode_images, standardized_vae
+
+    vae = AutoencoderKL.from_pretrained(save_tiny_autoencoder_kl(tmp_path / "vae", bundled=True)).eval()
+    images = np.random.default_rng(0).integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    folded = standardized_vae(vae, images)
+    latents = encode_images(folded, images)
+    assert folded.config.scaling_factor == 1.0 and vae.config.scaling_factor != 1.0
+    assert torch.allclose(latents.mean((0, 2, 3)), torch.zeros(4), atol=1e-4)
+    assert torch.allclose(latents.std((0, 2, 3)), torch.ones(4), atol=1e-4)
+    with torch.no_grad():
+        original = vae.decode(encode_images(vae, images) / vae.config.scaling_factor).sample
+        again = folded.decode(latents / folded.config.scaling_factor).sample
+    assert torch.allclose(original, again, atol=1e-4)

@@ -174,6 +174,30 @@ def encoded(pipe, images: np.ndarray, captions: list[str], run_dir: Path):
     return latents, states, empty
 
 
+@torch.no_grad()
+def standardized_vae(vae, images: np.ndarray):
+    """A copy of the VAE whose latents are standardised per channel on `images` (mean 0, std 1,
+    scaling_factor 1), folded into its 1x1 quant_conv and post_quant_conv: decoding is unchanged,
+    and the result is still a stock AutoencoderKL that any pipeline loads.
+
+    Why: one scaling factor sets the overall std to 1, but the emoji VAE's channels have means of
+    about ±1 and stds of 0.33-0.92, so most of that std is constant offset. Noise of std 1 then
+    buries the informative part of the small channels (colour among it) until late in sampling."""
+    scale = vae.config.scaling_factor
+    latents = encode_images(vae, images) / scale
+    mean, std = latents.mean((0, 2, 3)), latents.std((0, 2, 3))
+    out = copy.deepcopy(vae)
+    channels = len(mean)
+    out.quant_conv.weight[:channels] /= std[:, None, None, None]  # mean' = (mean - mu) / sigma
+    out.quant_conv.bias[:channels] = (out.quant_conv.bias[:channels] - mean) / std
+    out.quant_conv.bias[channels:] -= 2 * std.log()  # logvar' = logvar - 2 log sigma
+    weight = out.post_quant_conv.weight  # decode(z) = post(sigma * z' + mu)
+    out.post_quant_conv.bias += (weight[:, :, 0, 0] @ mean).to(weight.dtype)
+    out.post_quant_conv.weight.copy_(weight * std[None, :, None, None])
+    out.register_to_config(scaling_factor=1.0)
+    return out
+
+
 def min_snr_weights(scheduler, timesteps: torch.Tensor) -> torch.Tensor:
     alphas = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
     snr = alphas / (1 - alphas)
@@ -267,11 +291,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "checkpoints" / "emoji-ldm")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--standardize-latents", action="store_true", help="per-channel standardised VAE latents (see standardized_vae)"
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     vae = AutoencoderKL.from_pretrained(args.vae, use_safetensors=True).to(device).eval().requires_grad_(False)
+    if args.standardize_latents:  # the pipeline then ships this VAE, so sampling matches training
+        vae = standardized_vae(vae, emoji_data.load(64, "train", data_dir=args.data_dir)["images"])
     tokenizer, text_encoder = text_parts()
     channels = tuple(int(c) for c in args.channels.split(","))
     unet = new_unet(channels, args.layers, vae.config.sample_size // 2 ** (len(vae.config.block_out_channels) - 1))
@@ -288,6 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     pipe.set_progress_bar_config(disable=True)
 
     def meta() -> dict:
+        flag = args.standardize_latents
         return {
             "steps": step,
             "batch_size": args.batch_size,
@@ -296,8 +326,9 @@ def main(argv: list[str] | None = None) -> None:
             "channels": list(channels),
             "layers_per_block": args.layers,
             "train_images": int((~emoji_data.load(64, data_dir=args.data_dir)["heldout"]).sum()),
+            "standardized_latents": args.standardize_latents,
             "command": f"python -m training.train_ldm --steps {args.steps} --channels {args.channels} "
-            f"--layers {args.layers} --batch-size {args.batch_size}",
+            f"--layers {args.layers} --batch-size {args.batch_size}{' --standardize-latents' * flag}",
         }
 
     if args.export_only:
