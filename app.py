@@ -873,13 +873,17 @@ def history_pick(rows: list[list[Any]], event: gr.SelectData):
 def text_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
     gr.Markdown(
         "Describe an emoji and watch it form, step by step. The bundled model knows the emoji captions' words "
-        "(*cat face*, *red apple*, *rocket*) and tries things it never saw (*a blue pizza*). On a GPU, the hub's "
-        "SD-Turbo and SDXL-Turbo draw 512×512 images in one step."
+        "(*cat face*, *red apple*, *rocket*) and tries things it never saw (*a blue pizza*). End a prompt with "
+        "*noto style*, *twemoji style*, *fluent flat style* or *fluent 3d style* to ask for an art set (it listens "
+        "only a little so far). On a GPU, "
+        "the hub's SD-Turbo and SDXL-Turbo draw 512×512 images in one step."
     )
     with gr.Row():
         model = model_picker(engines, "text")
         scheduler = gr.Dropdown([DEFAULT_SCHEDULER, *SCHEDULERS], value=DEFAULT_SCHEDULER, label="Scheduler", scale=1)
-    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a sleepy cat with a party hat", elem_id="text-prompt")
+    prompt = gr.Textbox(
+        label="Prompt", lines=2, placeholder="a sleepy cat with a party hat, noto style", elem_id="text-prompt"
+    )
     negative = gr.Textbox(label="Negative prompt", placeholder="what to steer away from (needs guidance above 1)")
     steps_default, guidance_default = text_defaults(engines, model.value)
     with gr.Row():
