@@ -170,7 +170,8 @@ def encoded(pipe, images: np.ndarray, captions: list[str], run_dir: Path):
     latents = encode_images(pipe.vae, images)
     states = encode_captions(pipe, captions)
     empty = encode_captions(pipe, [""])  # the unconditional prompt, as the pipeline encodes it
-    torch.save({"key": key, "latents": latents, "states": states, "empty": empty}, cache)
+    torch.save({"key": key, "latents": latents, "states": states, "empty": empty}, cache.with_suffix(".tmp"))
+    cache.with_suffix(".tmp").replace(cache)  # a run killed while saving leaves no half-written cache
     return latents, states, empty
 
 
@@ -182,7 +183,7 @@ def standardized_vae(vae, images: np.ndarray):
 
     Why: one scaling factor sets the overall std to 1, but the emoji VAE's channels have means of
     about ±1 and stds of 0.33-0.92, so most of that std is constant offset. Noise of std 1 then
-    buries the informative part of the small channels (colour among it) until late in sampling."""
+    buries the informative part of the small channels until late in sampling."""
     scale = vae.config.scaling_factor
     latents = encode_images(vae, images) / scale
     mean, std = latents.mean((0, 2, 3)), latents.std((0, 2, 3))
