@@ -13,22 +13,26 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def save_tiny_autoencoder_kl(folder: Path, *, bundled: bool, sample_size: int = 32) -> Path:
-    import torch
+def tiny_kl(widths: tuple[int, ...], sample_size: int):
+    """A random-weight AutoencoderKL small enough for tests: 4 latent channels, one layer per block."""
     from diffusers import AutoencoderKL
 
-    torch.manual_seed(0)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
+    return AutoencoderKL(
         latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D",) * len(widths),
+        up_block_types=("UpDecoderBlock2D",) * len(widths),
+        block_out_channels=widths,
         layers_per_block=1,
         norm_num_groups=4,
         sample_size=sample_size,
     )
+
+
+def save_tiny_autoencoder_kl(folder: Path, *, bundled: bool, sample_size: int = 32) -> Path:
+    import torch
+
+    torch.manual_seed(0)
+    vae = tiny_kl((8, 16), sample_size)
     vae.save_pretrained(folder, safe_serialization=True)
     if bundled:
         settings = {
@@ -90,7 +94,6 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
     bundled=True: our format (MiniLM-style BERT text encoder, 16x16 latents, atelier.json).
     bundled=False: hub-style (CLIP text encoder, no atelier.json), as a hub repo would be."""
     import torch
-    from diffusers import AutoencoderKL
     from transformers import BertConfig, BertModel, BertTokenizerFast, CLIPTextConfig, CLIPTextModel
 
     from engines.text_encoder import model_path
@@ -115,15 +118,7 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
                 max_position_embeddings=max_tokens,
             )
         )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 8, 8),
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=64,
-    )
+    vae = tiny_kl((8, 8, 8), 64)
     pipe = build_pipeline(new_unet((32, 32), 1, sample_size=16), vae, tokenizer, text_encoder)
     pipe.save_pretrained(folder, safe_serialization=True)
     if bundled:
@@ -138,7 +133,7 @@ TINY_IMAGENET = {0: "tench, Tinca tinca", 1: "goldfish, Carassius auratus", 207:
 def save_tiny_dit(folder: Path) -> Path:
     """A random-weight DiTPipeline in the hub layout, plus the id2label.json that save_pretrained drops."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+    from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
 
     torch.manual_seed(0)
     transformer = DiTTransformer2DModel(
@@ -152,15 +147,7 @@ def save_tiny_dit(folder: Path) -> Path:
         num_embeds_ada_norm=1000,  # 1000 classes; index 1000 is the null class
         norm_num_groups=32,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 8),
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=16,
-    )
+    vae = tiny_kl((8, 8), 16)
     DiTPipeline(transformer, vae, DDIMScheduler()).save_pretrained(folder, safe_serialization=True)
     (folder / "id2label.json").write_text(json.dumps(TINY_IMAGENET))
     return folder

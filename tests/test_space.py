@@ -14,13 +14,8 @@ import httpx
 import pytest
 from huggingface_hub import metadata_load
 
+from benchmarks.cold_start import free_port
 from deploy import space
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def outward_address() -> str | None:
