@@ -15,9 +15,10 @@ Every figure is printed next to what real art scores, so numbers read on their o
   generator's resolution first, so a 32x32 GAN is judged against 32x32 art;
 - VAE: PSNR and SSIM of held-out reconstructions;
 - text model: each held-out caption drawn once should retrieve its own caption among all held-out
-  captions (top-1 / top-5, beside real held-out art), the same for prompts in no caption, and
+  captions (top-1 / top-5, beside real held-out art), the same for prompts in no caption,
   whether a prompt naming an art set ("..., noto style") is drawn in it (beside real art's style
-  accuracy).
+  accuracy), and whether a prompt naming a colour ("blue grinning face") is drawn in it (beside
+  how often that colour comes without the word).
 
 Seeds, sample counts and the real subset are fixed, so figures compare run to run.
 """
@@ -44,6 +45,7 @@ from engines.nets.features import EmojiEncoder
 from engines.registry import ModelSpec, Registry
 from engines.vae import decode, encode
 from training import data as emoji_data
+from training.colours import COLOURS, colour_name, without_colours
 from training.model_card import put_section
 from training.train_features import caption_ids, encode_images, retrieval_accuracy
 from training.train_ldm import style_phrase
@@ -54,6 +56,7 @@ NEIGHBOURS = 3  # k of the k-NN manifolds
 REAL_SUBSET_SEED = 0
 # Prompts in no caption: does the text model compose, or only recall?
 STYLE_PROMPTS = 16  # held-out captions drawn in each art set, the set named in the prompt
+COLOUR_PROMPTS = 16  # held-out labels drawn in each chromatic colour ("blue grinning face")
 NOVEL_PROMPTS = ["a blue pizza", "a cat astronaut", "a sleepy cat with a party hat", "a green heart", "a purple banana"]
 
 
@@ -218,7 +221,7 @@ class Harness:
             for i, prompt in enumerate(prompts):
                 drawn = self.engines.text.draw(prompt, "", i * seeds, seeds, steps, guidance, "model default", spec.id)
                 images += [np.asarray(d.image.convert("RGB").resize((64, 64))) for d in drawn]
-            return self.encode(tensor_batch(np.stack(images)))
+            return self.encode(tensor_batch(np.stack(images))) | {"images": images}
 
         captions, bank = self.captions, self.caption_bank
         own = torch.arange(len(captions))
@@ -245,6 +248,7 @@ class Harness:
         real_style = round(accuracy(self.real_heldout["style_logits"], self.heldout["style"]), 4)
         style = accuracy(draw(prompts)["style_logits"], asked)
         rows.append(row(spec.id, f"style named in the prompt, drawn ({len(prompts)} prompts)", style, real_style))
+        rows.append(colour_row(spec.id, captions, lambda prompts: draw(prompts)["images"]))
         return rows
 
     def run(self, only: list[str] | None = None) -> list[dict[str, Any]]:
@@ -266,6 +270,21 @@ class Harness:
                 print(f"{spec.id}: {time.perf_counter() - started:.0f} s")
                 rows += model_rows
         return rows
+
+
+def colour_row(model: str, captions: list[str], draw) -> dict[str, Any]:
+    """Prompts that name a colour ("blue grinning face"): is the drawing mostly that colour, as
+    training/colours.py reads it? Beside it: how often the same labels drawn without a colour
+    word come out in the asked colour anyway (the model's prior, not its reading)."""
+    labels = [without_colours(c.split(",")[0]) for c in captions[:COLOUR_PROMPTS]]
+    colours = [c for c in COLOURS if c not in ("black", "grey", "white")]
+    asked = [colour for colour in colours for _ in labels]
+    said = [colour_name(image) for image in draw([f"{colour} {label}" for colour in colours for label in labels])]
+    prior = [colour_name(image) for image in draw(labels)] * len(colours)
+    hits = torch.tensor([a == s for a, s in zip(asked, said, strict=True)])
+    without_word = accuracy_of(torch.tensor([a == p for a, p in zip(asked, prior, strict=True)]))
+    return row(model, f"colour named in the prompt, drawn ({len(asked)} prompts)", accuracy_of(hits),
+               f"without the word: {without_word:.3f}")  # fmt: skip
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:

@@ -4,6 +4,7 @@ loads through the same diffusers code path as hub pipelines, and draws the same 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,25 @@ def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path, capsys):
     out = tmp_path / "checkpoints" / "tiny-ldm"
     args = ["--channels", "32,32", "--layers", "1", "--batch-size", "8", "--data-dir", str(tmp_path / "data")]
     args += ["--run-dir", str(tmp_path / "run"), "--out", str(out)]
-    train_ldm.main([*args, "--steps", "2"])
-    assert "encoding" in capsys.readouterr().out and (tmp_path / "run" / "encoded.pt").is_file()
-    train_ldm.main([*args, "--steps", "3"])  # resumes at step 2, with the latents and captions encoded before
-    assert "loaded the encoded images and captions" in capsys.readouterr().out
-    assert json.loads((out / "training_metrics.json").read_text())["steps"] == 3
+    train_ldm.main([*args, "--steps", "2", "--colour-variants", "0"])
+    printed = capsys.readouterr().out  # 72 training images; 5 captions: 2 plain, 3 naming their art set
+    assert "encoding 72 images once" in printed and "encoding 5 captions once (0 already encoded)" in printed
+    assert (tmp_path / "run" / "encoded.pt").is_file()
+    # Resumed at step 2 with colour words: hue-shifted copies are encoded, and only the new captions.
+    train_ldm.main([*args, "--steps", "3"])
+    printed = capsys.readouterr().out
+    copies = int(re.search(r"encoding (\d+) images", printed)[1]) - 72
+    assert 72 <= copies <= 2 * 72 and "(5 already encoded)" in printed  # two per image that is not grey
+    train_ldm.main([*args, "--steps", "4"])
+    printed = capsys.readouterr().out
+    assert "loaded the encoded images" in printed and "encoding" not in printed
+    meta = json.loads((out / "training_metrics.json").read_text())
+    assert meta["steps"] == 4 and meta["command"].endswith("--colour-variants 2")
+    assert meta["history"] == [
+        {"from_step": 0, "to_step": 2, "colour_variants": 0},
+        {"from_step": 2, "to_step": 4, "colour_variants": 2},
+    ]
+    assert "steps 0–2" in (out / "README.md").read_text()
     (spec,) = Registry(tmp_path / "checkpoints").bundled("text")
     assert (out / "samples.png").is_file() and (out / "README.md").is_file()
 

@@ -154,6 +154,8 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     assert all(0 <= r["value"] <= 1 for r in text.values()) and "novel prompts top-5" in text
     (style,) = (r for m, r in text.items() if m.startswith("style named in the prompt"))
     assert style["real data"] == by_model["emoji-features"]["style accuracy"]["value"]
+    (colour,) = (r for m, r in text.items() if m.startswith("colour named in the prompt"))
+    assert colour["real data"].startswith("without the word: ")
     gan = by_model["tiny-gan"]
     fd = gan["Fréchet distance (ψ = 1, 72 samples)"]
     assert fd["value"] > fd["real data"] >= 0  # random weights are far worse than real art
@@ -199,3 +201,21 @@ def test_feature_training_resumes_and_exports_a_checkpoint_the_registry_finds(tm
     (spec,) = Registry(tmp_path / "checkpoints").bundled("features")
     net = EmojiEncoder.from_pretrained(spec.location)
     assert net.style_names[0] == "fluent-3d" and (out / "README.md").is_file() and (out / "neighbours.png").is_file()
+
+
+def test_colour_row_scores_drawings_in_the_asked_colour():
+    """The colour measure, on painters that do or do not read the colour word."""
+    from benchmarks.quality import colour_row
+    from tests.test_colours import disc
+
+    paint = {"red": "#dd2e44", "orange": "#f4900c", "yellow": "#ffcc4d", "green": "#77b255", "blue": "#55acee"}
+    paint |= {"purple": "#aa8ed6", "pink": "#f4abba", "brown": "#8a4b38"}
+
+    def obedient(prompts):  # paints the colour a prompt leads with, yellow when it names none
+        return [disc(paint.get(prompt.split()[0], "#ffcc4d")) for prompt in prompts]
+
+    captions = ["red apple, fruit", "grinning face, face"]
+    measured = colour_row("m", captions, obedient)
+    assert measured["measure"] == "colour named in the prompt, drawn (16 prompts)"
+    assert measured["value"] == 1.0 and measured["real data"] == "without the word: 0.125"  # yellow, 1 of 8
+    assert colour_row("m", captions, lambda prompts: obedient(["?"] * len(prompts)))["value"] == 0.125

