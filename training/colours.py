@@ -9,9 +9,11 @@ and ignores "a blue pizza". Two things fix that:
 - `shift_hue` turns the art round the colour wheel (a blue grinning face), and the caption says
   the new colour, so every object is seen in several colours with the words that go with them.
 
+(The words alone are not enough: training also needs offset noise, see train_ldm.OFFSET_NOISE.)
+
 Colour names are the eleven basic colour terms (Berlin & Kay), read from HSV: hue picks among the
-chromatic ones, dark orange-reds are brown, light reds pink, and art with little saturated area is black, grey or
-white by brightness.
+chromatic ones, dark orange-reds are brown, light reds pink, and art with little saturated area
+is black, grey or white by brightness.
 """
 
 from __future__ import annotations
