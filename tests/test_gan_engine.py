@@ -145,7 +145,7 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     assert [(h["from_step"], h["to_step"], h["loss"]) for h in history] == [(0, 2, "hinge"), (2, 4, "wgan-gp")]
     assert "steps 2–4 | loss wgan-gp" in (checkpoints / "my-gan" / "README.md").read_text()
     command = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["command"]
-    assert "--loss wgan-gp" in command and "--run-dir" not in command  # the recipe, not this machine's folders
+    assert "--loss wgan-gp" in command and "--run-dir" not in command and "--checkpoints" not in command
 
 
 def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):

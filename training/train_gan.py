@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
-    for flag in ("--card-note", "--run-dir"):  # card text and this machine's folders, not the recipe
+    for flag in ("--card-note", "--run-dir", "--checkpoints"):  # card text and this machine's folders, not the recipe
         if flag in given:
             del given[given.index(flag) : given.index(flag) + 2]
     command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
