@@ -873,9 +873,9 @@ def history_pick(rows: list[list[Any]], event: gr.SelectData):
 def text_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.components.Component]:
     gr.Markdown(
         "Describe an emoji and watch it form, step by step. The bundled model knows the emoji captions' words "
-        "(*cat face*, *red apple*, *rocket*) and tries things it never saw (*a blue pizza*). End a prompt with "
-        "*noto style*, *twemoji style*, *fluent flat style* or *fluent 3d style* to ask for an art set (it listens "
-        "only a little so far). On a GPU, "
+        "(*cat face*, *red apple*, *rocket*), follows colour words (*a purple cat face*) and tries things it never "
+        "saw (*a blue pizza*, *a cat astronaut*). End a prompt with *noto style*, *twemoji style*, *fluent flat "
+        "style* or *fluent 3d style* to ask for an art set. On a GPU, "
         "the hub's SD-Turbo and SDXL-Turbo draw 512×512 images in one step."
     )
     with gr.Row():

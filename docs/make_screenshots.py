@@ -51,7 +51,7 @@ def text_tab(page, out: Path) -> None:
     page.get_by_role("button", name="Generate", exact=True).click()
     page.get_by_text("saved to the gallery").wait_for(timeout=120_000)
     page.get_by_text("Seed sweep: one prompt, many seeds side by side").click()
-    page.locator("#text-prompt textarea").fill("a cat face, fluent 3d style")
+    page.locator("#text-prompt textarea").fill("a purple cat face, fluent 3d style")
     page.get_by_role("button", name="Sweep seeds", exact=True).click()
     page.get_by_text("8 images saved to the gallery").wait_for(timeout=120_000)
     page.wait_for_timeout(2500)  # let the history and the gallery panel refresh
