@@ -128,6 +128,7 @@ def test_bundled_text_model_draws_what_the_prompt_asks_for():
     assert (matched == torch.arange(len(ASKED)).repeat_interleave(4)).float().mean() > 0.4
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (BUNDLED_LDM / "atelier.json").exists(), reason="no bundled text model yet")
 def test_bundled_text_model_draws_the_colour_a_prompt_names():
     """Real colour reading: four colours × four things, 2 seeds each; the drawing's main colour (as
