@@ -235,24 +235,23 @@ def training_set(train: dict, colour_variants: int, seed: int = 0):
     art; the rest are hue-shifted copies). With colour_variants 0 the captions are the data set's
     own and no copies are made (the recipe before colour words)."""
     rng = np.random.default_rng(seed)
-    images, rows = list(train["images"]), []
+    rows, copy_images, copy_rows = [], [], []
     for image, caption, style in zip(train["images"], train["caption"], train["style"], strict=True):
         caption, style = str(caption), ", " + style_phrase(str(train["style_names"][style]))
         colour = colour_name(image) if colour_variants else None
         coloured = recoloured_caption(caption, colour) if colour else caption
         rows.append([[caption, caption + style], [coloured, coloured + style]])
-    originals = len(rows)
-    for image, caption, style in zip(train["images"], train["caption"], train["style"], strict=True):
-        if colour_name(image) in (None, "black", "grey", "white") or not colour_variants:
-            continue  # turning the hue of grey art changes nothing
-        style = ", " + style_phrase(str(train["style_names"][style]))
+        if colour in (None, "black", "grey", "white"):
+            continue  # no copies: turning the hue of grey art changes nothing
         for degrees in rng.uniform(30, 330, colour_variants):  # at least 30 degrees away: another colour
             shifted = shift_hue(image, degrees)
-            coloured = recoloured_caption(str(caption), colour_name(shifted))
-            images.append(shifted)
-            rows.append([[coloured, coloured + style]] * 2)
+            coloured = recoloured_caption(caption, colour_name(shifted))
+            copy_images.append(shifted)
+            copy_rows.append([[coloured, coloured + style]] * 2)
+    originals, rows = len(rows), rows + copy_rows  # the originals first, then their copies
+    images = np.stack([*train["images"], *copy_images])
     captions, index = np.unique(np.array(rows, dtype=object).astype(str), return_inverse=True)
-    return np.stack(images), [str(c) for c in captions], index.reshape(len(rows), 2, 2), originals
+    return images, [str(c) for c in captions], index.reshape(len(rows), 2, 2), originals
 
 
 def min_snr_weights(scheduler, timesteps: torch.Tensor) -> torch.Tensor:
