@@ -42,6 +42,14 @@ def put_section(card: Path, name: str, body: list[str]) -> None:
     card.write_text(text)
 
 
+def history_figures(history: list[dict], describe) -> dict[str, str]:
+    """Card figures for a run resumed with other settings: "steps A–B" -> describe(stretch), one per
+    stretch of its history. None for a run trained in one go: its settings are the command's."""
+    if len(history) < 2:
+        return {}
+    return {f"steps {h['from_step']}–{h['to_step']}": describe(h) for h in history}
+
+
 def write_card(
     out_dir: Path,
     *,

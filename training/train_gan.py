@@ -195,7 +195,7 @@ def export(ema: Generator, out_dir: Path, meta: dict) -> None:
 
 
 def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids: dict[str, str]) -> None:
-    from training.model_card import write_card
+    from training.model_card import history_figures, write_card
 
     on_emoji = meta["data"] == "emoji train split"
     write_card(
@@ -213,11 +213,9 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             f"{meta['device']}",
             "loss": meta["loss"],
             "DiffAugment": meta["diffaug"] or "off",
-            **{
-                f"steps {h['from_step']}–{h['to_step']}": f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
-                for h in meta.get("history", [])
-                if len(meta.get("history", [])) > 1
-            },
+            **history_figures(
+                meta.get("history", []), lambda h: f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
+            ),
             "training images": str(meta["images"]),
             "quality": "see Quality (python -m benchmarks.quality --update-cards)",
         },

@@ -283,7 +283,7 @@ def segment_recipe(segment: dict) -> str:
 
 
 def export(pipe, out_dir: Path, meta: dict) -> None:
-    from training.model_card import write_card
+    from training.model_card import history_figures, write_card
 
     out_dir.mkdir(parents=True, exist_ok=True)
     pipe.set_progress_bar_config(disable=True)
@@ -319,11 +319,7 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
             "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
             f"{meta['device']}",
             "sampling": f"{SAMPLE_STEPS} DPM-Solver++ steps, guidance {SAMPLE_GUIDANCE}",
-            **{  # a run resumed with another recipe: what each stretch of steps trained on
-                f"steps {h['from_step']}–{h['to_step']}": segment_recipe(h)
-                for h in meta.get("history", [])
-                if len(meta.get("history", [])) > 1
-            },
+            **history_figures(meta.get("history", []), segment_recipe),
             "training images": str(meta["train_images"]),
             "quality": "see Quality (python -m benchmarks.quality --update-cards)",
         },
