@@ -151,7 +151,8 @@ class Harness:
     def conditional_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
         """Distribution measures with labels as the held-out art has them, then class-consistency: how
         often the feature network's category / style head names the class asked for, beside how often
-        it names real held-out art (at the generator's resolution) correctly; overall, then per class."""
+        it names real held-out art (at the generator's resolution) correctly; overall, per class, and both
+        label sets at once."""
         engine = self.engines.conditional
         loaded, _ = engine.load(spec.id)
         label_sets = list(loaded.labels)
@@ -174,6 +175,7 @@ class Harness:
             "style": ("style_logits", self.feature_net.style_names),
         }
         real = self.reals(loaded.model.resolution)[1]  # held-out art at the generator's resolution
+        hits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # label set -> (fake hits, real hits)
         for label_set in label_sets:
             if label_set not in heads or not set(loaded.labels[label_set]) <= set(heads[label_set][1]):
                 continue  # labels the feature network does not know (e.g. a folder's own classes)
@@ -181,11 +183,16 @@ class Harness:
             target = torch.tensor([names.index(w[label_set]) for w in wanted])
             hit, real_hit = fake[key].argmax(1) == target, real[key].argmax(1) == torch.from_numpy(held[label_set])
             rows.append(row(spec.id, f"{label_set} consistency", hit.float().mean().item(), accuracy_of(real_hit)))
+            hits[label_set] = hit, real_hit
             for name in loaded.labels[label_set]:  # which classes come out recognisable, which do not
                 asked, real_class = target == names.index(name), torch.from_numpy(held[label_set] == names.index(name))
                 if asked.any() and real_class.any():
                     measure, real_value = f"{label_set} consistency: {name}", accuracy_of(real_hit[real_class])
                     rows.append(row(spec.id, measure, hit[asked].float().mean().item(), real_value))
+        if len(hits) > 1:  # what an artist asks for: e.g. food *and* Noto, both drawn
+            both, real_both = (torch.stack(h).all(0) for h in zip(*hits.values(), strict=True))
+            measure = f"{' and '.join(hits)} both consistent"
+            rows.append(row(spec.id, measure, both.float().mean().item(), accuracy_of(real_both)))
         return rows
 
     @torch.no_grad()

@@ -146,6 +146,8 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     assert 0 <= consistency["value"] <= 1 and 0 <= consistency["real data"] <= 1  # beside real art
     assert "style consistency" in emoji_cgan and "category consistency" not in by_model["tiny-cgan"]
     per_class = [m for m in emoji_cgan if m.startswith("category consistency: ")]
+    both = emoji_cgan["category and style both consistent"]["value"]
+    assert both <= min(emoji_cgan["category consistency"]["value"], emoji_cgan["style consistency"]["value"])
     assert per_class and all(0 <= emoji_cgan[m]["value"] <= 1 for m in per_class)
     text = by_model["tiny-ldm"]
     drawn_top1 = next(r for m, r in text.items() if m.startswith("caption top-1"))
