@@ -137,13 +137,19 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     ]
     train_gan.main([*args, "--steps", "2"])
     train_gan.main([*args, "--steps", "4", "--loss", "wgan-gp"])  # resumes, other loss
+    train_gan.main([*args, "--steps", "6", "--loss", "wgan-gp", "--lr-decay"])  # a last stretch, rates to 0
     engines = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32))
     assert [m.id for m in engines.registry.models("gan")] == ["my-gan"]
     assert len(engines.gan.sample(0, 3, 1.0, "my-gan")) == 3
     assert (checkpoints / "my-gan" / "samples.png").exists()
     history = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["history"]
-    assert [(h["from_step"], h["to_step"], h["loss"]) for h in history] == [(0, 2, "hinge"), (2, 4, "wgan-gp")]
-    assert "steps 2–4 | loss wgan-gp" in (checkpoints / "my-gan" / "README.md").read_text()
+    stretches = [(h["from_step"], h["to_step"], h["loss"], h.get("lr_decay", False)) for h in history]
+    assert stretches == [(0, 2, "hinge", False), (2, 4, "wgan-gp", False), (4, 6, "wgan-gp", True)]
+    card = (checkpoints / "my-gan" / "README.md").read_text()
+    assert "cutout |" in card.split("steps 2–4")[1].splitlines()[0]  # no decay before the last stretch
+    assert "cutout, learning rates decayed linearly to 0 |" in card.split("steps 4–6")[1].splitlines()[0]
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)  # the last step (5 of 4..6) ran at half rate
+    assert [g["lr"] for g in last["opt_g"]["param_groups"] + last["opt_d"]["param_groups"]] == [1e-4, 1e-4]
     command = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["command"]
     assert "--loss wgan-gp" in command and "--run-dir" not in command and "--checkpoints" not in command
 

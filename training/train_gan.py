@@ -5,6 +5,7 @@
     python -m training.train_gan --data ~/my-art --name my-gan    # your own images (any sizes/formats)
     python -m training.train_gan --loss wgan-gp                   # WGAN-GP instead of hinge
     python -m training.train_gan --conditional --name emoji-conditional   # by category and style (or subfolders)
+    python -m training.train_gan --steps 30000 --lr-decay         # a last stretch: learning rates fall to 0
     python -m training.train_gan --export-only                    # write checkpoints/<name> from the run
 
 Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
@@ -214,7 +215,11 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             "loss": meta["loss"],
             "DiffAugment": meta["diffaug"] or "off",
             **history_figures(
-                meta.get("history", []), lambda h: f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
+                meta.get("history", []),
+                lambda h: (
+                    f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
+                    + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
+                ),
             ),
             "training images": str(meta["images"]),
             "quality": "see Quality (python -m benchmarks.quality --update-cards)",
@@ -224,7 +229,13 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
         details=(
             "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
             "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
-            "both, EMA decay 0.999, random horizontal flips"
+            "both"
+            + (
+                " (falling linearly to 0 over the stretch run with --lr-decay)"
+                if any(h.get("lr_decay") for h in meta.get("history", []))
+                else ""
+            )
+            + ", EMA decay 0.999, random horizontal flips"
             + (
                 f", DiffAugment ({meta['diffaug']}) on real and generated images before the discriminator"
                 if meta["diffaug"]
@@ -255,6 +266,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--loss", choices=["hinge", "nonsat", "wgan-gp"], default="hinge")
     parser.add_argument("--diffaug", default=DIFFAUG, help="DiffAugment policy; '' turns it off")
+    parser.add_argument(
+        "--lr-decay",
+        action="store_true",
+        help="learning rates fall linearly to 0 at --steps, from the step this (resumed) run starts at",
+    )
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
@@ -292,11 +308,12 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, kept = load_run(run_dir, parts, device)
-    # one entry per run segment: a resumed run may change the loss or augmentation
+    # one entry per run segment: a resumed run may change the loss, augmentation or learning-rate decay
     history: list[dict] = json.loads(kept.get("history", "[]"))
-    same_recipe = history and (history[-1]["loss"], history[-1]["diffaug"]) == (args.loss, args.diffaug)
+    recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay}
+    same_recipe = history and all(history[-1].get(k, False) == v for k, v in recipe.items())
     if not args.export_only and not same_recipe:
-        history.append({"from_step": step, "to_step": step, "loss": args.loss, "diffaug": args.diffaug})
+        history.append({"from_step": step, "to_step": step, **recipe})
 
     def meta() -> dict:
         return {
@@ -340,6 +357,13 @@ def main(argv: list[str] | None = None) -> None:
         flip = torch.rand(args.batch_size, generator=batch_generator).to(device) < 0.5
         real = torch.where(flip[:, None, None, None], real.flip(-1), real)
         z = torch.randn(args.batch_size, Z_DIM, device=device)
+
+        if args.lr_decay:  # linear from the segment's start (resumes pick the schedule up where it was)
+            start = history[-1]["from_step"]
+            scale = (args.steps - step) / max(1, args.steps - start)
+            for opt, lr in ((opt_g, LR_G), (opt_d, LR_D)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
 
         fake = generator(z, labels)
         real_logits = discriminator(diff_augment(real, args.diffaug), labels)
