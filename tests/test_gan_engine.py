@@ -104,6 +104,12 @@ def test_missing_model_is_a_clear_error(engines):
         engines.gan.sample(1, 4, 1.0, model_id="no-such-gan")
 
 
+def saved_learning_rates(run_dir):
+    """[G's, D's] learning rate as a training run last saved its optimizers."""
+    state = torch.load(run_dir / "last.pt", weights_only=True)
+    return [group["lr"] for part in ("opt_g", "opt_d") for group in state[part]["param_groups"]]
+
+
 @pytest.mark.slow
 def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     """Train a few steps on a temp folder of odd images; the export appears in the GAN dropdown."""
@@ -148,8 +154,9 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     card = (checkpoints / "my-gan" / "README.md").read_text()
     assert "cutout |" in card.split("steps 2–4")[1].splitlines()[0]  # no decay before the last stretch
     assert "cutout, learning rates decayed linearly to 0 |" in card.split("steps 4–6")[1].splitlines()[0]
-    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)  # the last step (5 of 4..6) ran at half rate
-    assert [g["lr"] for g in last["opt_g"]["param_groups"] + last["opt_d"]["param_groups"]] == [1e-4, 1e-4]
+    assert saved_learning_rates(tmp_path / "run") == [1e-4, 1e-4]  # the last step (5 of 4..6) ran at half rate
+    train_gan.main([*args, "--steps", "7", "--loss", "wgan-gp"])  # resumed without decay: the full rate again
+    assert saved_learning_rates(tmp_path / "run") == [2e-4, 2e-4]
     command = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["command"]
     assert "--loss wgan-gp" in command and "--run-dir" not in command and "--checkpoints" not in command
 

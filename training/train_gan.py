@@ -358,12 +358,12 @@ def main(argv: list[str] | None = None) -> None:
         real = torch.where(flip[:, None, None, None], real.flip(-1), real)
         z = torch.randn(args.batch_size, Z_DIM, device=device)
 
-        if args.lr_decay:  # linear from the segment's start (resumes pick the schedule up where it was)
-            start = history[-1]["from_step"]
-            scale = (args.steps - step) / max(1, args.steps - start)
-            for opt, lr in ((opt_g, LR_G), (opt_d, LR_D)):
-                for group in opt.param_groups:
-                    group["lr"] = lr * scale
+        # Learning rates are set every step: constant, or with --lr-decay falling linearly from the
+        # segment's start to 0 at --steps. (A resumed optimizer's state holds the rate it was saved with.)
+        scale = (args.steps - step) / max(1, args.steps - history[-1]["from_step"]) if args.lr_decay else 1.0
+        for opt, lr in ((opt_g, LR_G), (opt_d, LR_D)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
 
         fake = generator(z, labels)
         real_logits = discriminator(diff_augment(real, args.diffaug), labels)
