@@ -104,7 +104,6 @@ def test_bundled_text_model_draws_what_the_prompt_asks_for():
     """Real quality, judged by the feature network: 8 prompts × 4 seeds, each image should match
     its own prompt among the 8 (chance 1 in 8). Art sets named in a prompt are measured by the
     quality harness rather than gated here."""
-
     import torch
 
     from engines import create_engines
