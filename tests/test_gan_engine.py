@@ -39,6 +39,31 @@ def test_diff_augment_keeps_shape_and_gradients():
         diff_augment(x, "rotate")
 
 
+def test_diff_augment_probability_applies_each_op_to_about_that_share_of_images():
+    x = torch.rand(400, 3, 16, 16, requires_grad=True)
+    assert torch.equal(diff_augment(x, "cutout", p=0.0), x)  # p = 0: untouched
+    torch.manual_seed(0)
+    y = diff_augment(x, "cutout", p=0.3)
+    changed = (y != x).flatten(1).any(1)
+    assert 0.22 < changed.float().mean() < 0.38
+    assert torch.equal(y[~changed], x[~changed])  # the others are exactly the input
+    y.sum().backward()
+    assert x.grad is not None
+    torch.manual_seed(1)
+    full = diff_augment(x, "cutout", p=1.0)
+    assert (full != x).flatten(1).any(1).all()  # p = 1: every image, as without p
+
+
+def test_adaptive_augmentation_moves_p_against_over_fitting():
+    from training.train_gan import ADA_KIMG, adapt_augment_p
+
+    step = 256 / (ADA_KIMG * 1000)  # 256 images seen since the last update
+    assert adapt_augment_p(0.5, 0.9, 0.6, 256) == pytest.approx(0.5 + step)  # D sure of the reals: augment more
+    assert adapt_augment_p(0.5, 0.1, 0.6, 256) == pytest.approx(0.5 - step)
+    assert adapt_augment_p(0.5, 0.6, 0.6, 256) == 0.5
+    assert adapt_augment_p(0.0, -1.0, 0.6, 256) == 0.0 and adapt_augment_p(1.0, 1.0, 0.6, 256) == 1.0
+
+
 def test_same_seed_same_pixels_and_batch_rows_match_single_runs(engines):
     grid = engines.gan.sample(seed=7, count=4, psi=1.0, model_id="tiny-gan")
     again = engines.gan.sample(seed=7, count=4, psi=1.0, model_id="tiny-gan")
@@ -159,6 +184,35 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     assert saved_learning_rates(tmp_path / "run") == [2e-4, 2e-4]
     command = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["command"]
     assert "--loss wgan-gp" in command and "--run-dir" not in command and "--checkpoints" not in command
+
+
+@pytest.mark.slow
+def test_adaptive_augmentation_run_keeps_p_across_a_resume_and_in_the_card(tmp_path):
+    from PIL import Image
+
+    from training import train_gan
+
+    (tmp_path / "art").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(tmp_path / "art" / f"{i}.png")
+    args = ["--data", str(tmp_path / "art"), "--name", "ada", "--resolution", "16", "--batch-size", "4"]
+    args += ["--base-channels", "8", "--run-dir", str(tmp_path / "run"), "--checkpoints", str(tmp_path / "out")]
+    for bad in (["--ada-target", "0.6", "--diffaug", ""], ["--ada-target", "1.5"], ["--diffaug", "rotate"]):
+        with pytest.raises(SystemExit):
+            train_gan.main([*args, "--steps", "1", *bad])
+    train_gan.main([*args, "--steps", "2"])  # plain DiffAugment first
+    train_gan.main([*args, "--steps", "8", "--ada-target", "0.6"])
+    first_p = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["augment_p"]
+    step = 4 * 4 / (train_gan.ADA_KIMG * 1000)  # one update every 4 steps of 4 images
+    assert round(first_p / step) in (0, 1)  # one update so far (p starts at 0 and stays >= 0)
+    train_gan.main([*args, "--steps", "16", "--ada-target", "0.6"])  # resumes from p, in the same segment
+    meta = json.loads((tmp_path / "out" / "ada" / "training_metrics.json").read_text())
+    assert [(h["from_step"], h["to_step"], h["ada_target"]) for h in meta["history"]] == [(0, 2, None), (2, 16, 0.6)]
+    assert meta["history"][-1]["augment_p"] == meta["augment_p"]
+    assert abs(meta["augment_p"] - first_p) <= 2 * step + 1e-9  # two more updates, not a restart at 0
+    card = (tmp_path / "out" / "ada" / "README.md").read_text()
+    assert f"adaptive augmentation (target 0.6, p = {meta['augment_p']:.3f} at the end)" in card
 
 
 def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):

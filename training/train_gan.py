@@ -7,6 +7,7 @@
     python -m training.train_gan --conditional --name emoji-conditional   # by category and style (or subfolders)
     python -m training.train_gan --steps 30000 --lr-decay         # a last stretch: learning rates fall to 0
     python -m training.train_gan --export-only                    # write checkpoints/<name> from the run
+    python -m training.train_gan --ada-target 0.6                 # DiffAugment only as much as D over-fits
 
 Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
 on real and fake images, an exponential moving average of G's weights for sampling.
@@ -51,6 +52,11 @@ CHECKPOINT_EVERY = 250
 GP_WEIGHT = 10.0  # WGAN-GP only
 SAMPLE_SEEDS = 64  # the fixed grid: seeds 0..63
 LABEL_DROP = 0.2  # conditional: how often each label is replaced by "any" (so "any" can be asked for)
+# Adaptive augmentation (Karras et al. 2020, "ADA"): every ADA_INTERVAL steps, p moves by
+# batch * ADA_INTERVAL / (ADA_KIMG * 1000) towards keeping D's mean sign on real images at the target.
+# The paper's 500 kimg suits runs of tens of millions of images; ours are a few million.
+ADA_INTERVAL = 4
+ADA_KIMG = 100
 # ---------------------------------------------------------------------------------------
 
 
@@ -105,6 +111,15 @@ def balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generato
     groups = [torch.nonzero(labels[:, 0] == c).squeeze(1) for c in labels[:, 0].unique().tolist()]
     picks = torch.randint(len(groups), (count,), generator=generator).tolist()
     return torch.stack([groups[g][torch.randint(len(groups[g]), (1,), generator=generator)[0]] for g in picks])
+
+
+def adapt_augment_p(p: float, real_sign: float, target: float, images: int) -> float:
+    """ADA's controller. real_sign is the mean sign of D's scores on (augmented) real images: near
+    1 when D calls every training image real, the mark of having memorised them (held-out real
+    images then score as fake). Above the target p rises, below it falls, by images / ADA_KIMG
+    thousand, within [0, 1]."""
+    direction = (real_sign > target) - (real_sign < target)
+    return min(1.0, max(0.0, p + direction * images / (ADA_KIMG * 1000)))
 
 
 def drop_labels(labels: torch.Tensor, sizes: list[int], generator: torch.Generator) -> torch.Tensor:
@@ -213,12 +228,23 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
             f"{meta['device']}",
             "loss": meta["loss"],
-            "DiffAugment": meta["diffaug"] or "off",
+            "DiffAugment": (meta["diffaug"] or "off")
+            + (
+                f", each op applied with an adaptive probability (target {meta['ada_target']}; "
+                f"p = {meta['augment_p']:.3f} at the end)"
+                if meta.get("ada_target")
+                else ""
+            ),
             **history_figures(
                 meta.get("history", []),
                 lambda h: (
                     f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
+                    + (
+                        f", adaptive augmentation (target {h['ada_target']}, p = {h['augment_p']:.3f} at the end)"
+                        if h.get("ada_target")
+                        else ""
+                    )
                 ),
             ),
             "training images": str(meta["images"]),
@@ -271,6 +297,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="learning rates fall linearly to 0 at --steps, from the step this (resumed) run starts at",
     )
+    parser.add_argument(
+        "--ada-target",
+        type=float,
+        default=None,
+        help="adaptive augmentation: apply each --diffaug op with a probability p that starts at 0 and rises "
+        "while the share of real images the discriminator scores as real is above this (0.6 in the ADA paper)",
+    )
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
@@ -283,6 +316,11 @@ def main(argv: list[str] | None = None) -> None:
         help="class-conditional: emoji by category and style; a folder by its subfolders",
     )
     args = parser.parse_args(argv)
+    unknown = set(filter(None, args.diffaug.split(","))) - {"color", "translation", "cutout"}
+    if unknown:
+        parser.error(f"unknown --diffaug op(s) {', '.join(sorted(unknown))}; known: color, translation, cutout")
+    if args.ada_target is not None and not (0 < args.ada_target < 1 and args.diffaug and args.loss != "wgan-gp"):
+        parser.error("--ada-target needs a value between 0 and 1, a --diffaug policy and --loss hinge or nonsat")
     data = (
         emoji_images(args.resolution, args.conditional)
         if args.data is None
@@ -310,10 +348,15 @@ def main(argv: list[str] | None = None) -> None:
     step, elapsed, kept = load_run(run_dir, parts, device)
     # one entry per run segment: a resumed run may change the loss, augmentation or learning-rate decay
     history: list[dict] = json.loads(kept.get("history", "[]"))
-    recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay}
-    same_recipe = history and all(history[-1].get(k, False) == v for k, v in recipe.items())
+    recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target}
+    same_recipe = history and all(history[-1].get(k, parser.get_default(k)) == v for k, v in recipe.items())
     if not args.export_only and not same_recipe:
         history.append({"from_step": step, "to_step": step, **recipe})
+    # adaptive augmentation resumes at the p its segment reached; a new adaptive segment starts at 0
+    if args.ada_target is None:
+        augment_p = 1.0
+    else:
+        augment_p = float(kept["augment_p"]) if same_recipe and "augment_p" in kept else 0.0
 
     def meta() -> dict:
         return {
@@ -325,6 +368,8 @@ def main(argv: list[str] | None = None) -> None:
             "device": str(device),
             "loss": args.loss,
             "diffaug": args.diffaug,
+            "ada_target": args.ada_target,
+            "augment_p": augment_p,
             "batch_size": args.batch_size,
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
@@ -341,12 +386,15 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     def save() -> None:  # history as a string, so weights_only loading still works
-        save_run(run_dir, parts, step, elapsed, history=json.dumps(history))
+        if args.ada_target is not None:
+            history[-1]["augment_p"] = augment_p
+        save_run(run_dir, parts, step, elapsed, history=json.dumps(history), augment_p=augment_p)
 
     batch_generator = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed
     bar = tqdm(total=args.steps, initial=step, desc=args.name, dynamic_ncols=True)
     generator.train()
+    real_signs = real_sign = 0.0  # ADA: D's mean sign on real images, summed over an interval; the last mean
     while step < args.steps:
         if data.labels is None:
             idx, labels = torch.randint(len(data.images), (args.batch_size,), generator=batch_generator), None
@@ -366,8 +414,8 @@ def main(argv: list[str] | None = None) -> None:
                 group["lr"] = lr * scale
 
         fake = generator(z, labels)
-        real_logits = discriminator(diff_augment(real, args.diffaug), labels)
-        fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug), labels)
+        real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
+        fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)
         if args.loss == "wgan-gp":
             d_loss = d_loss + GP_WEIGHT * gradient_penalty(discriminator, real, fake.detach(), labels)
@@ -375,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
         d_loss.backward()
         opt_d.step()
 
-        g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug), labels))
+        g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -385,7 +433,14 @@ def main(argv: list[str] | None = None) -> None:
         history[-1]["to_step"] = step
         elapsed = time.time() - started
         bar.update(1)
-        bar.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
+        postfix = {"d": f"{d_loss.item():.3f}", "g": f"{g_loss.item():.3f}"}
+        if args.ada_target is not None:
+            real_signs += real_logits.detach().sign().mean().item()
+            if step % ADA_INTERVAL == 0:
+                real_sign, real_signs = real_signs / ADA_INTERVAL, 0.0
+                augment_p = adapt_augment_p(augment_p, real_sign, args.ada_target, ADA_INTERVAL * len(real))
+            postfix |= {"sign": f"{real_sign:+.2f}", "p": f"{augment_p:.3f}"}
+        bar.set_postfix(postfix)
         if step % CHECKPOINT_EVERY == 0:
             save()
         if step % SAMPLE_EVERY == 0:

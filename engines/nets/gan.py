@@ -120,11 +120,16 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], li
         return score + sum((table(labels[:, k]) * pooled).sum(1) for k, table in enumerate(self.label_embeddings))
 
 
-def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout", p: float = 1.0) -> torch.Tensor:
     """Differentiable augmentation (Zhao et al. 2020), applied to real and fake images alike,
-    so the discriminator cannot memorise the small training set and G still gets gradients."""
+    so the discriminator cannot memorise the small training set and G still gets gradients.
+    p < 1: each op is applied to each image with probability p (the adaptive augmentation of
+    Karras et al. 2020, whose trainer moves p to keep the discriminator from over-fitting)."""
     n = x.shape[0]
+    if p <= 0:
+        return x
     for name in filter(None, policy.split(",")):
+        before = x
         if name == "color":
             factors = torch.rand(3, n, 1, 1, 1, device=x.device, dtype=x.dtype)
             x = x + (factors[0] - 0.5)  # brightness
@@ -157,4 +162,6 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> t
             x = x * (~inside)[:, None].to(x.dtype)
         else:
             raise ValueError(f"unknown DiffAugment policy {name!r}")
+        if p < 1:
+            x = torch.where(torch.rand(n, 1, 1, 1, device=x.device) < p, x, before)
     return x.contiguous()
