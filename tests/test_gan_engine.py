@@ -186,6 +186,22 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     assert "--loss wgan-gp" in command and "--run-dir" not in command and "--checkpoints" not in command
 
 
+def test_discriminator_signs_tell_memorised_training_images_from_held_out_ones():
+    from training.train_gan import TrainingSet, discriminator_signs
+
+    class Brightness(torch.nn.Module):  # a "discriminator" that calls bright images real
+        def forward(self, x, labels=None):
+            return x.mean((1, 2, 3))
+
+    bright, dark = torch.full((6, 3, 8, 8), 250, dtype=torch.uint8), torch.full((4, 3, 8, 8), 5, dtype=torch.uint8)
+    generator = Generator(z_dim=8, resolution=8, base_channels=4).eval()
+    signs = discriminator_signs(Brightness(), generator, TrainingSet(bright, heldout=TrainingSet(dark)), "cpu")
+    assert signs["training images"] == 1.0 and signs["held-out images"] == -1.0
+    assert -1.0 <= signs["generated"] <= 1.0
+    no_heldout = discriminator_signs(Brightness(), generator, TrainingSet(bright), "cpu")
+    assert set(no_heldout) == {"training images", "generated"}
+
+
 @pytest.mark.slow
 def test_adaptive_augmentation_run_keeps_p_across_a_resume_and_in_the_card(tmp_path):
     from PIL import Image
@@ -213,6 +229,9 @@ def test_adaptive_augmentation_run_keeps_p_across_a_resume_and_in_the_card(tmp_p
     assert abs(meta["augment_p"] - first_p) <= 2 * step + 1e-9  # two more updates, not a restart at 0
     card = (tmp_path / "out" / "ada" / "README.md").read_text()
     assert f"adaptive augmentation (target 0.6, p = {meta['augment_p']:.3f} at the end)" in card
+    signs = meta["discriminator_signs"]  # a folder has no held-out images
+    assert set(signs) == {"training images", "generated"} and all(-1 <= v <= 1 for v in signs.values())
+    assert f"training images {signs['training images']:+.2f}, generated {signs['generated']:+.2f}" in card
 
 
 def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):

@@ -65,19 +65,26 @@ class TrainingSet:
     images: torch.Tensor  # uint8 [N, 3, H, W]
     labels: torch.Tensor | None = None  # [N, label sets] for a conditional GAN
     label_names: dict[str, list[str]] = field(default_factory=dict)  # label set -> class names
+    heldout: TrainingSet | None = None  # images never trained on (the emoji held-out split), for checks
 
 
 def emoji_images(resolution: int, conditional: bool = False) -> TrainingSet:
-    """The emoji train split; conditional: labelled by category and by style."""
+    """The emoji train split, with the held-out split beside it; conditional: labelled by category and style."""
     from training import data as emoji_data
 
-    split = emoji_data.load(resolution, "train")
-    images = torch.from_numpy(split["images"]).permute(0, 3, 1, 2).contiguous()
-    if not conditional:
-        return TrainingSet(images)
-    labels = torch.from_numpy(np.stack([split["category"], split["style"]], axis=1)).long()
-    names = {"category": list(map(str, split["category_names"])), "style": list(map(str, split["style_names"]))}
-    return TrainingSet(images, labels, names)
+    sets = []
+    for split_name in ("train", "heldout"):
+        split = emoji_data.load(resolution, split_name)
+        images = torch.from_numpy(split["images"]).permute(0, 3, 1, 2).contiguous()
+        if not conditional:
+            sets.append(TrainingSet(images))
+            continue
+        labels = torch.from_numpy(np.stack([split["category"], split["style"]], axis=1)).long()
+        names = {"category": list(map(str, split["category_names"])), "style": list(map(str, split["style_names"]))}
+        sets.append(TrainingSet(images, labels, names))
+    train, heldout = sets
+    train.heldout = heldout
+    return train
 
 
 def folder_images(folder: Path, resolution: int, conditional: bool = False) -> TrainingSet:
@@ -158,6 +165,41 @@ def grids(generator: Generator, device: torch.device) -> dict[str, Image.Image]:
 
 
 @torch.no_grad()
+def discriminator_signs(
+    discriminator: Discriminator, generator: Generator, data: TrainingSet, device: torch.device, count: int = 1024
+) -> dict[str, float]:
+    """The mean sign of D's score (+1: called real) on up to `count` training images, on the held-out
+    images (when the set has them) and on as many generated ones, none augmented. Training images near
+    +1 with held-out ones far below is a discriminator that has memorised its training set (Karras et
+    al. 2020): more steps then make G worse, and augmentation (--ada-target) is the remedy."""
+
+    def mean_sign(images: torch.Tensor, labels: torch.Tensor | None) -> float:
+        scores = [
+            discriminator(images[i : i + 256].to(device), None if labels is None else labels[i : i + 256].to(device))
+            for i in range(0, len(images), 256)
+        ]
+        return round(torch.cat(scores).sign().mean().item(), 3)
+
+    def scaled(images: torch.Tensor) -> torch.Tensor:
+        return images.float().div(127.5).sub(1)
+
+    was_training = discriminator.training
+    discriminator.eval()  # spectral norm's power iteration must not move on these checks
+    pick = torch.randperm(len(data.images), generator=torch.Generator().manual_seed(0))[:count]
+    labels = None if data.labels is None else data.labels[pick]
+    signs = {"training images": mean_sign(scaled(data.images[pick]), labels)}
+    if data.heldout is not None:
+        signs["held-out images"] = mean_sign(scaled(data.heldout.images), data.heldout.labels)
+    z = seeded_noise((len(pick), generator.z_dim), seed=0, device=device)
+    fakes = []
+    for i in range(0, len(z), 256):
+        fakes.append(generator(z[i : i + 256], None if labels is None else labels[i : i + 256].to(device)))
+    signs["generated"] = mean_sign(torch.cat(fakes), labels)
+    discriminator.train(was_training)
+    return signs
+
+
+@torch.no_grad()
 def update_ema(ema: Generator, generator: Generator, decay: float) -> None:
     for e, p in zip(ema.parameters(), generator.parameters(), strict=True):
         e.lerp_(p, 1 - decay)
@@ -228,6 +270,15 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
             f"{meta['device']}",
             "loss": meta["loss"],
+            **(
+                {
+                    "discriminator's mean sign (+1: called real)": ", ".join(
+                        f"{name} {sign:+.2f}" for name, sign in meta["discriminator_signs"].items()
+                    )
+                }
+                if meta.get("discriminator_signs")
+                else {}
+            ),
             "DiffAugment": (meta["diffaug"] or "off")
             + (
                 f", each op applied with an adaptive probability (target {meta['ada_target']}; "
@@ -381,8 +432,12 @@ def main(argv: list[str] | None = None) -> None:
             "note": args.card_note,
         }
 
+    def export_run() -> None:  # the card also records how far the discriminator has over-fitted
+        signs = discriminator_signs(discriminator, ema, data, device)
+        export(ema, args.checkpoints / args.name, meta() | {"discriminator_signs": signs})
+
     if args.export_only:
-        export(ema, args.checkpoints / args.name, meta())
+        export_run()
         return
 
     def save() -> None:  # history as a string, so weights_only loading still works
@@ -450,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
     bar.close()
     save()
     next(iter(grids(ema, device).values())).save(run_dir / f"samples-{step:06d}.png")
-    export(ema, args.checkpoints / args.name, meta())
+    export_run()
 
 
 if __name__ == "__main__":
