@@ -352,8 +352,8 @@ def main(argv: list[str] | None = None) -> None:
         "--ada-target",
         type=float,
         default=None,
-        help="adaptive augmentation: apply each --diffaug op with a probability p that starts at 0 and rises "
-        "while the share of real images the discriminator scores as real is above this (0.6 in the ADA paper)",
+        help="adaptive augmentation: apply each --diffaug op with a probability p that starts at 0 and rises while "
+        "the discriminator's mean sign on real images (+1 called real, -1 fake) is above this (0.6 in the ADA paper)",
     )
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
