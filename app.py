@@ -119,9 +119,9 @@ def default_model(engines: Engines, task: str) -> str | None:
 def grid_caption(recipe: dict[str, Any]) -> str:
     if recipe.get("engine") == "text":
         return f"seed {recipe['seed']}"
-    if recipe.get("engine") == "dit":
+    if recipe.get("engine") in ("dit", "conditional") and recipe.get("label"):  # the class, in words
         return f"{recipe['label']} · seed {recipe['seed']}"
-    if recipe.get("engine") == "conditional":
+    if recipe.get("engine") == "conditional":  # made before recipes carried a label
         labels = " · ".join(v for v in recipe["params"].get("labels", {}).values() if v != "any") or "any"
         return f"{labels} · seed {recipe['seed']}"
     if recipe.get("operation") == "variation":
@@ -742,12 +742,13 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
     with gr.Row():
         model = model_picker(engines, "conditional")
         psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
-    names = engines.conditional.label_names(model.value) if model.value else {}
+    # (title, name) per class: the pickers show "Food & Drink" and send "food-drink"
+    names = engines.conditional.label_choices(model.value) if model.value else {}
     label_sets = [*names, "", ""][:2]
     with gr.Row():
         first, second = (
             gr.Dropdown(
-                [ANY, *names.get(label_set, [])],
+                [(ANY, ANY), *names.get(label_set, [])],
                 value=ANY,
                 label=label_set.capitalize() or "(unused)",
                 visible=bool(label_set),
@@ -776,7 +777,7 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
             with gr.Row():
                 morph_set = gr.Radio(list(names), value=next(iter(names), None), label="Morph the")
                 first_names = names.get(label_sets[0], [])
-                ends = (first_names[0], first_names[-1]) if first_names else (None, None)
+                ends = (first_names[0][1], first_names[-1][1]) if first_names else (None, None)
                 morph_from, morph_to = (
                     gr.Dropdown(first_names, value=end, label=label, allow_custom_value=True)
                     for end, label in zip(ends, ("From", "To"), strict=True)
@@ -811,23 +812,25 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
     )
 
     def morph_choices(label_set: str | None, model_id: str):
-        classes = engines.conditional.label_names(model_id).get(label_set or "", []) if model_id else []
-        return gr.update(choices=classes, value=classes[0] if classes else None), gr.update(
-            choices=classes, value=classes[-1] if classes else None
+        classes = engines.conditional.label_choices(model_id).get(label_set or "", []) if model_id else []
+        return gr.update(choices=classes, value=classes[0][1] if classes else None), gr.update(
+            choices=classes, value=classes[-1][1] if classes else None
         )
 
     def pickers_for(model_id: str):
-        """Another model, other classes: the pickers show its label sets and class names."""
+        """Another model, other classes: the pickers show its label sets and class titles."""
         try:
-            label_names = engines.conditional.label_names(model_id) if model_id else {}
+            label_choices = engines.conditional.label_choices(model_id) if model_id else {}
         except (InputError, ModelUnavailable):
             return gr.skip(), gr.skip(), gr.skip()
-        sets = [*label_names.items(), ("", []), ("", [])][:2]
+        sets = [*label_choices.items(), ("", []), ("", [])][:2]
         pickers = [
-            gr.update(choices=[ANY, *names], value=ANY, label=name.capitalize() or "(unused)", visible=bool(name))
-            for name, names in sets
+            gr.update(
+                choices=[(ANY, ANY), *choices], value=ANY, label=name.capitalize() or "(unused)", visible=bool(name)
+            )
+            for name, choices in sets
         ]
-        return *pickers, gr.update(choices=list(label_names), value=next(iter(label_names), None))
+        return *pickers, gr.update(choices=list(label_choices), value=next(iter(label_choices), None))
 
     model.change(pickers_for, model, [first, second, morph_set], api_visibility="private")
     grid_count.change(lambda n: gr.update(columns=int(n)), grid_count, class_grid, api_visibility="private")

@@ -1,9 +1,12 @@
-"""Class-conditional GAN engine: choose what to make by name (e.g. category "food-drink", style "noto").
+"""Class-conditional GAN engine: choose what to make by name (e.g. category "Food & Drink", style "Noto").
 
 Checkpoints come from `python -m training.train_gan --conditional` (the GAN trainer, one code
 path). Each label set (category, style) can be left "any": the generator learned an "any"
 embedding by seeing labels dropped during training. Seeds and truncation work as in the GAN
 engine: image i of a grid comes from seed + i, and z <- psi * z.
+
+Every class has a name (its id: "food-drink", what recipes and the API use) and may have a title
+for people ("Food & Drink", from the checkpoint's `label_titles`); either one, in any case, picks it.
 """
 
 from __future__ import annotations
@@ -26,10 +29,24 @@ MAX_SEEDS_PER_CLASS = 8
 @dataclass
 class LoadedConditional(LoadedGAN):
     labels: dict[str, list[str]] = None  # label set -> class names, in index order
+    titles: dict[str, list[str]] = None  # label set -> the classes' titles for people (the names if none)
 
 
-def label_index(label_set: str, names: list[str], value: Any) -> int:
-    """A class name (or its index, or "any") -> its index; "any" is len(names)."""
+def label_titles(labels: dict[str, list[str]], titles: Any) -> dict[str, list[str]]:
+    """The checkpoint's titles where they fit its classes (one string per class), else the names."""
+    titles = titles if isinstance(titles, dict) else {}
+    return {
+        label_set: found
+        if isinstance(found := titles.get(label_set), list)
+        and len(found) == len(names)
+        and all(isinstance(t, str) and t.strip() for t in found)
+        else list(names)
+        for label_set, names in labels.items()
+    }
+
+
+def label_index(label_set: str, names: list[str], value: Any, titles: list[str] | None = None) -> int:
+    """A class name or title (any case), its index, or "any" -> its index; "any" is len(names)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise InputError(f"choose a {label_set} (or '{ANY}')")
     if isinstance(value, str):
@@ -38,6 +55,9 @@ def label_index(label_set: str, names: list[str], value: Any) -> int:
             return len(names)
         if text in names:
             return names.index(text)
+        folded = [n.casefold() for n in names] + [t.casefold() for t in titles or []]
+        if text.casefold() in folded:
+            return folded.index(text.casefold()) % len(names)
         if text.isdigit():
             value = int(text)
         else:
@@ -57,14 +77,27 @@ class ConditionalEngine(Engine):
         labels = spec.settings.get("labels") or {}
         if list(map(len, labels.values())) != loaded.model.label_sizes:
             raise InputError(f"{spec.id} has no class names for its labels: it is not a conditional GAN checkpoint")
-        return LoadedConditional(**vars(loaded), labels=labels)
+        titles = label_titles(labels, spec.settings.get("label_titles"))
+        return LoadedConditional(**vars(loaded), labels=labels, titles=titles)
 
     def label_names(self, model_id: str) -> dict[str, list[str]]:
         loaded, _ = self.load(model_id)
         return dict(loaded.labels)
 
+    def label_choices(self, model_id: str) -> dict[str, list[tuple[str, str]]]:
+        """Label set -> (title, name) per class, in index order: what a picker shows and sends."""
+        loaded, _ = self.load(model_id)
+        return {k: list(zip(loaded.titles[k], names, strict=True)) for k, names in loaded.labels.items()}
+
     def _labels(self, loaded: LoadedConditional, chosen: dict[str, Any]) -> list[int]:
-        return [label_index(name, names, chosen.get(name)) for name, names in loaded.labels.items()]
+        return [
+            label_index(name, names, chosen.get(name), loaded.titles[name]) for name, names in loaded.labels.items()
+        ]
+
+    def recipe(self, loaded: LoadedConditional, operation: str, params: dict[str, Any], seed=None) -> dict[str, Any]:
+        recipe = super().recipe(loaded, operation, params, seed)
+        recipe["label"] = self.title(loaded, params)  # top level, in words: the gallery's captions show it
+        return recipe
 
     def _generate(self, loaded, z: torch.Tensor, labels: torch.Tensor | None = None, embedding=None) -> list:
         device, dtype = self.runtime.device, loaded.dtype
@@ -156,3 +189,22 @@ class ConditionalEngine(Engine):
             name: names[i] if i < len(names) else ANY
             for (name, names), i in zip(loaded.labels.items(), indices, strict=True)
         }
+
+    @staticmethod
+    def title(loaded: LoadedConditional, params: dict[str, Any]) -> str:
+        """What an image shows, in words: "Food & Drink · Noto" ("any" left out), or for a morph
+        "Food & Drink → Symbols · Noto"."""
+
+        def words(labels: dict[str, str]) -> list[str]:
+            return [
+                loaded.titles[k][loaded.labels[k].index(v)] if v != ANY else ANY
+                for k, v in labels.items()
+                if k in loaded.labels
+            ]
+
+        if "labels" in params:
+            return " · ".join(w for w in words(params["labels"]) if w != ANY) or ANY
+        start, end, label_set = words(params["from"]), words(params["to"]), params["label_set"]
+        moving = list(loaded.labels).index(label_set)
+        fixed = [w for i, w in enumerate(start) if i != moving and w != ANY]
+        return " · ".join([f"{start[moving]} → {end[moving]}", *fixed])

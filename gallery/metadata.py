@@ -25,6 +25,7 @@ def a1111_parameters(recipe: dict[str, Any], size: tuple[int, int]) -> str:
         "Size": f"{size[0]}x{size[1]}",
         "Model hash": recipe.get("model_hash"),
         "Model": recipe.get("model"),
+        "Class": recipe.get("label"),  # class-conditional and DiT images: what was asked for, in words
         "Engine": f"{recipe.get('engine')}/{recipe.get('operation')}",
     }
     fields.update(

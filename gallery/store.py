@@ -40,10 +40,12 @@ class Entry:
 
     @property
     def caption(self) -> str:
+        """What the image shows first (its prompt or class), since a thumbnail's caption is cut short;
+        otherwise which tool made it."""
         r = self.recipe
-        what = r.get("prompt") or r.get("label") or r.get("operation", "")
+        what = r.get("prompt") or r.get("label") or f"{r.get('engine', '?')}: {r.get('operation', '')}"
         seed = f" · seed {r['seed']}" if r.get("seed") is not None else ""
-        return f"{r.get('engine', '?')}: {what}{seed}"[:120]
+        return f"{what}{seed}"[:120]
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -63,11 +63,14 @@ def save_tiny_autoencoder_tiny(folder: Path) -> Path:
 
 
 TINY_LABELS = {"category": ["smileys", "animals", "food"], "style": ["flat", "3d"]}
+TINY_TITLES = {"category": ["Smileys", "Animals", "Food & Drink"], "style": ["Flat", "3D"]}
 
 
-def save_tiny_generator(folder: Path, resolution: int = 16, labels: dict | None = None) -> Path:
+def save_tiny_generator(
+    folder: Path, resolution: int = 16, labels: dict | None = None, titles: dict | None = None
+) -> Path:
     """A random-weight generator in the exported format (what training/train_gan.py writes);
-    with labels, a conditional one."""
+    with labels (and their titles), a conditional one."""
     import torch
 
     from engines.nets.gan import Generator
@@ -84,6 +87,8 @@ def save_tiny_generator(folder: Path, resolution: int = 16, labels: dict | None 
     settings = {"task": "conditional" if labels else "gan", "title": "tiny test GAN", "resolution": resolution}
     if labels:
         settings["labels"] = labels
+    if titles:
+        settings["label_titles"] = titles
     (folder / "atelier.json").write_text(json.dumps(settings))
     return folder
 
@@ -169,7 +174,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("checkpoints")
     save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
     save_tiny_generator(root / "tiny-gan")
-    save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS)
+    save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS, titles=TINY_TITLES)
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
     return root
 

@@ -124,12 +124,12 @@ def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_p
     page.get_by_role("tab", name="Class-conditional", exact=True).click()
     category = page.get_by_label("Category", exact=True)
     category.click()
-    category.fill("food")
+    category.fill("Food")  # the picker shows titles: "Food & Drink"
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Generate", exact=True).click()
     grid = page.locator("#conditional-grid img")
     grid.nth(15).wait_for(timeout=60_000)
-    assert page.locator("#conditional-grid").get_by_text("food · seed 0").count() == 1
+    assert page.locator("#conditional-grid").get_by_text("Food & Drink · seed 0").count() == 1
 
     page.get_by_role("tab", name="One seed, every class", exact=True).click()
     page.get_by_role("button", name="Every class", exact=True).click()

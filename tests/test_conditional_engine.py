@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.conditional import ANY, label_index
+from engines.conditional import ANY, label_index, label_titles
 from engines.errors import InputError
-from tests.conftest import TINY_LABELS
+from tests.conftest import TINY_LABELS, TINY_TITLES
 
 ANIMALS_FLAT = {"category": "animals", "style": "flat"}
 
@@ -36,6 +36,35 @@ def test_every_class_name_maps_to_its_index_and_back(engines):
             assert label_index(label_set, names, name) == i == label_index(label_set, names, i)
         assert label_index(label_set, names, ANY) == len(names)
     assert engines.conditional.named(loaded, [1, 2]) == {"category": "animals", "style": ANY}
+
+
+def test_titles_pick_the_same_classes_and_name_the_images(engines):
+    """Pickers show "Food & Drink" and send "food"; a title typed in any case picks the same class,
+    recipes keep the names, and each image says what it is in words."""
+    for label_set, names in TINY_LABELS.items():
+        for i, (name, title) in enumerate(zip(names, TINY_TITLES[label_set], strict=True)):
+            assert label_index(label_set, names, title, TINY_TITLES[label_set]) == i
+            assert label_index(label_set, names, f" {title.upper()} ", TINY_TITLES[label_set]) == i
+            assert label_index(label_set, names, name.upper(), TINY_TITLES[label_set]) == i
+    assert engines.conditional.label_choices("tiny-cgan")["category"][2] == ("Food & Drink", "food")
+    by_title = engines.conditional.sample({"category": "Food & Drink", "style": "3D"}, 4, 2, 1.0, "tiny-cgan")
+    by_name = engines.conditional.sample({"category": "food", "style": "3d"}, 4, 2, 1.0, "tiny-cgan")
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(by_title), pixels(by_name), strict=True))
+    assert by_title[0].recipe["params"]["labels"] == {"category": "food", "style": "3d"}
+    assert by_title[0].recipe["label"] == "Food & Drink · 3D"
+    anything = engines.conditional.sample({"category": ANY, "style": "flat"}, 4, 1, 1.0, "tiny-cgan")
+    assert anything[0].recipe["label"] == "Flat"
+    walk = engines.conditional.morph("category", "smileys", "Food & Drink", {"style": ANY}, 5, 3, 1.0, "tiny-cgan")
+    assert walk.recipe["label"] == "Smileys → Food & Drink" and walk.recipe["params"]["to"]["category"] == "food"
+    with pytest.raises(InputError, match="unknown category 'Food and Drink'"):
+        engines.conditional.sample({"category": "Food and Drink", "style": ANY}, 0, 1, 1.0, "tiny-cgan")
+
+
+def test_titles_that_do_not_fit_the_classes_fall_back_to_the_names():
+    labels = {"category": ["a", "b"], "style": ["x"]}
+    assert label_titles(labels, None) == labels
+    assert label_titles(labels, {"category": ["A"], "style": [""]}) == labels  # too few; empty
+    assert label_titles(labels, {"category": ["A", "B"]}) == {"category": ["A", "B"], "style": ["x"]}
 
 
 def test_any_is_its_own_learned_class(engines):
@@ -104,3 +133,13 @@ def test_bundled_conditional_gan_makes_the_category_asked_for():
         predicted = net(x)["category_logits"].argmax(1)
     asked = torch.tensor([net.category_names.index(r[0].recipe["params"]["labels"]["category"]) for r in rows])
     assert (predicted == asked.repeat_interleave(8)).float().mean() > 0.3
+    from training.data import CATEGORIES, CATEGORY_TITLES, STYLE_TITLES, STYLES
+
+    choices = engines.conditional.label_choices("emoji-conditional")  # what the pickers show, and send
+    assert choices == {
+        "category": list(zip(CATEGORY_TITLES, CATEGORIES, strict=True)),
+        "style": list(zip(STYLE_TITLES, STYLES, strict=True)),
+    }
+    food_in_noto = {"category": "Food & Drink", "style": "Noto"}  # the issue's own words
+    noto_food = engines.conditional.sample(food_in_noto, 0, 1, 1.0, "emoji-conditional")
+    assert noto_food[0].recipe["params"]["labels"] == {"category": "food-drink", "style": "noto"}

@@ -44,6 +44,16 @@ def test_parameters_without_prompt_is_one_line():
     assert "\n" not in text and text.startswith("Seed: 3")
 
 
+def test_captions_lead_with_what_the_image_shows(gallery):
+    """A thumbnail shows a caption's first dozen characters: the prompt or class, then the seed."""
+    conditional = {"engine": "conditional", "operation": "sample", "label": "Food & Drink · Noto", "seed": 3}
+    assert gallery.add(Image.new("RGB", (8, 8)), conditional).caption == "Food & Drink · Noto · seed 3"
+    assert gallery.add(Image.new("RGB", (8, 8)), RECIPE).caption == "a cat astronaut, ünïcode ✨ · seed 42"
+    unnamed = {"engine": "gan", "operation": "interpolate", "seed": None}
+    assert gallery.add(Image.new("RGB", (8, 8)), unnamed).caption == "gan: interpolate"
+    assert "Class: Food & Drink · Noto" in a1111_parameters({**conditional, "params": {}}, (32, 32))
+
+
 def test_newest_first_paging_and_delete(gallery):
     ids = [gallery.add(Image.new("RGB", (8, 8)), {**RECIPE, "seed": i}).id for i in range(5)]
     assert [e.id for e in gallery.list(1, 2)] == ids[::-1][:2]

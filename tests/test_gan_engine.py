@@ -253,6 +253,7 @@ def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):
     train_gan.main([*args, "--checkpoints", str(checkpoints)])
     settings = json.loads((checkpoints / "pets" / "atelier.json").read_text())
     assert settings["task"] == "conditional" and settings["labels"] == {"class": ["cats", "dogs"]}
+    assert "label_titles" not in settings  # folder names are already what people call them
     assert json.loads((checkpoints / "pets" / "training_metrics.json").read_text())["images"] == 7
     assert (checkpoints / "pets" / "samples-0.png").is_file()
     generator = Generator.from_pretrained(checkpoints / "pets").float().eval()

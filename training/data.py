@@ -44,8 +44,9 @@ class Package:
     credit: str
 
 
-# The four art styles, in label order: style index i is STYLES[i].
+# The four art styles, in label order: style index i is STYLES[i]; STYLE_TITLES[i] is its name for people.
 STYLES = ["fluent-3d", "fluent-flat", "noto", "twemoji"]
+STYLE_TITLES = ["Fluent 3D", "Fluent Flat", "Noto", "Twemoji"]
 ART_PACKAGES = {
     "fluent-3d": Package(
         "@iconify-json/fluent-emoji",
@@ -94,6 +95,17 @@ CATEGORIES = [
     "activities",
     "objects",
     "symbols",
+]
+# The Unicode emoji groups' own names, for people (pickers, captions).
+CATEGORY_TITLES = [
+    "Smileys & Emotion",
+    "People & Body",
+    "Animals & Nature",
+    "Food & Drink",
+    "Travel & Places",
+    "Activities",
+    "Objects",
+    "Symbols",
 ]
 EMOJIBASE_GROUP_TO_CATEGORY = {0: 0, 1: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 7}
 HELDOUT_PERCENT = 10

@@ -65,6 +65,7 @@ class TrainingSet:
     images: torch.Tensor  # uint8 [N, 3, H, W]
     labels: torch.Tensor | None = None  # [N, label sets] for a conditional GAN
     label_names: dict[str, list[str]] = field(default_factory=dict)  # label set -> class names
+    label_titles: dict[str, list[str]] = field(default_factory=dict)  # the same classes' names for people, if any
     heldout: TrainingSet | None = None  # images never trained on (the emoji held-out split), for checks
 
 
@@ -81,7 +82,10 @@ def emoji_images(resolution: int, conditional: bool = False) -> TrainingSet:
             continue
         labels = torch.from_numpy(np.stack([split["category"], split["style"]], axis=1)).long()
         names = {"category": list(map(str, split["category_names"])), "style": list(map(str, split["style_names"]))}
-        sets.append(TrainingSet(images, labels, names))
+        titles = {"category": emoji_data.CATEGORY_TITLES, "style": emoji_data.STYLE_TITLES}
+        if [names["category"], names["style"]] != [emoji_data.CATEGORIES, emoji_data.STYLES]:
+            titles = {}  # a data file from another version of the class lists: its names alone
+        sets.append(TrainingSet(images, labels, names, titles))
     train, heldout = sets
     train.heldout = heldout
     return train
@@ -232,11 +236,13 @@ def export(ema: Generator, out_dir: Path, meta: dict) -> None:
     """EMA generator as fp16 safetensors + config, and atelier.json so the registry lists it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copy.deepcopy(ema).half().save_pretrained(out_dir)
-    label_names = meta.pop("label_names")
+    label_names, label_titles = meta.pop("label_names"), meta.pop("label_titles", {})
     settings = {"task": "conditional" if label_names else "gan", "title": meta.pop("title")}
     settings |= {"resolution": ema.resolution, "z_dim": ema.z_dim}
     if label_names:
         settings["labels"] = label_names  # label set -> class names, in index order ("any" is index len(names))
+    if label_titles:
+        settings["label_titles"] = label_titles  # what the studio's pickers and captions show
     (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
     (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
     files = grids(ema.float(), next(ema.parameters()).device)
@@ -245,7 +251,8 @@ def export(ema: Generator, out_dir: Path, meta: dict) -> None:
     captions = {"seeds 0–63, ψ = 1": "samples.png"}
     if label_names:
         captions = {
-            f"one row per {label_set} ({', '.join(names)}; other labels 'any'), seeds 0–7 in every row": name
+            f"one row per {label_set} ({', '.join(label_titles.get(label_set, names))}; other labels 'any'), "
+            f"seeds 0–7 in every row": name
             for (label_set, names), name in zip(label_names.items(), files, strict=True)
         }
     write_gan_card(out_dir, settings["title"], meta, sum(p.numel() for p in ema.parameters()), captions)
@@ -427,6 +434,7 @@ def main(argv: list[str] | None = None) -> None:
             "images": len(data.images),
             "label_sets": list(data.label_names),
             "label_names": data.label_names,
+            "label_titles": data.label_titles,
             "command": command,
             "history": history,
             "note": args.card_note,
