@@ -119,11 +119,8 @@ def default_model(engines: Engines, task: str) -> str | None:
 def grid_caption(recipe: dict[str, Any]) -> str:
     if recipe.get("engine") == "text":
         return f"seed {recipe['seed']}"
-    if recipe.get("engine") in ("dit", "conditional") and recipe.get("label"):  # the class, in words
+    if recipe.get("label"):  # a class (conditional GAN, DiT), in words
         return f"{recipe['label']} · seed {recipe['seed']}"
-    if recipe.get("engine") == "conditional":  # made before recipes carried a label
-        labels = " · ".join(v for v in recipe["params"].get("labels", {}).values() if v != "any") or "any"
-        return f"{labels} · seed {recipe['seed']}"
     if recipe.get("operation") == "variation":
         return f"seed {recipe['seed']} · variation {recipe['params']['index'] + 1}"
     return f"seed {recipe['seed']}"
