@@ -45,7 +45,11 @@ class Engine:
         entry = self.cache.get(key, lambda: self.load_model(spec))
         return entry.model, entry.lock
 
-    def recipe(self, loaded: Any, operation: str, params: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+    def recipe(
+        self, loaded: Any, operation: str, params: dict[str, Any], seed: int | None = None, **top: Any
+    ) -> dict[str, Any]:
+        """What made an image. `top` holds fields kept at the top level, where the gallery reads them:
+        what was asked for in words (`label`, `prompt`, `negative_prompt`) and measured figures (`metrics`)."""
         return {
             "engine": self.task,
             "operation": operation,
@@ -58,6 +62,7 @@ class Engine:
             "dtype": str(loaded.dtype).removeprefix("torch."),
             "versions": library_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **top,
         }
 
 

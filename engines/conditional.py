@@ -94,11 +94,6 @@ class ConditionalEngine(Engine):
             label_index(name, names, chosen.get(name), loaded.titles[name]) for name, names in loaded.labels.items()
         ]
 
-    def recipe(self, loaded: LoadedConditional, operation: str, params: dict[str, Any], seed=None) -> dict[str, Any]:
-        recipe = super().recipe(loaded, operation, params, seed)
-        recipe["label"] = self.title(loaded, params)  # top level, in words: the gallery's captions show it
-        return recipe
-
     def _generate(self, loaded, z: torch.Tensor, labels: torch.Tensor | None = None, embedding=None) -> list:
         device, dtype = self.runtime.device, loaded.dtype
         with torch.inference_mode():
@@ -117,8 +112,9 @@ class ConditionalEngine(Engine):
         with lock:
             images = self._generate(loaded, z, torch.tensor(indices).repeat(count, 1))
         params = {"grid_size": count, "batch_seed": seed, "psi": psi, "labels": self.named(loaded, indices)}
+        label = self.title(loaded, params)
         return [
-            Generated(img, self.recipe(loaded, "sample", {**params, "index": i}, seed + i))
+            Generated(img, self.recipe(loaded, "sample", {**params, "index": i}, seed + i, label=label))
             for i, img in enumerate(images)
         ]
 
@@ -139,9 +135,10 @@ class ConditionalEngine(Engine):
                 with lock:
                     images = self._generate(loaded, z, torch.tensor(indices).repeat(seeds, 1))
                 params = {"psi": psi, "batch_seed": seed, "grid_size": seeds, "labels": self.named(loaded, indices)}
+                label = self.title(loaded, params)
                 rows.append(
                     [
-                        Generated(img, self.recipe(loaded, "class_grid", {**params, "index": i}, seed + i))
+                        Generated(img, self.recipe(loaded, "class_grid", {**params, "index": i}, seed + i, label=label))
                         for i, img in enumerate(images)
                     ]
                 )
@@ -181,7 +178,7 @@ class ConditionalEngine(Engine):
             "frames": frames,
             "psi": psi,
         }
-        return Walk(images, self.recipe(loaded, "morph", params, seed))
+        return Walk(images, self.recipe(loaded, "morph", params, seed, label=self.title(loaded, params)))
 
     @staticmethod
     def named(loaded: LoadedConditional, indices: list[int]) -> dict[str, str]:

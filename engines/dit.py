@@ -152,7 +152,7 @@ class DiTEngine(Engine):
                 del pipe.progress_bar  # back to the class's method
         params = {"label": name, "class_id": index, "batch_seed": seed, "batch_size": batch, "steps": steps}
         params |= {"guidance_scale": guidance, "scheduler": type(pipe.scheduler).__name__}
-        recipes = [self.recipe(loaded, "dit_sample", {**params, "index": i}, seed + i) for i in range(batch)]
-        for recipe in recipes:
-            recipe["label"] = name  # top level: the gallery's captions show it
+        recipes = [
+            self.recipe(loaded, "dit_sample", {**params, "index": i}, seed + i, label=name) for i in range(batch)
+        ]
         return [Drawn(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]

@@ -192,9 +192,12 @@ class TextEngine(Engine):
             "scheduler": scheduler,
             "size": f"{size}x{size}",
         }
-        recipes = [self.recipe(loaded, "text_to_image", {**params, "index": i}, seed + i) for i in range(batch)]
-        for recipe in recipes:  # top level, where the gallery's A1111 "parameters" chunk looks for them
-            recipe.update(prompt=prompt, negative_prompt=negative)
+        recipes = [
+            self.recipe(
+                loaded, "text_to_image", {**params, "index": i}, seed + i, prompt=prompt, negative_prompt=negative
+            )
+            for i in range(batch)
+        ]
         return [Drawn(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
 
     @staticmethod

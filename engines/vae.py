@@ -165,8 +165,8 @@ class VAEEngine(Engine):
         a, b = (a + 1) / 2, (b + 1) / 2
         score_psnr, score_ssim = psnr(a, b).item(), ssim(a, b).item()
         params = {"size": f"{original.width}x{original.height}", "policy": "square" if loaded.fixed_size else "aspect"}
-        recipe = self.recipe(loaded, "reconstruct", params)
-        recipe["metrics"] = {"psnr": round(score_psnr, 3), "ssim": round(score_ssim, 4)}
+        metrics = {"psnr": round(score_psnr, 3), "ssim": round(score_ssim, 4)}
+        recipe = self.recipe(loaded, "reconstruct", params, metrics=metrics)
         return Reconstruction(
             original, reconstruction, difference_heatmap(original, reconstruction), score_psnr, score_ssim, recipe
         )
