@@ -46,6 +46,10 @@ CSS = """
 #recipe textarea { font-family: ui-monospace, monospace; font-size: 12px; }
 /* galleries grow with their images instead of reserving 450 px for one row */
 .pixelated .grid-wrap.fixed-height { min-height: 0; height: auto; max-height: none; }
+/* the class grid's captions are class names ("Smileys & Emotion"): room for them at 8 columns */
+#conditional-classes .caption-label {
+  max-width: calc(100% - 2 * var(--block-label-margin)); font-size: 12px; padding: 1px 5px;
+}
 """
 
 
@@ -119,6 +123,8 @@ def default_model(engines: Engines, task: str) -> str | None:
 def grid_caption(recipe: dict[str, Any]) -> str:
     if recipe.get("engine") == "text":
         return f"seed {recipe['seed']}"
+    if recipe.get("operation") == "class_grid":  # the row's class in full; a column is one seed in every row
+        return recipe["label"]
     if recipe.get("label"):  # a class (conditional GAN, DiT), in words
         return f"{recipe['label']} · seed {recipe['seed']}"
     if recipe.get("operation") == "variation":
@@ -767,7 +773,9 @@ def conditional_tab(engines: Engines, studio: Studio, after) -> dict[str, gr.com
                 grid_count = gr.Slider(1, MAX_SEEDS_PER_CLASS, value=8, step=1, label="Seeds per class")
             every = gr.Button("Every class", variant="primary")
             # one row per class: as many columns as seeds per class (the slider updates it)
-            class_grid = pixel_gallery("A row per class, the same noise in every row", 8, elem_id="conditional-classes")
+            class_grid = pixel_gallery(
+                "A row per class; each column one seed, the same in every row", 8, elem_id="conditional-classes"
+            )
         with gr.Tab("DiT · ImageNet classes", id="dit"):
             dit_controls = dit_section(engines, studio, after)
         with gr.Tab("Morph", id="morph"):

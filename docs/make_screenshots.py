@@ -1,6 +1,7 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
     python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,text}.png, screenshot.png (VAE)
+    python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
 
 Launches the studio in-process on a temporary gallery, clicks through each tab the way an
 artist would, and saves full-page screenshots. Needs /usr/bin/chromium (tests/install.sh).
@@ -75,7 +76,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    out = parser.parse_args().out
+    parser.add_argument("--only", nargs="+", choices=["gan", "conditional", "text", "vae"], help="just these tabs")
+    args = parser.parse_args()
+    out = args.out
 
     engines = create_engines()
     gallery = Gallery(Path(tempfile.mkdtemp()) / "gallery")
@@ -88,6 +91,8 @@ def main() -> None:
         shots.insert(0, ("screenshot-conditional.png", conditional_tab))
     if engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-gan.png", gan_tab))
+    if args.only:
+        shots = [(name, shoot) for name, shoot in shots if shoot.__name__.removesuffix("_tab") in args.only]
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])

@@ -80,6 +80,7 @@ def test_one_seed_every_class(engines):
     assert len(rows) == 3 + 2 and all(len(row) == 2 for row in rows)
     assert [row[0].recipe["params"]["labels"]["category"] for row in rows[:3]] == TINY_LABELS["category"]
     assert [row[0].recipe["params"]["labels"]["style"] for row in rows[3:]] == TINY_LABELS["style"]
+    assert [row[1].recipe["label"] for row in rows] == TINY_TITLES["category"] + TINY_TITLES["style"]
 
 
 def test_class_morph_ends_at_both_classes(engines):
