@@ -155,7 +155,7 @@ class Harness:
         label sets at once."""
         engine = self.engines.conditional
         loaded, _ = engine.load(spec.id)
-        label_sets = list(loaded.labels)
+        label_sets = loaded.picked  # a drawn label set (subjects) is drawn by the engine, as in the studio
         # sample i (seed i) is asked for the labels of held-out image i, cycling: the held-out label mix
         held = self.heldout
         emoji_labels = all(  # the emoji set's own labels: ask for them as the held-out art has them
@@ -164,7 +164,7 @@ class Harness:
         wanted = [
             {k: str(held[f"{k}_names"][held[k][i % len(held[k])]]) for k in label_sets}
             if emoji_labels
-            else {k: names[i % len(names)] for k, names in loaded.labels.items()}
+            else {k: loaded.labels[k][i % len(loaded.labels[k])] for k in label_sets}
             for i in range(self.samples)
         ]
         images = [np.asarray(engine.sample(labels, i, 1, 1.0, spec.id)[0].image) for i, labels in enumerate(wanted)]

@@ -7,11 +7,19 @@ engine: image i of a grid comes from seed + i, and z <- psi * z.
 
 Every class has a name (its id: "food-drink", what recipes and the API use) and may have a title
 for people ("Food & Drink", from the checkpoint's `label_titles`); either one, in any case, picks it.
+
+A checkpoint may also have *drawn* label sets (`drawn_labels` in atelier.json): finer labels
+nested in a chosen one, such as the emoji model's subjects (small groups of like emoji, e.g.
+"strawberry, cherries, peach", each within one category; see training/subjects.py). Nobody
+picks them: each image draws one from its own seed among the subjects of the category asked for
+(of every category for "any"), so a seed is still one image, and the pickers stay category and
+style. A request may name one (the Python API), and the recipe records the one drawn.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -30,6 +38,13 @@ MAX_SEEDS_PER_CLASS = 8
 class LoadedConditional(LoadedGAN):
     labels: dict[str, list[str]] = None  # label set -> class names, in index order
     titles: dict[str, list[str]] = None  # label set -> the classes' titles for people (the names if none)
+    # drawn label set -> (the label set it is nested in, the parent class of each of its classes)
+    drawn: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+
+    @property
+    def picked(self) -> list[str]:
+        """The label sets a person picks (the drawn ones follow from them and the seed)."""
+        return [name for name in self.labels if name not in self.drawn]
 
 
 def label_titles(labels: dict[str, list[str]], titles: Any) -> dict[str, list[str]]:
@@ -69,6 +84,34 @@ def label_index(label_set: str, names: list[str], value: Any, titles: list[str] 
     return int(value)
 
 
+def draw_nested(parents: list[int], parent: int, parent_classes: int, seed: int) -> int:
+    """A class of a drawn label set for one image: one of those nested in the parent class asked for
+    (any of them when the parent is "any", index parent_classes), picked by the image's seed alone."""
+    under = [i for i, p in enumerate(parents) if parent in (p, parent_classes)]
+    return random.Random(seed).choice(under)
+
+
+def drawn_labels(model_id: str, labels: dict[str, list[str]], drawn: Any) -> dict[str, tuple[str, list[int]]]:
+    """atelier.json's `drawn_labels` ({"subject": {"within": "category", "parents": [3, 3, 0, ...]}}),
+    checked: each drawn set nests in an earlier, picked one, with one parent class per class."""
+    checked = {}
+    for name, entry in (drawn or {}).items():
+        parent = entry.get("within") if isinstance(entry, dict) else None
+        parents = entry.get("parents") if isinstance(entry, dict) else None
+        if (
+            name not in labels
+            or parent not in labels
+            or parent in checked
+            or list(labels).index(parent) > list(labels).index(name)
+            or not isinstance(parents, list)
+            or len(parents) != len(labels[name])
+            or not all(isinstance(p, int) and 0 <= p < len(labels[parent]) for p in parents)
+        ):
+            raise InputError(f"{model_id}: its drawn label set {str(name)[:40]!r} does not fit its labels")
+        checked[name] = (parent, parents)
+    return checked
+
+
 class ConditionalEngine(Engine):
     task = "conditional"
 
@@ -78,21 +121,29 @@ class ConditionalEngine(Engine):
         if list(map(len, labels.values())) != loaded.model.label_sizes:
             raise InputError(f"{spec.id} has no class names for its labels: it is not a conditional GAN checkpoint")
         titles = label_titles(labels, spec.settings.get("label_titles"))
-        return LoadedConditional(**vars(loaded), labels=labels, titles=titles)
+        drawn = drawn_labels(spec.id, labels, spec.settings.get("drawn_labels"))
+        return LoadedConditional(**vars(loaded), labels=labels, titles=titles, drawn=drawn)
 
     def label_names(self, model_id: str) -> dict[str, list[str]]:
+        """The label sets a person picks -> their class names."""
         loaded, _ = self.load(model_id)
-        return dict(loaded.labels)
+        return {name: loaded.labels[name] for name in loaded.picked}
 
     def label_choices(self, model_id: str) -> dict[str, list[tuple[str, str]]]:
         """Label set -> (title, name) per class, in index order: what a picker shows and sends."""
         loaded, _ = self.load(model_id)
-        return {k: list(zip(loaded.titles[k], names, strict=True)) for k, names in loaded.labels.items()}
+        return {k: list(zip(loaded.titles[k], loaded.labels[k], strict=True)) for k in loaded.picked}
 
-    def _labels(self, loaded: LoadedConditional, chosen: dict[str, Any]) -> list[int]:
-        return [
-            label_index(name, names, chosen.get(name), loaded.titles[name]) for name, names in loaded.labels.items()
-        ]
+    def _labels(self, loaded: LoadedConditional, chosen: dict[str, Any], seed: int = 0) -> list[int]:
+        """Every label set's index for one image; a drawn set left open is drawn from the image's seed."""
+        indices = {}
+        for name, names in loaded.labels.items():
+            if name in loaded.drawn and (chosen.get(name) is None or str(chosen[name]).strip().lower() == ANY):
+                parent, parents = loaded.drawn[name]
+                indices[name] = draw_nested(parents, indices[parent], len(loaded.labels[parent]), seed)
+            else:
+                indices[name] = label_index(name, names, chosen.get(name), loaded.titles[name])
+        return list(indices.values())
 
     def _generate(self, loaded, z: torch.Tensor, labels: torch.Tensor | None = None, embedding=None) -> list:
         device, dtype = self.runtime.device, loaded.dtype
@@ -107,38 +158,42 @@ class ConditionalEngine(Engine):
         seed = check_seed(seed, count)
         psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
         loaded, lock = self.load(model_id)
-        indices = self._labels(loaded, labels)
+        indices = [self._labels(loaded, labels, seed + i) for i in range(count)]
         z = psi * seeded_noise((count, loaded.model.z_dim), seed)
         with lock:
-            images = self._generate(loaded, z, torch.tensor(indices).repeat(count, 1))
-        params = {"grid_size": count, "batch_seed": seed, "psi": psi, "labels": self.named(loaded, indices)}
-        label = self.title(loaded, params)
+            images = self._generate(loaded, z, torch.tensor(indices))
+        params = {"grid_size": count, "batch_seed": seed, "psi": psi}
         return [
-            Generated(img, self.recipe(loaded, "sample", {**params, "index": i}, seed + i, label=label))
+            self.generated(loaded, img, "sample", {**params, "index": i}, indices[i], seed + i)
             for i, img in enumerate(images)
         ]
 
+    def generated(
+        self, loaded: LoadedConditional, image, operation: str, params: dict, indices: list[int], seed: int
+    ) -> Generated:
+        """An image with its recipe: its labels by name (a drawn subject included), and in words."""
+        params = {**params, "labels": self.named(loaded, indices)}
+        return Generated(image, self.recipe(loaded, operation, params, seed, label=self.title(loaded, params)))
+
     def class_grid(self, seed: Any, seeds: Any, psi: Any, model_id: str) -> list[list[Generated]]:
-        """One seed, every class: for each label set, one row per class (other labels "any"), the
-        same noise (seeds seed .. seed + seeds - 1) in every row."""
+        """One seed, every class: for each picked label set, one row per class (other labels "any"),
+        the same noise (seeds seed .. seed + seeds - 1) in every row."""
         seeds = check_int("seeds per class", seeds, 1, MAX_SEEDS_PER_CLASS)
         seed = check_seed(seed, seeds)
         psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
         loaded, lock = self.load(model_id)
-        sizes = loaded.model.label_sizes
         z = psi * seeded_noise((seeds, loaded.model.z_dim), seed)
+        params = {"psi": psi, "batch_seed": seed, "grid_size": seeds}
         rows = []
-        for k in range(len(sizes)):
-            for c in range(sizes[k]):
-                indices = list(sizes)
-                indices[k] = c
+        for label_set in loaded.picked:
+            for name in loaded.labels[label_set]:
+                chosen = {**dict.fromkeys(loaded.picked, ANY), label_set: name}
+                indices = [self._labels(loaded, chosen, seed + i) for i in range(seeds)]
                 with lock:
-                    images = self._generate(loaded, z, torch.tensor(indices).repeat(seeds, 1))
-                params = {"psi": psi, "batch_seed": seed, "grid_size": seeds, "labels": self.named(loaded, indices)}
-                label = self.title(loaded, params)
+                    images = self._generate(loaded, z, torch.tensor(indices))
                 rows.append(
                     [
-                        Generated(img, self.recipe(loaded, "class_grid", {**params, "index": i}, seed + i, label=label))
+                        self.generated(loaded, img, "class_grid", {**params, "index": i}, indices[i], seed + i)
                         for i, img in enumerate(images)
                     ]
                 )
@@ -161,10 +216,10 @@ class ConditionalEngine(Engine):
         seed = check_seed(seed)
         psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
         loaded, lock = self.load(model_id)
-        if label_set not in loaded.labels:
-            raise InputError(f"morph which labels? one of {', '.join(loaded.labels)}, not {str(label_set)[:40]!r}")
-        a = self._labels(loaded, {**labels, label_set: start})
-        b = self._labels(loaded, {**labels, label_set: end})
+        if label_set not in loaded.picked:
+            raise InputError(f"morph which labels? one of {', '.join(loaded.picked)}, not {str(label_set)[:40]!r}")
+        a = self._labels(loaded, {**labels, label_set: start}, seed)
+        b = self._labels(loaded, {**labels, label_set: end}, seed)
         with torch.inference_mode():
             ends = loaded.model.embed(torch.tensor([a, b], device=self.runtime.device)).float().cpu()
         t = torch.linspace(0, 1, frames)[:, None]
@@ -192,11 +247,11 @@ class ConditionalEngine(Engine):
         """What an image shows, in words: "Food & Drink · Noto" ("any" left out), or for a morph
         "Food & Drink → Symbols · Noto"."""
 
-        def words(labels: dict[str, str]) -> list[str]:
+        def words(labels: dict[str, str]) -> list[str]:  # the picked labels: a drawn subject is in the recipe
             return [
                 loaded.titles[k][loaded.labels[k].index(v)] if v != ANY else ANY
                 for k, v in labels.items()
-                if k in loaded.labels
+                if k in loaded.picked
             ]
 
         if "labels" in params:

@@ -64,13 +64,20 @@ def save_tiny_autoencoder_tiny(folder: Path) -> Path:
 
 TINY_LABELS = {"category": ["smileys", "animals", "food"], "style": ["flat", "3d"]}
 TINY_TITLES = {"category": ["Smileys", "Animals", "Food & Drink"], "style": ["Flat", "3D"]}
+# subjects nested in the categories, drawn from each image's seed (training/subjects.py)
+TINY_SUBJECTS = {"subject": ["grin", "cat", "dog", "apple"]}
+TINY_DRAWN = {"subject": {"within": "category", "parents": [0, 1, 1, 2]}}
 
 
 def save_tiny_generator(
-    folder: Path, resolution: int = 16, labels: dict | None = None, titles: dict | None = None
+    folder: Path,
+    resolution: int = 16,
+    labels: dict | None = None,
+    titles: dict | None = None,
+    drawn: dict | None = None,
 ) -> Path:
     """A random-weight generator in the exported format (what training/train_gan.py writes);
-    with labels (and their titles), a conditional one."""
+    with labels (and their titles, and drawn label sets such as subjects), a conditional one."""
     import torch
 
     from engines.nets.gan import Generator
@@ -89,6 +96,8 @@ def save_tiny_generator(
         settings["labels"] = labels
     if titles:
         settings["label_titles"] = titles
+    if drawn:
+        settings["drawn_labels"] = drawn
     (folder / "atelier.json").write_text(json.dumps(settings))
     return folder
 
@@ -175,6 +184,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
     save_tiny_generator(root / "tiny-gan")
     save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS, titles=TINY_TITLES)
+    save_tiny_generator(root / "tiny-cgan-subjects", labels=TINY_LABELS | TINY_SUBJECTS, drawn=TINY_DRAWN)
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
     return root
 

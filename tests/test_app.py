@@ -8,6 +8,7 @@ import time
 
 import gradio as gr
 import httpx
+import numpy as np
 import pytest
 import torch
 from gradio_client import Client, handle_file
@@ -289,6 +290,21 @@ def test_conditional_endpoints_and_reuse(served):
         3,
         4,
     )
+
+
+def test_a_model_with_subjects_keeps_its_two_pickers_and_reuse_remakes_the_grid(served):
+    """Subjects are drawn from each seed: the API takes category and style, and reusing an image's
+    settings draws the same subjects again, so the grid comes back bit for bit."""
+    client, gallery, demo = served
+    grid = client.predict("animals", "flat", 3, 4, 0.8, "tiny-cgan-subjects", api_name="/conditional_sample")
+    recipes = [read_recipe(item["image"]) for item in grid]
+    assert {r["params"]["labels"]["subject"] for r in recipes} <= {"cat", "dog"}
+    settings = demo.studio.reuse_settings(gallery.list()[0].id)
+    args = [settings[f"conditional_{k}"] for k in ("first", "second", "seed", "count", "psi", "model")]
+    again = client.predict(*args, api_name="/conditional_sample")
+    assert [np.asarray(Image.open(a["image"])).tolist() for a in again] == [
+        np.asarray(Image.open(g["image"])).tolist() for g in grid
+    ]
 
 
 def test_dit_by_local_path_and_reuse(served, tiny_dit):

@@ -92,6 +92,62 @@ def test_class_morph_ends_at_both_classes(engines):
     assert np.abs(np.asarray(walk.frames[-1], int) - pixels(end)[0]).max() <= 1
 
 
+SUBJECTS = "tiny-cgan-subjects"  # subjects nested in the categories: grin (smileys), cat, dog (animals), apple (food)
+
+
+def subjects_of(generated) -> list[str]:
+    return [g.recipe["params"]["labels"]["subject"] for g in generated]
+
+
+def test_a_drawn_subject_comes_from_the_category_asked_for_and_the_seed_alone(engines):
+    animals = engines.conditional.sample(ANIMALS_FLAT, 0, 16, 1.0, SUBJECTS)
+    assert set(subjects_of(animals)) == {"cat", "dog"}  # both animals, nothing else
+    assert (
+        subjects_of(engines.conditional.sample({"category": "food", "style": ANY}, 0, 4, 1.0, SUBJECTS))
+        == ["apple"] * 4
+    )
+    anything = engines.conditional.sample({"category": ANY, "style": "3d"}, 0, 32, 1.0, SUBJECTS)
+    assert set(subjects_of(anything)) == {"grin", "cat", "dog", "apple"}  # 'any' category: every subject
+    alone = engines.conditional.sample(ANIMALS_FLAT, 5, 1, 1.0, SUBJECTS)  # image 5 of the grid, re-made alone
+    assert subjects_of(alone) == subjects_of(animals)[5:6] and np.array_equal(pixels(alone)[0], pixels(animals)[5])
+    assert animals[0].recipe["label"] == "animals · flat"  # captions say what was asked for
+
+
+def test_a_subject_can_be_named_and_nobody_has_to_pick_one(engines):
+    dogs = engines.conditional.sample({**ANIMALS_FLAT, "subject": "dog"}, 0, 4, 1.0, SUBJECTS)
+    assert subjects_of(dogs) == ["dog"] * 4
+    assert list(engines.conditional.label_names(SUBJECTS)) == ["category", "style"]  # the pickers
+    assert list(engines.conditional.label_choices(SUBJECTS)) == ["category", "style"]
+    rows = engines.conditional.class_grid(3, 2, 1.0, SUBJECTS)
+    assert len(rows) == 3 + 2  # a row per category and per style, none per subject
+    assert subjects_of(rows[1]) == [
+        engines.conditional.sample(ANIMALS_FLAT, 3 + i, 1, 1.0, SUBJECTS)[0].recipe["params"]["labels"]["subject"]
+        for i in range(2)
+    ]
+    with pytest.raises(InputError, match="morph which labels"):
+        engines.conditional.morph("subject", "cat", "dog", ANIMALS_FLAT, 0, 3, 1.0, SUBJECTS)
+    walk = engines.conditional.morph("category", "smileys", "food", {"style": "3d"}, 5, 3, 1.0, SUBJECTS)
+    assert walk.recipe["params"]["from"]["subject"] == "grin" and walk.recipe["params"]["to"]["subject"] == "apple"
+
+
+def test_drawn_labels_that_do_not_fit_the_labels_are_refused():
+    from engines.conditional import drawn_labels
+
+    labels = {"category": ["a", "b"], "style": ["x"], "subject": ["s", "t", "u"]}
+    assert drawn_labels("m", labels, {"subject": {"within": "category", "parents": [0, 1, 1]}}) == {
+        "subject": ("category", [0, 1, 1])
+    }
+    for bad in (
+        {"subject": {"within": "category", "parents": [0, 1]}},  # one parent too few
+        {"subject": {"within": "category", "parents": [0, 1, 2]}},  # no category 2
+        {"subject": {"within": "colour", "parents": [0, 0, 0]}},  # no such label set
+        {"category": {"within": "subject", "parents": [0, 0]}},  # nested in a later set
+        {"subject": [0, 1, 1]},
+    ):
+        with pytest.raises(InputError, match="does not fit"):
+            drawn_labels("m", labels, bad)
+
+
 @pytest.mark.parametrize(
     ("labels", "message"),
     [

@@ -262,6 +262,13 @@ def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):
         by_class = [generator(z, torch.full((3, 1), c)) for c in range(3)]  # cats, dogs, any (index 2)
     assert not torch.equal(by_class[0], by_class[1]) and not torch.equal(by_class[0], by_class[2])
 
+    # fine-tuning that export on the same folders: a new run starts from its generator, and the card says so
+    tuned = [*args[:-2], "--run-dir", str(tmp_path / "tuned-run"), "--name", "pets-tuned"]
+    train_gan.main([*tuned, "--checkpoints", str(checkpoints), "--init-from", str(checkpoints / "pets")])
+    card = (checkpoints / "pets-tuned" / "README.md").read_text()
+    assert f"started from the generator exported in {checkpoints / 'pets'}" in card
+    assert f"--init-from {checkpoints / 'pets'}" in card
+
 
 def test_balanced_sampling_evens_out_unbalanced_classes():
     from training.train_gan import balanced_indices, drop_labels
@@ -294,3 +301,68 @@ def test_bundled_emoji_gan_grid_of_64_does_not_repeat_itself():
         out = net(x)
     assert len(out["style_logits"].argmax(1).unique()) >= 3
     assert len(out["category_logits"].argmax(1).unique()) >= 5
+
+
+def test_init_from_an_export_starts_where_it_left_off_and_new_label_sets_add_nothing(tmp_path):
+    """Fine-tuning: a new run starts from an exported generator; a label set the export lacks
+    (subjects) starts at zero, so every subject draws what the export drew."""
+    from engines.nets.gan import Generator
+    from training.train_gan import init_generator
+
+    torch.manual_seed(0)
+    source = Generator(16, 16, 8, label_sizes=[3, 2], embed_dim=8).eval()
+    for linear in source.label_modulations:
+        torch.nn.init.normal_(linear.weight, std=0.5)
+    source.save_pretrained(tmp_path / "export")
+    target = Generator(16, 16, 8, label_sizes=[3, 2, 5], embed_dim=8).eval()
+    init_generator(target, tmp_path / "export")
+    z, labels = torch.randn(4, 16), torch.tensor([[0, 1], [2, 0], [3, 2], [1, 1]])
+    with torch.no_grad():
+        for subject in (0, 4, 5):
+            with_subject = torch.cat([labels, torch.full((4, 1), subject)], 1)
+            assert torch.allclose(target(z, with_subject), source(z, labels), atol=1e-6)
+    unconditional = Generator(16, 16, 8).eval()
+    unconditional.save_pretrained(tmp_path / "unconditional")
+    pets = Generator(16, 16, 8, label_sizes=[2], embed_dim=8).eval()
+    init_generator(pets, tmp_path / "unconditional")  # a conditional GAN of your folders from the emoji GAN
+    with torch.no_grad():
+        assert torch.allclose(pets(z, torch.tensor([[0], [1], [2], [0]])), unconditional(z), atol=1e-6)
+    assert pets.label_embeddings[0].weight.abs().sum() > 0  # fresh embeddings, so the labels can be learnt
+    with pytest.raises(SystemExit, match="--base-channels"):
+        init_generator(Generator(16, 16, 16, label_sizes=[3, 2], embed_dim=8), tmp_path / "export")
+    with pytest.raises(SystemExit, match="has labels"):
+        init_generator(Generator(16, 16, 8, label_sizes=[4, 2], embed_dim=8), tmp_path / "export")
+
+
+def test_subjects_need_the_emoji_set(tmp_path):
+    from training import train_gan
+
+    for extra in ([], ["--conditional", "--data", str(tmp_path)]):
+        with pytest.raises(SystemExit):
+            train_gan.main(["--subjects", "8", "--steps", "1", "--run-dir", str(tmp_path / "run"), *extra])
+
+
+@pytest.mark.slow
+def test_subjects_group_like_emoji_within_each_category():
+    """Balanced groups of like things by caption, never across categories; held-out emoji join the nearest."""
+    from training.subjects import group_subjects
+
+    fruit = ["red apple, fruit", "green apple, fruit", "pear, fruit", "cherries, fruit"]
+    drinks = ["beer mug, drink, glass", "wine glass, drink", "cocktail glass, drink", "tumbler glass, drink"]
+    faces = ["grinning face, smile", "crying face, tears", "winking face, wink"]
+    captions = fruit + drinks + faces + ["peach, fruit"]
+    data = {
+        "hexcode": np.array([f"{i:04X}" for i in range(len(captions))]),
+        "category": np.array([1] * 8 + [0] * 3 + [1]),
+        "heldout": np.array([False] * 11 + [True]),
+        "label": np.array([c.split(",")[0] for c in captions]),
+        "caption": np.array(captions),
+        "category_names": np.array(["smileys", "food"]),
+    }
+    subjects = group_subjects(data, per_subject=4)
+    assert subjects.category == [0, 1, 1]  # one group of faces; fruit and drinks in food
+    group = [subjects.of_emoji[f"{i:04X}"] for i in range(len(captions))]
+    assert len(set(group[:4])) == 1 and len(set(group[4:8])) == 1 and group[0] != group[4]
+    assert group[-1] == group[0]  # the held-out peach joins the fruit
+    assert subjects.names[group[0]] in {"red-apple", "green-apple", "pear", "cherries"}
+    assert len(subjects.titles[group[0]].split(", ")) == 3

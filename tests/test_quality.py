@@ -140,7 +140,15 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     harness = Harness(engines, samples=72, data_dir=tmp_path / "data")
     rows = harness.run()
     by_model = {m: {r["measure"]: r for r in rows if r["model"] == m} for m in harness.measured}
-    assert set(by_model) == {"emoji-features", "tiny-vae", "tiny-gan", "tiny-cgan", "tiny-emoji-cgan", "tiny-ldm"}
+    assert set(by_model) == {
+        "emoji-features",
+        "tiny-vae",
+        "tiny-gan",
+        "tiny-cgan",
+        "tiny-cgan-subjects",
+        "tiny-emoji-cgan",
+        "tiny-ldm",
+    }
     emoji_cgan = by_model["tiny-emoji-cgan"]
     consistency = emoji_cgan["category consistency"]
     assert 0 <= consistency["value"] <= 1 and 0 <= consistency["real data"] <= 1  # beside real art

@@ -32,10 +32,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from engines.base import pil_batch
+from engines.conditional import draw_nested
 from engines.imaging import center_square, image_grid, load_image
 from engines.nets.gan import Discriminator, Generator, diff_augment
 from engines.runtime import seeded_noise
 from training.run_state import load_run, save_run
+from training.subjects import group_subjects
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,7 @@ SAMPLE_EVERY = 500
 CHECKPOINT_EVERY = 250
 GP_WEIGHT = 10.0  # WGAN-GP only
 SAMPLE_SEEDS = 64  # the fixed grid: seeds 0..63
+NEW_LABELS_LR_SCALE = 10.0  # --init-from: how much faster label tables the export lacks learn
 LABEL_DROP = 0.2  # conditional: how often each label is replaced by "any" (so "any" can be asked for)
 # Adaptive augmentation (Karras et al. 2020, "ADA"): every ADA_INTERVAL steps, p moves by
 # batch * ADA_INTERVAL / (ADA_KIMG * 1000) towards keeping D's mean sign on real images at the target.
@@ -66,13 +69,17 @@ class TrainingSet:
     labels: torch.Tensor | None = None  # [N, label sets] for a conditional GAN
     label_names: dict[str, list[str]] = field(default_factory=dict)  # label set -> class names
     label_titles: dict[str, list[str]] = field(default_factory=dict)  # the same classes' names for people, if any
+    # label sets nested in another and drawn from the seed when sampling (subjects): set -> {"within", "parents"}
+    drawn_labels: dict[str, dict] = field(default_factory=dict)
     heldout: TrainingSet | None = None  # images never trained on (the emoji held-out split), for checks
 
 
-def emoji_images(resolution: int, conditional: bool = False) -> TrainingSet:
-    """The emoji train split, with the held-out split beside it; conditional: labelled by category and style."""
+def emoji_images(resolution: int, conditional: bool = False, per_subject: int = 0) -> TrainingSet:
+    """The emoji train split, with the held-out split beside it; conditional: labelled by category and style,
+    and with per_subject > 0 by subject too (groups of about that many like emoji in each category)."""
     from training import data as emoji_data
 
+    subjects = group_subjects(emoji_data.load(resolution), per_subject) if conditional and per_subject else None
     sets = []
     for split_name in ("train", "heldout"):
         split = emoji_data.load(resolution, split_name)
@@ -85,7 +92,14 @@ def emoji_images(resolution: int, conditional: bool = False) -> TrainingSet:
         titles = {"category": emoji_data.CATEGORY_TITLES, "style": emoji_data.STYLE_TITLES}
         if [names["category"], names["style"]] != [emoji_data.CATEGORIES, emoji_data.STYLES]:
             titles = {}  # a data file from another version of the class lists: its names alone
-        sets.append(TrainingSet(images, labels, names, titles))
+        drawn = {}
+        if subjects:
+            subject = torch.tensor([subjects.of_emoji[str(h)] for h in split["hexcode"]])
+            labels = torch.cat([labels, subject[:, None]], dim=1)
+            names["subject"] = subjects.names
+            titles = titles and titles | {"subject": subjects.titles}
+            drawn = {"subject": {"within": "category", "parents": subjects.category}}
+        sets.append(TrainingSet(images, labels, names, titles, drawn))
     train, heldout = sets
     train.heldout = heldout
     return train
@@ -148,24 +162,38 @@ def sample_grid(generator: Generator, device: torch.device, count: int = SAMPLE_
 
 
 @torch.no_grad()
-def class_grid(generator: Generator, device: torch.device, label_set: int, seeds: int = 8) -> Image.Image:
-    """One row per class of one label set (the others "any"), the same seeds 0..seeds-1 in every row."""
+def class_grid(
+    generator: Generator, device: torch.device, label_set: int, seeds: int = 8, drawn: dict | None = None
+) -> Image.Image:
+    """One row per class of one label set (the others "any"), the same seeds 0..seeds-1 in every row.
+    drawn: label set index -> (parent set index, parent of each class), drawn from the seed as the studio does."""
     generator.eval()
-    sizes = generator.label_sizes
+    sizes, drawn = generator.label_sizes, drawn or {}
     z = seeded_noise((seeds, generator.z_dim), seed=0, device=device)
     rows = []
     for c in range(sizes[label_set]):
-        labels = torch.tensor(sizes, device=device).repeat(seeds, 1)
+        labels = torch.tensor(sizes).repeat(seeds, 1)
         labels[:, label_set] = c
-        rows += pil_batch(generator(z, labels))
+        for k, (parent, parents) in drawn.items():
+            labels[:, k] = torch.tensor(
+                [draw_nested(parents, int(row[parent]), sizes[parent], s) for s, row in enumerate(labels)]
+            )
+        rows += pil_batch(generator(z, labels.to(device)))
     return image_grid(rows, seeds)
 
 
-def grids(generator: Generator, device: torch.device) -> dict[str, Image.Image]:
-    """file name -> grid: the seed grid, or for a conditional GAN one grid per label set."""
+def grids(generator: Generator, device: torch.device, data: TrainingSet | None = None) -> dict[str, Image.Image]:
+    """file name -> grid: the seed grid, or for a conditional GAN one grid per picked label set (a drawn
+    one, the subjects, is drawn in every row as the studio draws it)."""
     if not generator.label_sizes:
         return {"samples.png": sample_grid(generator, device)}
-    return {f"samples-{k}.png": class_grid(generator, device, k) for k in range(len(generator.label_sizes))}
+    sets = list(data.label_names) if data else []
+    drawn = {
+        sets.index(name): (sets.index(entry["within"]), entry["parents"])
+        for name, entry in (data.drawn_labels if data else {}).items()
+    }
+    picked = [k for k in range(len(generator.label_sizes)) if k not in drawn]
+    return {f"samples-{k}.png": class_grid(generator, device, k, drawn=drawn) for k in picked}
 
 
 @torch.no_grad()
@@ -211,6 +239,36 @@ def update_ema(ema: Generator, generator: Generator, decay: float) -> None:
         e.copy_(b)
 
 
+def init_generator(generator: Generator, folder: Path) -> None:
+    """Copy an exported generator's weights into a new run's generator (fine-tuning); the
+    discriminator starts afresh, since exports hold none. The generator starts out drawing what
+    the export drew: label sets the export lacks (subjects added to a category-and-style GAN) get
+    zero embeddings, which the trained modulations then learn to use; from an unconditional export,
+    the modulations themselves start at zero (as in any new conditional GAN) beside fresh embeddings."""
+    source = Generator.from_pretrained(folder).float()
+    if (source.z_dim, source.resolution) != (generator.z_dim, generator.resolution):
+        raise SystemExit(
+            f"{folder}: z {source.z_dim}, {source.resolution}px; this run is z {generator.z_dim}, "
+            f"{generator.resolution}px"
+        )
+    if source.label_sizes != generator.label_sizes[: len(source.label_sizes)]:
+        raise SystemExit(f"{folder} has labels {source.label_sizes}; this run has {generator.label_sizes}")
+    try:
+        missing, unexpected = generator.load_state_dict(source.state_dict(), strict=False)
+    except RuntimeError as error:  # a different width
+        raise SystemExit(f"{folder} does not fit this run (--base-channels?): {str(error).splitlines()[0]}") from None
+    new = {f"label_embeddings.{k}.weight" for k in range(len(source.label_sizes), len(generator.label_sizes))}
+    if not source.label_sizes:
+        new |= {name for name, _ in generator.label_modulations.named_parameters(prefix="label_modulations")}
+    if unexpected or set(missing) - new:
+        raise SystemExit(f"{folder} does not fit this run: missing {missing}, unexpected {unexpected}")
+    if source.label_sizes:  # zero embeddings times zero modulations would never move: only with trained ones
+        with torch.no_grad():
+            for k in range(len(source.label_sizes), len(generator.label_sizes)):
+                generator.label_embeddings[k].weight.zero_()
+    print(f"initialised the generator from {folder}")
+
+
 def gradient_penalty(
     discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -232,28 +290,33 @@ def g_loss_fn(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean() if loss == "nonsat" else -fake_logits.mean()
 
 
-def export(ema: Generator, out_dir: Path, meta: dict) -> None:
+def export(ema: Generator, out_dir: Path, meta: dict, data: TrainingSet | None = None) -> None:
     """EMA generator as fp16 safetensors + config, and atelier.json so the registry lists it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copy.deepcopy(ema).half().save_pretrained(out_dir)
     label_names, label_titles = meta.pop("label_names"), meta.pop("label_titles", {})
+    drawn_labels = meta.pop("drawn_labels", {})
     settings = {"task": "conditional" if label_names else "gan", "title": meta.pop("title")}
     settings |= {"resolution": ema.resolution, "z_dim": ema.z_dim}
     if label_names:
         settings["labels"] = label_names  # label set -> class names, in index order ("any" is index len(names))
     if label_titles:
         settings["label_titles"] = label_titles  # what the studio's pickers and captions show
+    if drawn_labels:
+        settings["drawn_labels"] = drawn_labels  # e.g. subjects: drawn from each image's seed within its category
     (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
     (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
-    files = grids(ema.float(), next(ema.parameters()).device)
+    files = grids(ema.float(), next(ema.parameters()).device, data)
     for name, grid in files.items():
         grid.save(out_dir / name)
     captions = {"seeds 0–63, ψ = 1": "samples.png"}
     if label_names:
         captions = {
-            f"one row per {label_set} ({', '.join(label_titles.get(label_set, names))}; other labels 'any'), "
-            f"seeds 0–7 in every row": name
-            for (label_set, names), name in zip(label_names.items(), files, strict=True)
+            f"one row per {label_set} ({', '.join(label_titles.get(label_set, names))}; other labels 'any'"
+            f"{', the subject drawn from each seed' if drawn_labels else ''}), seeds 0–7 in every row": name
+            for (label_set, names), name in zip(
+                ((k, v) for k, v in label_names.items() if k not in drawn_labels), files, strict=True
+            )
         }
     write_gan_card(out_dir, settings["title"], meta, sum(p.numel() for p in ema.parameters()), captions)
     print(f"exported to {out_dir}")
@@ -263,13 +326,17 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
     from training.model_card import history_figures, write_card
 
     on_emoji = meta["data"] == "emoji train split"
+    sets = meta["label_sets"]
+    conditioned = " and ".join(
+        [", ".join(sets[:-1]), sets[-1]] if len(sets) > 2 else sets
+    )  # category, style and subject
     write_card(
         out_dir,
         title=title,
         summary=(
             f"A DCGAN-family generator ({parameters / 1e6:.1f}M parameters, {meta['resolution']}×{meta['resolution']} "
             f"RGB) trained on {'the pooled emoji train split (all four styles)' if on_emoji else meta['data']}"
-            f"{', conditioned on ' + ' and '.join(meta['label_sets']) if meta['label_sets'] else ''}. "
+            f"{', conditioned on ' + conditioned if conditioned else ''}. "
             "Shipped as the exponential moving average of the generator's weights, fp16 safetensors. "
             "Grids at ψ = 1 (no truncation)."
         ),
@@ -332,6 +399,19 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                 if meta["label_sets"]
                 else ""
             )
+            + (
+                f"Subjects: the emoji of each category grouped by their captions' MiniLM embeddings into "
+                f"{meta['subject_groups']} sets of about {meta['subjects']} like things (training/subjects.py); "
+                "the studio draws one from each image's seed among the subjects of the category asked for. "
+                if meta.get("subjects")
+                else ""
+            )
+            + (
+                f"The run started from the generator exported in {meta['init_from']} (its weights, not its "
+                "discriminator, which started afresh). "
+                if meta.get("init_from")
+                else ""
+            )
             + meta.get("note", "")
         ),
         license="mit" if on_emoji else "other",
@@ -363,6 +443,13 @@ def main(argv: list[str] | None = None) -> None:
         "the discriminator's mean sign on real images (+1 called real, -1 fake) is above this (0.6 in the ADA paper)",
     )
     parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="a new run starts from this exported generator (e.g. checkpoints/emoji-conditional) instead of noise; "
+        "label sets it lacks start at zero, so the first step draws what it drew",
+    )
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     parser.add_argument("--export-only", action="store_true")
@@ -373,14 +460,26 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="class-conditional: emoji by category and style; a folder by its subfolders",
     )
+    parser.add_argument(
+        "--subjects",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --conditional on the emoji set: also condition on subjects, groups of about N like emoji within "
+        "each category (training/subjects.py), drawn from the seed when sampling; 0: off",
+    )
     args = parser.parse_args(argv)
     unknown = set(filter(None, args.diffaug.split(","))) - {"color", "translation", "cutout"}
     if unknown:
         parser.error(f"unknown --diffaug op(s) {', '.join(sorted(unknown))}; known: color, translation, cutout")
     if args.ada_target is not None and not (0 < args.ada_target < 1 and args.diffaug and args.loss != "wgan-gp"):
         parser.error("--ada-target needs a value between 0 and 1, a --diffaug policy and --loss hinge or nonsat")
+    if args.init_from and not (args.init_from / "config.json").is_file():
+        parser.error(f"--init-from {args.init_from}: no exported generator there (config.json)")
+    if args.subjects and (args.data is not None or not args.conditional):
+        parser.error("--subjects groups the emoji set's captions: it needs --conditional and no --data")
     data = (
-        emoji_images(args.resolution, args.conditional)
+        emoji_images(args.resolution, args.conditional, args.subjects)
         if args.data is None
         else folder_images(args.data, args.resolution, args.conditional)
     )
@@ -393,7 +492,23 @@ def main(argv: list[str] | None = None) -> None:
     generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     discriminator = Discriminator(args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam(generator.parameters(), LR_G, betas=BETAS)
+    # Label sets an --init-from export lacks start at zero (beside its trained ones), and Adam moves a
+    # weight by about its learning rate a step: at LR_G a new table would take tens of thousands of steps
+    # to reach the trained tables' scale (about 1 a coordinate), so those tables learn NEW_LABELS_LR_SCALE
+    # times faster. (From an unconditional export every table is new and random, as in any new run.)
+    source = json.loads((args.init_from / "config.json").read_text()) if args.init_from else {}
+    source_sets = len(source.get("label_sizes", []))
+    new_tables = set(range(source_sets, len(label_sizes))) if source_sets else set()
+    new_params = [
+        p for k, table in enumerate(generator.label_embeddings) if k in new_tables for p in table.parameters()
+    ]
+    old_params = [p for p in generator.parameters() if all(p is not q for q in new_params)]
+    opt_g = torch.optim.Adam(
+        [{"params": old_params, "scale": 1.0}]
+        + ([{"params": new_params, "scale": NEW_LABELS_LR_SCALE}] if new_params else []),
+        LR_G,
+        betas=BETAS,
+    )
     opt_d = torch.optim.Adam(discriminator.parameters(), LR_D, betas=BETAS)
 
     # the training command for the card: an --export-only run records the arguments it was given
@@ -404,6 +519,9 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, kept = load_run(run_dir, parts, device)
+    if args.init_from and step == 0 and not args.export_only:
+        init_generator(generator, args.init_from)
+        ema.load_state_dict(generator.state_dict())
     # one entry per run segment: a resumed run may change the loss, augmentation or learning-rate decay
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target}
@@ -435,14 +553,18 @@ def main(argv: list[str] | None = None) -> None:
             "label_sets": list(data.label_names),
             "label_names": data.label_names,
             "label_titles": data.label_titles,
+            "drawn_labels": data.drawn_labels,
             "command": command,
             "history": history,
             "note": args.card_note,
+            "subjects": args.subjects,
+            "subject_groups": len(data.label_names.get("subject", [])),
+            "init_from": str(args.init_from) if args.init_from else None,
         }
 
     def export_run() -> None:  # the card also records how far the discriminator has over-fitted
         signs = discriminator_signs(discriminator, ema, data, device)
-        export(ema, args.checkpoints / args.name, meta() | {"discriminator_signs": signs})
+        export(ema, args.checkpoints / args.name, meta() | {"discriminator_signs": signs}, data)
 
     if args.export_only:
         export_run()
@@ -474,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
         scale = (args.steps - step) / max(1, args.steps - history[-1]["from_step"]) if args.lr_decay else 1.0
         for opt, lr in ((opt_g, LR_G), (opt_d, LR_D)):
             for group in opt.param_groups:
-                group["lr"] = lr * scale
+                group["lr"] = lr * scale * group.get("scale", 1.0)
 
         fake = generator(z, labels)
         real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
@@ -507,12 +629,12 @@ def main(argv: list[str] | None = None) -> None:
         if step % CHECKPOINT_EVERY == 0:
             save()
         if step % SAMPLE_EVERY == 0:
-            next(iter(grids(ema, device).values())).save(run_dir / f"samples-{step:06d}.png")
+            next(iter(grids(ema, device, data).values())).save(run_dir / f"samples-{step:06d}.png")
         if args.minutes and elapsed > args.minutes * 60:
             break
     bar.close()
     save()
-    next(iter(grids(ema, device).values())).save(run_dir / f"samples-{step:06d}.png")
+    next(iter(grids(ema, device, data).values())).save(run_dir / f"samples-{step:06d}.png")
     export_run()
 
 
