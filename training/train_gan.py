@@ -8,6 +8,8 @@
     python -m training.train_gan --steps 30000 --lr-decay         # a last stretch: learning rates fall to 0
     python -m training.train_gan --export-only                    # write checkpoints/<name> from the run
     python -m training.train_gan --ada-target 0.6                 # DiffAugment only as much as D over-fits
+    python -m training.train_gan --init-from checkpoints/emoji-gan --data ~/my-art   # fine-tune an export
+    python -m training.train_gan --conditional --subjects 8       # + subjects: like emoji, drawn from the seed
 
 Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
 on real and fake images, an exponential moving average of G's weights for sampling.
@@ -327,9 +329,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
 
     on_emoji = meta["data"] == "emoji train split"
     sets = meta["label_sets"]
-    conditioned = " and ".join(
-        [", ".join(sets[:-1]), sets[-1]] if len(sets) > 2 else sets
-    )  # category, style and subject
+    conditioned = " and ".join([", ".join(sets[:-1]), sets[-1]] if len(sets) > 2 else sets)  # a, b and c
     write_card(
         out_dir,
         title=title,
