@@ -366,3 +366,17 @@ def test_subjects_group_like_emoji_within_each_category():
     assert group[-1] == group[0]  # the held-out peach joins the fruit
     assert subjects.names[group[0]] in {"red-apple", "green-apple", "pear", "cherries"}
     assert len(subjects.titles[group[0]].split(", ")) == 3
+
+
+def test_balanced_kmeans_groups_all_have_members_and_room():
+    from training.subjects import balanced_kmeans
+
+    torch.manual_seed(0)
+    # three tight bunches of three: two of the four starting centres can fall in one bunch,
+    # whose three rows then fill one of them and leave the other empty
+    directions = torch.nn.functional.normalize(torch.eye(3) + 0.01 * torch.randn(3, 3), dim=1)
+    x = torch.nn.functional.normalize(directions.repeat_interleave(3, 0) + 0.001 * torch.randn(9, 3), dim=1)
+    for seed in range(20):
+        centres, assign = balanced_kmeans(x, 4, seed)
+        sizes = torch.bincount(assign, minlength=len(centres))
+        assert len(centres) <= 4 and (sizes > 0).all() and (sizes <= 3).all()

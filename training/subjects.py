@@ -51,7 +51,9 @@ def balanced_assign(similarity: torch.Tensor, capacity: int) -> torch.Tensor:
 
 
 def balanced_kmeans(x: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spherical k-means on unit vectors with equal-sized groups: (centres [k, D], group of each row)."""
+    """Spherical k-means on unit vectors with equal-sized groups: (centres [k', D], group of each row).
+    A centre left with no rows (k groups of ceil(n / k) can hold n rows with one to spare) is dropped,
+    so k' <= k and every group has members."""
     centres = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:k]].clone()
     capacity = math.ceil(len(x) / k)
     for _ in range(ITERATIONS):
@@ -59,7 +61,8 @@ def balanced_kmeans(x: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tenso
         for j in range(k):
             if (assign == j).any():
                 centres[j] = F.normalize(x[assign == j].mean(0), dim=0)
-    return centres, assign
+    used, assign = torch.unique(assign, return_inverse=True)
+    return centres[used], assign
 
 
 def slug(text: str) -> str:
