@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the Space runs: the page, the engines under it, the gallery, the bundled models, examples.
-APP_PATHS = ["app.py", "engines", "gallery", "checkpoints", "examples", "requirements.txt"]
+APP_PATHS = ["app.py", "ui", "engines", "gallery", "checkpoints", "examples", "requirements.txt"]
 # Flavours from the Spaces configuration reference. A T4 (16 GB) runs SD-Turbo, SDXL-Turbo and
 # DiT-XL/2 in fp16; on ZeroGPU, pick "ZeroGPU" in the Space's settings instead: the app's engine
 # calls already run under `spaces.GPU` there (engines/zerogpu.py).

@@ -1,18 +1,48 @@
-"""What every engine does the same way: resolve a model id, load it once through the cache, and
-describe what it made in a recipe (the metadata contract of the gallery)."""
+"""What every engine shares: the loaded-model and result types, resolving a model id and loading it
+once through the cache, and the recipe that describes what it made (the gallery's metadata contract)."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
+from engines.errors import ModelUnavailable
 from engines.registry import ModelSpec, Registry
 from engines.runtime import ModelCache, Runtime, library_versions
+
+
+@dataclass
+class Loaded:
+    """A model ready to run. Engines whose models need more (class names, a size policy) extend it."""
+
+    model: Any  # an nn.Module or a diffusers pipeline
+    spec: ModelSpec
+    dtype: torch.dtype
+    model_hash: str
+
+
+@dataclass
+class Result:
+    """One image an engine made, with the recipe that makes it again."""
+
+    image: Image.Image
+    recipe: dict[str, Any]
+
+
+@dataclass
+class Strip:
+    """Frames of a walk (GAN, morph, VAE interpolation), saved as one strip with one recipe."""
+
+    frames: list[Image.Image]
+    recipe: dict[str, Any]
+    inputs: dict[str, Image.Image] = field(default_factory=dict)  # images it was made from, by name
 
 
 def weights_hash(spec: ModelSpec) -> str:
@@ -28,22 +58,33 @@ def weights_hash(spec: ModelSpec) -> str:
 
 
 class Engine:
-    """Subclasses set `task` and implement `load_model(spec) -> object with .spec, .dtype, .model_hash`."""
+    """Subclasses set `task` and implement `load_model(spec) -> Loaded` for an available spec."""
 
     task = ""
 
     def __init__(self, registry: Registry, runtime: Runtime, cache: ModelCache):
         self.registry, self.runtime, self.cache = registry, runtime, cache
 
-    def load_model(self, spec: ModelSpec) -> Any:
+    def load_model(self, spec: ModelSpec) -> Loaded:
         raise NotImplementedError
+
+    def cache_key(self, spec: ModelSpec) -> tuple[str, ...]:
+        return (spec.id, self.task, str(self.runtime.device), str(self.runtime.dtype))
 
     def load(self, model_id: str) -> tuple[Any, threading.Lock]:
         """(the loaded model, its inference lock), from the cache or loaded now."""
         spec = self.registry.resolve(self.task, model_id)
-        key = (spec.id, self.task, str(self.runtime.device), str(self.runtime.dtype))
-        entry = self.cache.get(key, lambda: self.load_model(spec))
+        if not spec.available:
+            raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
+        entry = self.cache.get(self.cache_key(spec), lambda: self.load_model(spec))
         return entry.model, entry.lock
+
+    def is_loaded(self, model_id: str) -> bool:
+        """Whether `load(model_id)` returns at once (False for ids it would refuse)."""
+        try:
+            return self.cache_key(self.registry.resolve(self.task, model_id)) in self.cache
+        except Exception:
+            return False
 
     def recipe(
         self, loaded: Any, operation: str, params: dict[str, Any], seed: int | None = None, **top: Any
@@ -66,10 +107,8 @@ class Engine:
         }
 
 
-def pil_batch(batch: torch.Tensor) -> list:
+def pil_batch(batch: torch.Tensor) -> list[Image.Image]:
     """Image batch in [-1, 1] [N,3,H,W] -> 8-bit RGB PIL images."""
-    from PIL import Image
-
     array = batch.float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(a, "RGB") for a in array]
 

@@ -5,8 +5,7 @@ path). Each label set (category, style) can be left "any": the generator learned
 embedding by seeing labels dropped during training. Seeds and truncation work as in the GAN
 engine: image i of a grid comes from seed + i, and z <- psi * z.
 
-Every class has a name (its id: "food-drink", what recipes and the API use) and may have a title
-for people ("Food & Drink", from the checkpoint's `label_titles`); either one, in any case, picks it.
+Classes are picked by name or title (engines/labels.py, which the page uses too).
 
 A checkpoint may also have *drawn* label sets (`drawn_labels` in atelier.json): finer labels
 nested in a chosen one, such as the emoji model's subjects (small groups of like emoji, e.g.
@@ -18,24 +17,22 @@ style. A request may name one (the Python API), and the recipe records the one d
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from engines.base import Engine, pil_batch
+from engines.base import Engine, Loaded, Result, Strip, pil_batch
 from engines.errors import InputError
-from engines.gan import MAX_FRAMES, MAX_GRID, MAX_PSI, Generated, LoadedGAN, Walk, load_generator
+from engines.gan import load_generator
+from engines.labels import ANY, draw_nested, drawn_labels, label_index, label_titles
+from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEEDS_PER_CLASS, check_float, check_int, check_seed
 from engines.registry import ModelSpec
-from engines.runtime import check_float, check_int, check_seed, seeded_noise
-
-ANY = "any"
-MAX_SEEDS_PER_CLASS = 8
+from engines.runtime import seeded_noise
 
 
 @dataclass
-class LoadedConditional(LoadedGAN):
+class LoadedConditional(Loaded):
     labels: dict[str, list[str]] = None  # label set -> class names, in index order
     titles: dict[str, list[str]] = None  # label set -> the classes' titles for people (the names if none)
     # drawn label set -> (the label set it is nested in, the parent class of each of its classes)
@@ -45,71 +42,6 @@ class LoadedConditional(LoadedGAN):
     def picked(self) -> list[str]:
         """The label sets a person picks (the drawn ones follow from them and the seed)."""
         return [name for name in self.labels if name not in self.drawn]
-
-
-def label_titles(labels: dict[str, list[str]], titles: Any) -> dict[str, list[str]]:
-    """The checkpoint's titles where they fit its classes (one string per class), else the names."""
-    titles = titles if isinstance(titles, dict) else {}
-    return {
-        label_set: found
-        if isinstance(found := titles.get(label_set), list)
-        and len(found) == len(names)
-        and all(isinstance(t, str) and t.strip() for t in found)
-        else list(names)
-        for label_set, names in labels.items()
-    }
-
-
-def label_index(label_set: str, names: list[str], value: Any, titles: list[str] | None = None) -> int:
-    """A class name or title (any case), its index, or "any" -> its index; "any" is len(names)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InputError(f"choose a {label_set} (or '{ANY}')")
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() == ANY:
-            return len(names)
-        if text in names:
-            return names.index(text)
-        folded = [n.casefold() for n in names] + [t.casefold() for t in titles or []]
-        if text.casefold() in folded:
-            return folded.index(text.casefold()) % len(names)
-        if text.isdigit():
-            value = int(text)
-        else:
-            raise InputError(f"unknown {label_set} {text[:80]!r}: use one of {', '.join(names)} or '{ANY}'")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise InputError(f"{label_set} must be a name ({', '.join(names)}) or '{ANY}'")
-    if not 0 <= int(value) < len(names):
-        raise InputError(f"{label_set} index {value} is out of range: 0 to {len(names) - 1}, or '{ANY}'")
-    return int(value)
-
-
-def draw_nested(parents: list[int], parent: int, parent_classes: int, seed: int) -> int:
-    """A class of a drawn label set for one image: one of those nested in the parent class asked for
-    (any of them when the parent is "any", index parent_classes), picked by the image's seed alone."""
-    under = [i for i, p in enumerate(parents) if parent in (p, parent_classes)]
-    return random.Random(seed).choice(under)
-
-
-def drawn_labels(model_id: str, labels: dict[str, list[str]], drawn: Any) -> dict[str, tuple[str, list[int]]]:
-    """atelier.json's `drawn_labels` ({"subject": {"within": "category", "parents": [3, 3, 0, ...]}}),
-    checked: each drawn set nests in an earlier, picked one, with one parent class per class."""
-    checked = {}
-    for name, entry in (drawn or {}).items():
-        parent = entry.get("within") if isinstance(entry, dict) else None
-        parents = entry.get("parents") if isinstance(entry, dict) else None
-        if (
-            name not in labels
-            or parent not in labels
-            or parent in checked
-            or list(labels).index(parent) > list(labels).index(name)
-            or not isinstance(parents, list)
-            or len(parents) != len(labels[name])
-            or not all(isinstance(p, int) and 0 <= p < len(labels[parent]) for p in parents)
-        ):
-            raise InputError(f"{model_id}: its drawn label set {str(name)[:40]!r} does not fit its labels")
-        checked[name] = (parent, parents)
-    return checked
 
 
 class ConditionalEngine(Engine):
@@ -152,7 +84,7 @@ class ConditionalEngine(Engine):
             embedding = None if embedding is None else embedding.to(device, dtype)
             return pil_batch(loaded.model(z.to(device, dtype), labels, embedding))
 
-    def sample(self, labels: dict[str, Any], seed: Any, count: Any, psi: Any, model_id: str) -> list[Generated]:
+    def sample(self, labels: dict[str, Any], seed: Any, count: Any, psi: Any, model_id: str) -> list[Result]:
         """A grid of one class (per label set, a name or "any"): image i from seed + i."""
         count = check_int("grid size", count, 1, MAX_GRID)
         seed = check_seed(seed, count)
@@ -162,7 +94,7 @@ class ConditionalEngine(Engine):
         z = psi * seeded_noise((count, loaded.model.z_dim), seed)
         with lock:
             images = self._generate(loaded, z, torch.tensor(indices))
-        params = {"grid_size": count, "batch_seed": seed, "psi": psi}
+        params = {"count": count, "batch_seed": seed, "psi": psi}
         return [
             self.generated(loaded, img, "sample", {**params, "index": i}, indices[i], seed + i)
             for i, img in enumerate(images)
@@ -170,25 +102,25 @@ class ConditionalEngine(Engine):
 
     def generated(
         self, loaded: LoadedConditional, image, operation: str, params: dict, indices: list[int], seed: int
-    ) -> Generated:
+    ) -> Result:
         """An image with its recipe: its labels by name (a drawn subject included), and in words."""
         params = {**params, "labels": self.named(loaded, indices)}
-        return Generated(image, self.recipe(loaded, operation, params, seed, label=self.title(loaded, params)))
+        return Result(image, self.recipe(loaded, operation, params, seed, label=self.title(loaded, params)))
 
-    def class_grid(self, seed: Any, seeds: Any, psi: Any, model_id: str) -> list[list[Generated]]:
+    def class_grid(self, seed: Any, count: Any, psi: Any, model_id: str) -> list[list[Result]]:
         """One seed, every class: for each picked label set, one row per class (other labels "any"),
-        the same noise (seeds seed .. seed + seeds - 1) in every row."""
-        seeds = check_int("seeds per class", seeds, 1, MAX_SEEDS_PER_CLASS)
-        seed = check_seed(seed, seeds)
+        the same noise (seeds seed .. seed + count - 1) in every row."""
+        count = check_int("seeds per class", count, 1, MAX_SEEDS_PER_CLASS)
+        seed = check_seed(seed, count)
         psi = check_float("truncation ψ", psi, 0.0, MAX_PSI)
         loaded, lock = self.load(model_id)
-        z = psi * seeded_noise((seeds, loaded.model.z_dim), seed)
-        params = {"psi": psi, "batch_seed": seed, "grid_size": seeds}
+        z = psi * seeded_noise((count, loaded.model.z_dim), seed)
+        params = {"psi": psi, "batch_seed": seed, "count": count}
         rows = []
         for label_set in loaded.picked:
             for name in loaded.labels[label_set]:
                 chosen = {**dict.fromkeys(loaded.picked, ANY), label_set: name}
-                indices = [self._labels(loaded, chosen, seed + i) for i in range(seeds)]
+                indices = [self._labels(loaded, chosen, seed + i) for i in range(count)]
                 with lock:
                     images = self._generate(loaded, z, torch.tensor(indices))
                 rows.append(
@@ -209,7 +141,7 @@ class ConditionalEngine(Engine):
         frames: Any,
         psi: Any,
         model_id: str,
-    ) -> Walk:
+    ) -> Strip:
         """Walk the label embedding of one label set from class `start` to class `end` at a fixed seed
         (the other label sets as given); both ends included."""
         frames = check_int("frames", frames, 2, MAX_FRAMES)
@@ -233,7 +165,7 @@ class ConditionalEngine(Engine):
             "frames": frames,
             "psi": psi,
         }
-        return Walk(images, self.recipe(loaded, "morph", params, seed, label=self.title(loaded, params)))
+        return Strip(images, self.recipe(loaded, "morph", params, seed, label=self.title(loaded, params)))
 
     @staticmethod
     def named(loaded: LoadedConditional, indices: list[int]) -> dict[str, str]:

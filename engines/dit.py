@@ -21,15 +21,12 @@ from typing import Any
 
 import torch
 
-from engines.base import Engine, weights_hash
+from engines.base import Engine, Result, weights_hash
 from engines.errors import InputError, ModelUnavailable
+from engines.limits import MAX_DIT_GUIDANCE, MAX_DRAW, MAX_STEPS, check_float, check_int, check_seed
 from engines.registry import ModelSpec
-from engines.runtime import check_float, check_int, check_seed
-from engines.text import Drawn, LoadedPipeline, Progress
+from engines.text import LoadedPipeline, Progress
 
-MAX_BATCH = 8
-MAX_STEPS = 100
-MAX_GUIDANCE = 20.0
 NUM_CLASSES = 1000  # ImageNet; index 1000 is the null class of classifier-free guidance
 
 
@@ -56,8 +53,6 @@ def read_id2label(spec: ModelSpec) -> dict[int, str]:
 
 
 def load_dit(spec: ModelSpec, runtime) -> LoadedPipeline:
-    if not spec.available:
-        raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
     from diffusers import DiTPipeline, DPMSolverMultistepScheduler
 
     id2label = read_id2label(spec)
@@ -112,18 +107,18 @@ class DiTEngine(Engine):
         self,
         label: Any,
         seed: Any,
-        batch: Any,
+        count: Any,
         steps: Any,
         guidance_scale: Any,
         model_id: str,
         on_step: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
-    ) -> list[Drawn]:
-        """Images of one class (image i from seed + i); [] if stopped."""
-        batch = check_int("images", batch, 1, MAX_BATCH)
-        seed = check_seed(seed, batch)
+    ) -> list[Result]:
+        """`count` images of one class (image i from seed + i); [] if stopped."""
+        count = check_int("images", count, 1, MAX_DRAW)
+        seed = check_seed(seed, count)
         steps = check_int("steps", steps, 1, MAX_STEPS)
-        guidance = check_float("guidance scale", guidance_scale, 0.0, MAX_GUIDANCE)
+        guidance = check_float("guidance scale", guidance_scale, 0.0, MAX_DIT_GUIDANCE)
         loaded, lock = self.load(model_id)
         pipe = loaded.model
         name, index = class_id(pipe.labels, label)
@@ -141,18 +136,18 @@ class DiTEngine(Engine):
             try:
                 ids = pipe.get_label_ids([name]) if name in pipe.labels else [index]  # a list, never a bare str
                 output = pipe(
-                    class_labels=ids * batch,
+                    class_labels=ids * count,
                     guidance_scale=guidance,
                     num_inference_steps=steps,
-                    generator=[torch.Generator("cpu").manual_seed(seed + i) for i in range(batch)],
+                    generator=[torch.Generator("cpu").manual_seed(seed + i) for i in range(count)],
                 )
             except Stopped:
                 return []
             finally:
                 del pipe.progress_bar  # back to the class's method
-        params = {"label": name, "class_id": index, "batch_seed": seed, "batch_size": batch, "steps": steps}
+        params = {"label": name, "class_id": index, "batch_seed": seed, "count": count, "steps": steps}
         params |= {"guidance_scale": guidance, "scheduler": type(pipe.scheduler).__name__}
         recipes = [
-            self.recipe(loaded, "dit_sample", {**params, "index": i}, seed + i, label=name) for i in range(batch)
+            self.recipe(loaded, "dit_sample", {**params, "index": i}, seed + i, label=name) for i in range(count)
         ]
-        return [Drawn(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
+        return [Result(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]

@@ -8,40 +8,15 @@ typical, cleaner images, and psi = 0 maps every seed to G(0): the single "averag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from PIL import Image
 
-from engines.base import Engine, pil_batch, weights_hash
-from engines.errors import ModelUnavailable
+from engines.base import Engine, Loaded, Result, Strip, pil_batch, weights_hash
+from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, check_float, check_int, check_seed
 from engines.registry import ModelSpec
-from engines.runtime import Runtime, check_float, check_int, check_seed, seeded_noise
-
-MAX_GRID = 64
-MAX_FRAMES = 48
-MAX_PSI = 1.5
-
-
-@dataclass
-class LoadedGAN:
-    model: Any
-    spec: ModelSpec
-    dtype: torch.dtype
-    model_hash: str
-
-
-@dataclass
-class Generated:
-    image: Image.Image
-    recipe: dict[str, Any]
-
-
-@dataclass
-class Walk:
-    frames: list[Image.Image]
-    recipe: dict[str, Any]  # one recipe for the whole walk (saved with the strip)
+from engines.runtime import Runtime, seeded_noise
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -53,27 +28,25 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
-def load_generator(spec: ModelSpec, runtime: Runtime) -> LoadedGAN:
-    if not spec.available:
-        raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
+def load_generator(spec: ModelSpec, runtime: Runtime) -> Loaded:
     from engines.nets.gan import Generator
 
     model = Generator.from_pretrained(spec.location)  # safetensors + config.json, never a pickle
     model = model.to(runtime.device, runtime.dtype).eval().requires_grad_(False)
-    return LoadedGAN(model, spec, runtime.dtype, weights_hash(spec))
+    return Loaded(model, spec, runtime.dtype, weights_hash(spec))
 
 
 class GANEngine(Engine):
     task = "gan"
 
-    def load_model(self, spec: ModelSpec) -> LoadedGAN:
+    def load_model(self, spec: ModelSpec) -> Loaded:
         return load_generator(spec, self.runtime)
 
-    def generate(self, loaded: LoadedGAN, z: torch.Tensor) -> list[Image.Image]:
+    def generate(self, loaded: Loaded, z: torch.Tensor) -> list[Image.Image]:
         with torch.inference_mode():
             return pil_batch(loaded.model(z.to(self.runtime.device, loaded.dtype)))
 
-    def sample(self, seed: Any, count: Any, psi: Any, model_id: str) -> list[Generated]:
+    def sample(self, seed: Any, count: Any, psi: Any, model_id: str) -> list[Result]:
         """A grid: image i from seed + i, truncated by psi."""
         count = check_int("grid size", count, 1, MAX_GRID)
         seed = check_seed(seed, count)
@@ -82,15 +55,14 @@ class GANEngine(Engine):
         z = psi * seeded_noise((count, loaded.model.z_dim), seed)
         with lock:
             images = self.generate(loaded, z)
-        params = {"grid_size": count, "batch_seed": seed, "psi": psi}
+        params = {"count": count, "batch_seed": seed, "psi": psi}
         return [
-            Generated(img, self.recipe(loaded, "sample", {**params, "index": i}, seed + i))
-            for i, img in enumerate(images)
+            Result(img, self.recipe(loaded, "sample", {**params, "index": i}, seed + i)) for i, img in enumerate(images)
         ]
 
     def variations(
         self, seed: Any, psi: Any, strength: Any, count: Any, variation_seed: Any, model_id: str
-    ) -> list[Generated]:
+    ) -> list[Result]:
         """Neighbours of one image: its latent plus small seeded noise (strength = noise scale)."""
         count = check_int("variations", count, 1, MAX_GRID)
         seed = check_seed(seed)
@@ -102,13 +74,12 @@ class GANEngine(Engine):
         z = seeded_noise((1, z_dim), seed) + strength * seeded_noise((count, z_dim), variation_seed)
         with lock:
             images = self.generate(loaded, psi * z)
-        params = {"psi": psi, "strength": strength, "variation_seed": variation_seed, "variations": count}
+        params = {"psi": psi, "strength": strength, "variation_seed": variation_seed, "count": count}
         return [
-            Generated(img, self.recipe(loaded, "variation", {**params, "index": i}, seed))
-            for i, img in enumerate(images)
+            Result(img, self.recipe(loaded, "variation", {**params, "index": i}, seed)) for i, img in enumerate(images)
         ]
 
-    def interpolate(self, seed_a: Any, seed_b: Any, frames: Any, psi: Any, model_id: str) -> Walk:
+    def interpolate(self, seed_a: Any, seed_b: Any, frames: Any, psi: Any, model_id: str) -> Strip:
         """Spherical walk from seed A's latent to seed B's, both ends included."""
         frames = check_int("frames", frames, 2, MAX_FRAMES)
         seed_a, seed_b = check_seed(seed_a), check_seed(seed_b)
@@ -119,6 +90,6 @@ class GANEngine(Engine):
         t = torch.linspace(0, 1, frames)[:, None]
         with lock:
             images = self.generate(loaded, psi * slerp(a, b, t))
-        return Walk(
+        return Strip(
             images, self.recipe(loaded, "interpolate", {"seed_b": seed_b, "frames": frames, "psi": psi}, seed_a)
         )

@@ -30,6 +30,12 @@ HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
         ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 1–4 steps, no guidance; GPU)"),
     ],
 }
+# What a hub model was made for, as a bundled model's atelier.json says it: the Turbo models are
+# distilled for 1-4 steps without guidance, at 512x512.
+HUB_SETTINGS: dict[str, dict[str, Any]] = {
+    "stabilityai/sd-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
+    "stabilityai/sdxl-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
+}
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ class Registry:
         specs = []
         for repo_id, title in self.hub_presets.get(task, []):
             reason = "" if hub_cached(repo_id) else hub_offline_reason()
-            specs.append(ModelSpec(repo_id, task, "hub", repo_id, title, available=not reason, reason=reason))
+            settings = HUB_SETTINGS.get(repo_id, {})
+            specs.append(ModelSpec(repo_id, task, "hub", repo_id, title, not reason, reason, settings))
         return specs
 
     def models(self, task: str) -> list[ModelSpec]:
@@ -157,7 +164,8 @@ class Registry:
             p and len(p) <= 96 and p.replace("-", "").replace("_", "").replace(".", "").isalnum() for p in parts
         ):
             reason = "" if hub_cached(model_id) else hub_offline_reason()
-            return ModelSpec(model_id, task, "hub", model_id, available=not reason, reason=reason)
+            settings = HUB_SETTINGS.get(model_id, {})
+            return ModelSpec(model_id, task, "hub", model_id, "", not reason, reason, settings)
         known = ", ".join(s.id for s in self.models(task)) or "none"
         raise InputError(
             f"unknown {task} model {model_id[:200]!r}: use one of {known}, a local folder, or a hub repo id"

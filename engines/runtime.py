@@ -18,9 +18,8 @@ from typing import Any
 
 import torch
 
-from engines.errors import InputError, ModelUnavailable
+from engines.errors import ModelUnavailable
 
-MAX_SEED = 2**32 - 1  # seeds are shown and typed by people; 32 bits is plenty and fits every UI
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -55,44 +54,6 @@ def choose_runtime(env: dict[str, str] | None = None) -> Runtime:
     else:
         dtype = torch.float32 if device.type == "cpu" else torch.float16
     return Runtime(device, dtype)
-
-
-def check_seed(seed: Any, count: int = 1) -> int:
-    """A seed as typed or sent by an API client -> a valid int, so that seed + count - 1 is valid too."""
-    if isinstance(seed, bool) or seed is None:
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}")
-    try:
-        value = float(seed)
-    except (TypeError, ValueError):
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}") from None
-    if not value.is_integer():
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
-    value = int(value)
-    if not 0 <= value <= MAX_SEED - (count - 1):
-        raise InputError(f"seed must be from 0 to {MAX_SEED - (count - 1)} (for {count} images), not {value}")
-    return value
-
-
-def check_int(name: str, value: Any, low: int, high: int) -> int:
-    """Validate an integer parameter sent by the UI or an API client."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
-    if isinstance(value, bool) or not number.is_integer() or not low <= number <= high:
-        raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
-    return int(number)
-
-
-def check_float(name: str, value: Any, low: float, high: float) -> float:
-    """Validate a real-valued parameter; NaN and infinities are refused."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}") from None
-    if isinstance(value, bool) or not low <= number <= high:  # NaN fails both comparisons
-        raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}")
-    return number
 
 
 def seeded_noise(
@@ -173,6 +134,10 @@ class ModelCache:
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._entries
 
     def keys(self) -> list[Hashable]:
         with self._lock:

@@ -20,46 +20,31 @@ from typing import Any
 import torch
 from PIL import Image
 
-from engines.base import Engine, pil_batch, weights_hash
-from engines.errors import InputError, ModelUnavailable
+from engines.base import Engine, Loaded, Result, pil_batch, weights_hash
+from engines.errors import InputError
+from engines.limits import (
+    DEFAULT_SCHEDULER,
+    MAX_DRAW,
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_STEPS,
+    SCHEDULERS,
+    check_float,
+    check_int,
+    check_seed,
+    draw_defaults,
+)
 from engines.registry import ModelSpec
-from engines.runtime import Runtime, check_float, check_int, check_seed
+from engines.runtime import Runtime
 
-MAX_BATCH = 8
-MAX_STEPS = 100
-MAX_GUIDANCE = 30.0
-MAX_PROMPT_CHARS = 2000  # far beyond any text encoder's window (77 CLIP tokens, 64 MiniLM tokens)
 PREVIEW_MAX_LATENT_SIDE = 32  # decode previews only when that is cheap (the bundled 16x16 latents)
 PREVIEWS_PER_RUN = 4  # a decode per step would add ~45% to a 20-step CPU run; four add under 10%
-SCHEDULERS = {
-    "DPM-Solver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
-    "Euler": ("EulerDiscreteScheduler", {}),
-    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
-    "DDIM": ("DDIMScheduler", {}),
-    "UniPC": ("UniPCMultistepScheduler", {}),
-}
-DEFAULT_SCHEDULER = "model default"
-# Defaults per hub preset: the Turbo models are distilled for 1-4 steps without guidance, at 512x512.
-PRESET_DEFAULTS = {
-    "stabilityai/sd-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
-    "stabilityai/sdxl-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
-}
 
 
 @dataclass
-class LoadedPipeline:
-    model: Any  # the diffusers pipeline
-    spec: ModelSpec
-    dtype: torch.dtype
-    model_hash: str
+class LoadedPipeline(Loaded):
     defaults: dict[str, Any]  # steps, guidance_scale, image_size
     default_scheduler: Any = None  # the scheduler the pipeline was saved with
-
-
-@dataclass
-class Drawn:
-    image: Image.Image
-    recipe: dict[str, Any]
 
 
 @dataclass
@@ -85,8 +70,6 @@ def clean_prompt(prompt: Any, name: str = "prompt") -> str:
 
 
 def load_pipeline(spec: ModelSpec, runtime: Runtime) -> LoadedPipeline:
-    if not spec.available:
-        raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
     from diffusers import AutoPipelineForText2Image
 
     kwargs: dict[str, Any] = {"dtype": runtime.dtype, "use_safetensors": True}
@@ -108,13 +91,11 @@ def load_pipeline(spec: ModelSpec, runtime: Runtime) -> LoadedPipeline:
         pipe.to(runtime.device)
     pipe.set_progress_bar_config(disable=True)
     # fp16 NaNs: SDXL's VAE config says force_upcast, and the SDXL pipeline then decodes in fp32.
-    settings = dict(PRESET_DEFAULTS.get(spec.id, {}))
-    settings.update({k: v for k, v in spec.settings.items() if k in ("steps", "guidance_scale", "image_size")})
-    if "image_size" not in settings:
+    steps, guidance = draw_defaults(spec.settings)
+    settings = {"steps": steps, "guidance_scale": guidance, "image_size": spec.settings.get("image_size")}
+    if not settings["image_size"]:
         scale = getattr(pipe, "vae_scale_factor", 8)
         settings["image_size"] = int(pipe.unet.config.sample_size * scale) if hasattr(pipe, "unet") else 512
-    settings.setdefault("steps", 25)
-    settings.setdefault("guidance_scale", 7.5)
     return LoadedPipeline(pipe, spec, runtime.dtype, weights_hash(spec), settings, pipe.scheduler)
 
 
@@ -133,18 +114,18 @@ class TextEngine(Engine):
         prompt: Any,
         negative_prompt: Any,
         seed: Any,
-        batch: Any,
+        count: Any,
         steps: Any,
         guidance_scale: Any,
         scheduler: Any,
         model_id: str,
         on_step: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
-    ) -> list[Drawn]:
-        """Images for a prompt; [] if `stop` was set before the last step."""
+    ) -> list[Result]:
+        """`count` images for a prompt (image i from seed + i); [] if `stop` was set before the last step."""
         prompt, negative = clean_prompt(prompt), clean_prompt(negative_prompt, "negative prompt")
-        batch = check_int("batch size", batch, 1, MAX_BATCH)
-        seed = check_seed(seed, batch)
+        count = check_int("images", count, 1, MAX_DRAW)
+        seed = check_seed(seed, count)
         steps = check_int("steps", steps, 1, MAX_STEPS)
         guidance = check_float("guidance scale", guidance_scale, 0.0, MAX_GUIDANCE)
         scheduler = scheduler or DEFAULT_SCHEDULER
@@ -169,10 +150,10 @@ class TextEngine(Engine):
 
         with lock, torch.inference_mode():
             pipe.scheduler = self._scheduler(loaded, scheduler)
-            generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(batch)]
+            generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(count)]
             output = pipe(
-                prompt=[prompt] * batch,
-                negative_prompt=[negative] * batch if negative and guidance > 1 else None,
+                prompt=[prompt] * count,
+                negative_prompt=[negative] * count if negative and guidance > 1 else None,
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 height=size,
@@ -186,7 +167,7 @@ class TextEngine(Engine):
             return []
         params = {
             "batch_seed": seed,
-            "batch_size": batch,
+            "count": count,
             "steps": steps,
             "guidance_scale": guidance,
             "scheduler": scheduler,
@@ -196,9 +177,9 @@ class TextEngine(Engine):
             self.recipe(
                 loaded, "text_to_image", {**params, "index": i}, seed + i, prompt=prompt, negative_prompt=negative
             )
-            for i in range(batch)
+            for i in range(count)
         ]
-        return [Drawn(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
+        return [Result(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
 
     @staticmethod
     def _scheduler(loaded: LoadedPipeline, name: str) -> Any:

@@ -21,25 +21,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engines.base import Engine, pil_batch, weights_hash
+from engines.base import Engine, Loaded, Result, Strip, pil_batch, weights_hash
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import center_square, difference_heatmap, fit_multiple, load_image
+from engines.limits import MAX_SAMPLES, MAX_VAE_FRAMES, check_int, check_seed
 from engines.metrics import psnr, ssim
 from engines.registry import ModelSpec
-from engines.runtime import Runtime, check_int, check_seed, seeded_noise
+from engines.runtime import Runtime, seeded_noise
 
 MAX_SIDE = int(os.environ.get("ATELIER_VAE_MAX_SIDE", "512"))  # hub VAEs: longest side processed
-MAX_INTERPOLATION_STEPS = 32
-MAX_SAMPLES = 16
 AUTOENCODER_CLASSES = ("AutoencoderKL", "AutoencoderTiny")
 
 
 @dataclass
-class LoadedVAE:
-    model: Any
-    spec: ModelSpec
-    dtype: torch.dtype
-    model_hash: str
+class LoadedVAE(Loaded):
     fixed_size: int | None  # trained size, or None for "keep aspect ratio"
     multiple: int  # image sides must be a multiple of this (the downsampling factor)
     latent_mean: torch.Tensor | None  # per-channel statistics of training latents (bundled models)
@@ -68,19 +63,6 @@ class Reconstruction:
     recipe: dict[str, Any]
 
 
-@dataclass
-class Interpolation:
-    frames: list[Image.Image]
-    inputs: tuple[Image.Image, Image.Image]
-    recipe: dict[str, Any]
-
-
-@dataclass
-class Sample:
-    image: Image.Image
-    recipe: dict[str, Any]
-
-
 def read_config(spec: ModelSpec) -> dict[str, Any]:
     if spec.source == "hub":
         from huggingface_hub import hf_hub_download
@@ -94,8 +76,6 @@ def read_config(spec: ModelSpec) -> dict[str, Any]:
 
 
 def load_autoencoder(spec: ModelSpec, runtime: Runtime) -> LoadedVAE:
-    if not spec.available:
-        raise ModelUnavailable(f"{spec.id} is unavailable: {spec.reason}")
     config = read_config(spec)
     class_name = config.get("_class_name")
     if class_name not in AUTOENCODER_CLASSES:
@@ -171,21 +151,21 @@ class VAEEngine(Engine):
             original, reconstruction, difference_heatmap(original, reconstruction), score_psnr, score_ssim, recipe
         )
 
-    def interpolate(self, image_a: Any, image_b: Any, steps: Any, model_id: str) -> Interpolation:
-        steps = check_int("steps", steps, 2, MAX_INTERPOLATION_STEPS)
+    def interpolate(self, image_a: Any, image_b: Any, frames: Any, model_id: str) -> Strip:
+        """A walk in latent space from image A to image B, both ends included."""
+        frames = check_int("frames", frames, 2, MAX_VAE_FRAMES)
         loaded, lock = self.load(model_id)
         a = self.prepare(loaded, image_a)
         b = self.prepare(loaded, image_b).resize(a.size, Image.Resampling.LANCZOS)
         with lock, torch.inference_mode():
             z = encode(loaded.model, self._to_device(loaded, torch.cat([pil_to_tensor(a), pil_to_tensor(b)])))
             # Linear in latent space: VAE latents are not Gaussian-normalised like GAN noise, so slerp buys nothing.
-            t = torch.linspace(0, 1, steps, device=z.device, dtype=z.dtype)[:, None, None, None]
-            frames = pil_batch(decode(loaded.model, z[:1] * (1 - t) + z[1:] * t))
-        return Interpolation(
-            frames, (a, b), self.recipe(loaded, "interpolate", {"steps": steps, "size": f"{a.width}x{a.height}"})
-        )
+            t = torch.linspace(0, 1, frames, device=z.device, dtype=z.dtype)[:, None, None, None]
+            images = pil_batch(decode(loaded.model, z[:1] * (1 - t) + z[1:] * t))
+        params = {"frames": frames, "size": f"{a.width}x{a.height}"}
+        return Strip(images, self.recipe(loaded, "interpolate", params), inputs={"image_a": a, "image_b": b})
 
-    def sample(self, seed: Any, count: Any, model_id: str) -> list[Sample]:
+    def sample(self, seed: Any, count: Any, model_id: str) -> list[Result]:
         """Decode latents drawn from the prior. Bundled models use the per-channel Gaussian fitted
         to their training latents; others use N(0, 1) divided by the config's scaling factor."""
         count = check_int("count", count, 1, MAX_SAMPLES)
@@ -204,7 +184,7 @@ class VAEEngine(Engine):
             # re-make image i bit for bit from seed + i alone.
             images = [pil_batch(decode(loaded.model, self._to_device(loaded, row[None])))[0] for row in z]
         return [
-            Sample(img, self.recipe(loaded, "sample", {"size": f"{size}x{size}", "index": i}, seed + i))
+            Result(img, self.recipe(loaded, "sample", {"size": f"{size}x{size}", "index": i}, seed + i))
             for i, img in enumerate(images)
         ]
 

@@ -4,7 +4,7 @@ On a ZeroGPU Space, `spaces.GPU` runs a decorated function in a forked worker th
 for the length of the call. Arguments, yielded values and results cross to it and back by
 pickle, and an exception other than `gr.Error` reaches the app only as "ZeroGPU worker error".
 So the app reaches the engines through `run` and `draw_steps` alone, with picklable arguments
-(the engines' key, names, numbers, file paths). The worker finds the engines in the module
+(the engines' key, names, numbers, file paths, as keyword arguments). The worker finds the engines in the module
 state it inherited at fork, with the models that `engines.preload` loaded at start. The engines'
 own errors travel back as values, so their messages reach the user.
 
@@ -51,7 +51,7 @@ def gpu(duration: Any):
 def draw_seconds(key: int, task: str, settings: dict[str, Any]) -> int:
     """The GPU time to ask for one draw, from its steps and batch (bad values: the engine says so)."""
     try:
-        work = max(1.0, float(settings.get("steps") or 1)) * max(1.0, float(settings.get("batch") or 1))
+        work = max(1.0, float(settings.get("steps") or 1)) * max(1.0, float(settings.get("count") or 1))
     except (TypeError, ValueError):
         work = 1.0
     work = min(work, DRAW_MAX_SECONDS / DRAW_SECONDS_PER_IMAGE_STEP)  # also catches NaN and inf
@@ -66,16 +66,17 @@ class Failed:
 
 
 @gpu(duration=CALL_SECONDS)
-def _call(key: int, task: str, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+def _call(key: int, task: str, method: str, kwargs: dict[str, Any]) -> Any:
     try:
-        return getattr(getattr(_ENGINES[key], task), method)(*args, **kwargs)
+        return getattr(_ENGINES[key].engine(task), method)(**kwargs)
     except (InputError, ModelUnavailable) as error:
         return Failed(error)
 
 
-def run(key: int, task: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    """`engines.<task>.<method>(*args, **kwargs)`, on a GPU worker on ZeroGPU."""
-    result = _call(key, task, method, args, kwargs)
+def run(key: int, task: str, method: str, **kwargs: Any) -> Any:
+    """`engines.<task>.<method>(**kwargs)`, on a GPU worker on ZeroGPU. Keyword arguments only, so
+    a reader (and an IDE) can follow each value from the page to the engine's parameter."""
+    result = _call(key, task, method, kwargs)
     if isinstance(result, Failed):
         raise result.error
     return result
@@ -86,7 +87,7 @@ def draw_steps(key: int, task: str, settings: dict[str, Any]) -> Iterator[tuple[
     """One diffusion draw (`engines.<task>.draw(**settings)`): yields ("step", Progress) after each
     step, then ("done", images), or ("error", InputError | ModelUnavailable). Closing the
     generator (Stop, a closed page) ends the draw after its current step."""
-    engine = getattr(_ENGINES[key], task)
+    engine = _ENGINES[key].engine(task)
     stop = threading.Event()
     updates: queue.Queue = queue.Queue()
 

@@ -5,9 +5,10 @@ Layout under the root (ATELIER_GALLERY_DIR, default ./gallery_data):
     inputs/<sha>.png    images a recipe was made from (for "reuse settings"), shared by content
     index.sqlite        id, created, engine, model, seed, recipe JSON
 
-Write order makes a crash harmless: the PNG goes to a temporary file, is fsynced and renamed
-into place, and only then is the index row committed. A kill before the commit leaves an
-orphan file that `open` removes; nothing half-written is ever listed.
+Write order makes a crash harmless: each PNG goes to a temporary file, is fsynced and renamed
+into place, and only then are the index rows committed, a batch (a grid) in one transaction. A
+kill before the commit leaves orphan files that `open` removes; nothing half-written, and no part
+of a grid, is ever listed.
 """
 
 from __future__ import annotations
@@ -100,22 +101,42 @@ class Gallery:
     def add(self, image: Image.Image, recipe: dict[str, Any], inputs: dict[str, Image.Image] | None = None) -> Entry:
         """Save one image with its recipe. `inputs` (e.g. the uploaded image) are stored by content
         hash and referenced from the recipe as recipe['inputs'][name] = sha256."""
-        recipe = dict(recipe)
-        if inputs:
-            recipe["inputs"] = {name: self._store_input(img) for name, img in inputs.items()}
-        image_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        return self.add_all([(image, recipe)], inputs)[0]
+
+    def add_all(
+        self, images: list[tuple[Image.Image, dict[str, Any]]], inputs: dict[str, Image.Image] | None = None
+    ) -> list[Entry]:
+        """Save a batch (a grid) as one: every file is written first, then every index row in one
+        transaction, so a crash leaves the whole batch listed or none of it (its files are orphans
+        that `recover` removes)."""
+        shared = {name: self._store_input(img) for name, img in (inputs or {}).items()}
         created = time.time()
-        recipe.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        recipe["id"] = image_id
-        path = self.images_dir / f"{image_id}.png"
-        info = png_info(recipe, image.size)
-        _write_atomic(path, lambda f: image.save(f, format="PNG", pnginfo=info))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        entries = []
+        for i, (image, recipe) in enumerate(images):
+            recipe = dict(recipe)
+            if shared:
+                recipe["inputs"] = shared
+            image_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
+            recipe.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            recipe["id"] = image_id
+            path = self.images_dir / f"{image_id}.png"
+            info = png_info(recipe, image.size)
+            _write_atomic(path, lambda f, image=image, info=info: image.save(f, format="PNG", pnginfo=info))
+            entries.append(Entry(image_id, path, created + i * 1e-6, recipe))  # newest first lists the last first
+        rows = [(e.id, e.created, e.recipe.get("engine"), e.recipe.get("model"), e.recipe.get("seed"),
+                 json.dumps(e.recipe)) for e in entries]  # fmt: skip
         with self._lock:
-            self._db.execute(
-                "INSERT INTO images (id, created, engine, model, seed, recipe) VALUES (?, ?, ?, ?, ?, ?)",
-                (image_id, created, recipe.get("engine"), recipe.get("model"), recipe.get("seed"), json.dumps(recipe)),
-            )
-        return Entry(image_id, path, created, recipe)
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO images (id, created, engine, model, seed, recipe) VALUES (?, ?, ?, ?, ?, ?)", rows
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return entries
 
     def _store_input(self, image: Image.Image) -> str:
         data = image.convert("RGB").tobytes() + repr(image.size).encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 
 import gradio as gr
 import httpx
@@ -20,6 +21,18 @@ from engines.registry import Registry
 from engines.runtime import Runtime
 from gallery import Gallery, read_recipe
 from tests.test_imaging import png_declaring
+
+
+def handler(demo: gr.Blocks, api_name: str):
+    """The function behind an endpoint, to call it as a raw HTTP client's values would reach it."""
+    return next(f.fn for f in demo.fns.values() if f.api_name == api_name)
+
+
+def restored(demo: gr.Blocks, image_id: str) -> dict:
+    """Reuse settings, as the page applies it: control name -> value (an update's value)."""
+    tab, values = demo.panel.settings(image_id)
+    values = {k: v.get("value", v.get("selected")) if isinstance(v, dict) else v for k, v in values.items()}
+    return {"tab": tab.id} | values
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +162,7 @@ def test_values_json_clients_cannot_send_are_still_refused(served, seed):
     _, gallery, demo = served
     before = gallery.count()
     with pytest.raises(gr.Error, match="seed"):
-        demo.studio.vae_sample(seed, 2, "tiny-vae")
+        handler(demo, "vae_sample")(seed, 2, "tiny-vae")
     assert gallery.count() == before
 
 
@@ -157,9 +170,9 @@ def test_reuse_settings_restores_a_sample_exactly(served):
     client, gallery, demo = served
     client.predict(40, 3, "tiny-vae", api_name="/vae_sample")
     third = gallery.list()[0]  # newest: seed 42
-    settings = demo.studio.reuse_settings(third.id)
-    seed, count = settings["vae_seed"], settings["vae_count"]
-    assert (seed, count) == (42, 1) and settings["tab"] == "vae" and settings["vae_mode"] == "sample"
+    settings = restored(demo, third.id)
+    seed, count = settings["seed"], settings["count"]
+    assert (seed, count) == (42, 1) and settings["tab"] == "vae" and settings["mode"] == "sample"
     again = client.predict(seed, count, "tiny-vae", api_name="/vae_sample")
     assert Image.open(again[0]["image"]).tobytes() == Image.open(third.path).tobytes()
 
@@ -167,8 +180,8 @@ def test_reuse_settings_restores_a_sample_exactly(served):
 def test_reuse_settings_restores_the_uploaded_image(served, sample_png):
     client, gallery, demo = served
     client.predict(handle_file(str(sample_png)), "tiny-vae", api_name="/vae_reconstruct")
-    settings = demo.studio.reuse_settings(gallery.list()[0].id)
-    image_path = settings["vae_image"]
+    settings = restored(demo, gallery.list()[0].id)
+    image_path = settings["image"]
     assert image_path and Image.open(image_path).size == (32, 32)
     assert json.loads(json.dumps(gallery.list()[0].recipe))["inputs"]["image"] in image_path
 
@@ -189,17 +202,17 @@ def test_gan_endpoints(served):
 def test_gan_psi_nan_from_a_raw_client(served):
     _, _, demo = served
     with pytest.raises(gr.Error, match="ψ"):
-        demo.studio.gan_sample(1, 4, math.nan, "tiny-gan")
+        handler(demo, "gan_sample")(1, 4, math.nan, "tiny-gan")
 
 
 def test_gan_reuse_settings_restores_the_whole_grid_bit_for_bit(served):
     client, gallery, demo = served
     grid = client.predict(20, 6, 0.7, "tiny-gan", api_name="/gan_sample")
     fourth = next(e for e in gallery.list() if e.recipe.get("seed") == 23)
-    settings = demo.studio.reuse_settings(fourth.id)
-    assert settings["tab"] == "gan" and settings["gan_mode"] == "sample"
+    settings = restored(demo, fourth.id)
+    assert settings["tab"] == "gan" and settings["mode"] == "sample"
     again = client.predict(
-        settings["gan_seed"], settings["gan_count"], settings["gan_psi"], settings["gan_model"], api_name="/gan_sample"
+        settings["seed"], settings["count"], settings["psi"], settings["model"], api_name="/gan_sample"
     )
     assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(g["image"]).tobytes() for g in grid]
 
@@ -228,15 +241,13 @@ def test_text_to_image_saves_prompt_and_history_and_reuse_restores_it(served):
     recipe = read_recipe(images[1]["image"])
     assert recipe["prompt"] == "a cat with a hat" and recipe["seed"] == 31 and recipe["params"]["steps"] == 3
     assert Image.open(images[0]["image"]).info["parameters"].startswith("a cat with a hat\n")  # A1111 readers
-    assert demo.studio.text_history()[0][:5] == ["a cat with a hat", "", 30, 2, 3]
+    history = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "history")
+    assert history()[0][:5] == ["a cat with a hat", "", 30, 2, 3]
 
-    settings = demo.studio.reuse_settings(gallery.list()[0].id)
-    assert settings["tab"] == "text" and settings["text_prompt"] == "a cat with a hat"
-    again, _ = client.predict(
-        settings["text_prompt"], settings["text_negative"], settings["text_seed"], settings["text_batch"],
-        settings["text_steps"], settings["text_guidance"], settings["text_scheduler"], settings["text_model"],
-        api_name="/text_to_image",
-    )  # fmt: skip
+    settings = restored(demo, gallery.list()[0].id)
+    assert settings["tab"] == "text" and settings["prompt"] == "a cat with a hat"
+    names = ("prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model")
+    again, _ = client.predict(*[settings[name] for name in names], api_name="/text_to_image")
     assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(i["image"]).tobytes() for i in images]
 
 
@@ -262,7 +273,7 @@ def test_empty_prompt_is_allowed_and_guidance_nan_is_refused(served):
     images, _ = client.predict("", "", 1, 1, 2, 0.0, "model default", "tiny-ldm", api_name="/text_to_image")
     assert len(images) == 1 and read_recipe(images[0]["image"])["prompt"] == ""
     with pytest.raises(gr.Error, match="guidance"):
-        list(demo.studio.text_to_image("cat", "", 1, 1, 2, math.nan, "model default", "tiny-ldm"))
+        list(handler(demo, "text_to_image")("cat", "", 1, 1, 2, math.nan, "model default", "tiny-ldm"))
 
 
 def test_conditional_endpoints_and_reuse(served):
@@ -279,17 +290,13 @@ def test_conditional_endpoints_and_reuse(served):
     assert Image.open(strip).size == (5 * 16, 16) and Image.open(gif).is_animated
     assert gallery.count() == before + 4 + 10 + 1
 
-    settings = demo.studio.reuse_settings(gallery.list()[0].id)  # the morph
-    assert settings["tab"] == "conditional" and settings["conditional_mode"] == "morph"
-    assert (settings["conditional_morph_from"], settings["conditional_morph_to"]) == ("flat", "3d")
-    assert settings["conditional_first"] == "food" and settings["conditional_frames"] == 5
+    settings = restored(demo, gallery.list()[0].id)  # the morph
+    assert settings["tab"] == "conditional" and settings["mode"] == "morph"
+    assert (settings["morph_set"], settings["morph_from"], settings["morph_to"]) == ("style", "flat", "3d")
+    assert settings["first"] == "food" and settings["frames"] == 5
     sample = next(e for e in gallery.list(1, 50) if e.recipe.get("operation") == "sample" and e.recipe["seed"] == 4)
-    settings = demo.studio.reuse_settings(sample.id)
-    assert (settings["conditional_first"], settings["conditional_seed"], settings["conditional_count"]) == (
-        "animals",
-        3,
-        4,
-    )
+    settings = restored(demo, sample.id)
+    assert (settings["first"], settings["seed"], settings["count"]) == ("animals", 3, 4)
 
 
 def test_a_model_with_subjects_keeps_its_two_pickers_and_reuse_remakes_the_grid(served):
@@ -299,8 +306,8 @@ def test_a_model_with_subjects_keeps_its_two_pickers_and_reuse_remakes_the_grid(
     grid = client.predict("animals", "flat", 3, 4, 0.8, "tiny-cgan-subjects", api_name="/conditional_sample")
     recipes = [read_recipe(item["image"]) for item in grid]
     assert {r["params"]["labels"]["subject"] for r in recipes} <= {"cat", "dog"}
-    settings = demo.studio.reuse_settings(gallery.list()[0].id)
-    args = [settings[f"conditional_{k}"] for k in ("first", "second", "seed", "count", "psi", "model")]
+    settings = restored(demo, gallery.list()[0].id)
+    args = [settings[k] for k in ("first", "second", "seed", "count", "psi", "model")]
     again = client.predict(*args, api_name="/conditional_sample")
     assert [np.asarray(Image.open(a["image"])).tolist() for a in again] == [
         np.asarray(Image.open(g["image"])).tolist() for g in grid
@@ -311,9 +318,72 @@ def test_dit_by_local_path_and_reuse(served, tiny_dit):
     client, gallery, demo = served
     images, status = client.predict("goldfish", 3, 2, 2, 4.0, str(tiny_dit), api_name="/dit_sample")
     assert [item["caption"] for item in images] == ["goldfish · seed 3", "goldfish · seed 4"] and "saved" in status
-    settings = demo.studio.reuse_settings(gallery.list()[0].id)
-    assert (settings["tab"], settings["conditional_mode"], settings["dit_label"]) == ("conditional", "dit", "goldfish")
+    settings = restored(demo, gallery.list()[0].id)
+    assert (settings["tab"], settings["mode"], settings["dit_label"]) == ("conditional", "dit", "goldfish")
     with pytest.raises(Exception, match="out of range"):
         client.predict("9999", 3, 1, 2, 4.0, str(tiny_dit), api_name="/dit_sample")
     with pytest.raises(Exception, match="unavailable"):
         client.predict("tench", 3, 1, 2, 4.0, "facebook/DiT-XL-2-256", api_name="/dit_sample")
+
+
+def pixels(path) -> list:
+    return np.asarray(Image.open(path).convert("RGB")).tolist()
+
+
+def upload(path: str, tmp_path) -> dict:
+    """A file for an image input, as the page would send it (the same bytes, uploaded anew)."""
+    copy = tmp_path / f"upload-{time.monotonic_ns()}.png"
+    copy.write_bytes(Path(path).read_bytes())
+    return handle_file(str(copy))
+
+
+# One call per operation of every tab: (endpoint, its arguments). Uploads are named by fixture.
+EVERY_OPERATION = [
+    ("/vae_reconstruct", ("SAMPLE_PNG", "tiny-vae")),
+    ("/vae_interpolate", ("SAMPLE_PNG", "BLUE_PNG", 4, "tiny-vae")),
+    ("/vae_sample", (70, 3, "tiny-vae")),
+    ("/gan_sample", (80, 5, 0.9, "tiny-gan")),
+    ("/gan_variations", (81, 0.9, 0.4, 3, 7, "tiny-gan")),
+    ("/gan_interpolate", (82, 90, 5, 1.1, "tiny-gan")),
+    ("/conditional_sample", ("animals", "3d", 83, 4, 0.7, "tiny-cgan")),
+    ("/conditional_sample", ("food", "any", 84, 3, 1.0, "tiny-cgan-subjects")),
+    ("/conditional_class_grid", (85, 2, 0.9, "tiny-cgan")),
+    ("/conditional_morph", ("style", "flat", "3d", "food", "any", 86, 4, 1.0, "tiny-cgan")),
+    ("/conditional_morph", ("category", "smileys", "food", "any", "flat", 87, 3, 0.8, "tiny-cgan")),
+    ("/dit_sample", ("goldfish", 88, 2, 2, 3.5, "TINY_DIT")),
+    ("/text_to_image", ("a red apple", "blurry", 89, 3, 3, 5.5, "Euler", "tiny-ldm")),
+    ("/text_seed_sweep", ("a rocket", "", 90, 10, 2, 0.0, "UniPC", "tiny-ldm")),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "args"), EVERY_OPERATION, ids=[f"{e}{a[-1]}" for e, a in EVERY_OPERATION])
+def test_reuse_settings_remakes_the_same_pixels_for_every_operation(
+    served, endpoint, args, sample_png, tiny_dit, tmp_path
+):
+    """Make images, reuse the settings of the last one saved (as the page applies them), make them again
+    through the operation's own endpoint, and compare the remade image with the original, pixel for pixel."""
+    client, gallery, demo = served
+    blue = tmp_path / "blue.png"
+    Image.new("RGB", (50, 50), (20, 40, 220)).save(blue)
+    named = {"SAMPLE_PNG": handle_file(str(sample_png)), "BLUE_PNG": handle_file(str(blue)), "TINY_DIT": str(tiny_dit)}
+    before = gallery.count()
+    client.predict(*[named.get(a, a) if isinstance(a, str) else a for a in args], api_name=endpoint)
+    made = gallery.count() - before
+    original = gallery.list()[0]  # the newest: the last image of a grid, the strip of a walk
+
+    tab, values = demo.panel.settings(original.id)
+    operation = tab.operations[original.recipe["operation"]]
+    assert set(operation.inputs) <= set(values), "a restore sets every input of the operation"
+    settings = restored(demo, original.id)
+    again = [settings[name] for name in operation.inputs]
+    again = [upload(v, tmp_path) if isinstance(v, str) and v.endswith(".png") else v for v in again]
+    before = gallery.count()
+    client.predict(*again, api_name=f"/{operation.api_name}")
+    remade = gallery.list(1, gallery.count() - before)
+    same = [e for e in remade if e.recipe["seed"] == original.recipe["seed"]]
+    if len(same) > 1:  # variations share their seed: the index tells them apart
+        same = [e for e in same if e.recipe["params"].get("index") == original.recipe["params"].get("index")]
+    assert same, f"the remade images ({len(remade)} of {made}) hold none with the original's seed"
+    assert pixels(same[0].path) == pixels(original.path)
+    without_index = [{k: v for k, v in r["params"].items() if k != "index"} for r in (same[0].recipe, original.recipe)]
+    assert without_index[0] == without_index[1] and same[0].recipe["model"] == original.recipe["model"]

@@ -44,14 +44,32 @@ def browser():
 
 
 @pytest.fixture
-def studio_url(tiny_checkpoints, tmp_path):
+def studio(tiny_checkpoints, tmp_path):
+    """(the page's address, its gallery)."""
     engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
     gallery = Gallery(tmp_path / "gallery")
     demo = app.build_app(engines, gallery)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
-    yield url
+    yield url, gallery
     demo.close()
     gallery.close()
+
+
+@pytest.fixture
+def studio_url(studio):
+    return studio[0]
+
+
+def value_of(page, label: str) -> str:
+    return page.get_by_label(label, exact=True).filter(visible=True).first.input_value()
+
+
+def reuse_newest(page) -> None:
+    """Select the newest image in the gallery panel and reuse its settings."""
+    page.locator("#gallery-view img").first.click()
+    page.get_by_text('"operation"').wait_for(timeout=15_000)
+    page.get_by_role("button", name="↺ Reuse settings").click()
+    page.get_by_text("restored").first.wait_for(timeout=15_000)
 
 
 def test_upload_reconstruct_and_find_it_in_the_gallery_after_reload(browser, studio_url, sample_png, tmp_path):
@@ -136,3 +154,77 @@ def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_p
     page.locator("#conditional-classes img").nth((3 + 2) * 8 - 1).wait_for(timeout=60_000)
     page.screenshot(path=str(os.environ.get("ATELIER_CONDITIONAL_SCREENSHOT", tmp_path / "cond.png")), full_page=True)
     page.close()
+
+
+def test_reuse_a_morph_after_the_morphed_labels_changed(browser, studio):
+    """Morph by category between two classes that are not the list's ends, switch the radio to style
+    (From and To follow it), then reuse the strip: the radio's own handler must not overwrite the
+    From and To that the restore puts back."""
+    url, gallery = studio
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="Class-conditional", exact=True).click()
+    page.get_by_role("tab", name="Morph", exact=True).click()
+    for label, title in (("From", "Food & Drink"), ("To", "Animals")):
+        picker = page.get_by_label(label, exact=True)
+        picker.click()
+        picker.fill(title)
+        page.keyboard.press("Enter")
+    page.get_by_label("Seed", exact=True).last.fill("42")
+    page.get_by_label("number input for Frames").fill("6")
+    page.get_by_role("button", name="Morph", exact=True).click()
+    page.locator("#gallery-view img").first.wait_for(timeout=60_000)
+    original = gallery.list()[0]
+    assert (original.recipe["params"]["from"]["category"], original.recipe["params"]["to"]["category"]) == (
+        "food",
+        "animals",
+    )
+
+    page.get_by_label("style", exact=True).check()
+    page.wait_for_function("document.querySelector('input[aria-label=\"From\"]').value === 'Flat'")
+    reuse_newest(page)
+    page.wait_for_timeout(1000)  # time for any change handler the restore set off
+    assert page.get_by_label("category", exact=True).is_checked()
+    assert (value_of(page, "From"), value_of(page, "To")) == ("Food & Drink", "Animals")
+
+    page.get_by_role("button", name="Morph", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('#gallery-view img').length === 2", timeout=60_000)
+    again = gallery.list()[0]
+    assert again.recipe["params"] == original.recipe["params"] and _pixels(again.path) == _pixels(original.path)
+    page.close()
+
+
+def test_reuse_a_text_image_while_another_model_is_chosen(browser, studio):
+    """Choosing a model by hand brings its steps and guidance; reusing an image made with other ones
+    must keep those the restore puts back, not the restored model's defaults."""
+    url, gallery = studio
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="Text", exact=True).click()
+    page.locator("#text-prompt textarea").fill("a red apple")
+    page.get_by_label("number input for Images").fill("1")
+    page.get_by_label("number input for Steps").fill("15")
+    page.get_by_label("number input for Guidance scale").fill("5.5")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text("image saved to the gallery").wait_for(timeout=60_000)
+    original = gallery.list()[0]
+    assert (original.recipe["params"]["steps"], original.recipe["params"]["guidance_scale"]) == (15, 5.5)
+
+    model = page.get_by_label("Model", exact=True).filter(visible=True).first
+    model.click()
+    page.get_by_role("option", name="stabilityai/sd-turbo", exact=False).first.click()
+    page.wait_for_function("document.querySelector('input[aria-label=\"number input for Steps\"]').value !== '15'")
+    reuse_newest(page)
+    page.wait_for_timeout(1000)  # time for any change handler the restore set off
+    assert value_of(page, "Model").startswith("tiny-ldm")
+    assert (value_of(page, "number input for Steps"), value_of(page, "number input for Guidance scale")) == (
+        "15",
+        "5.5",
+    )
+    page.close()
+
+
+def _pixels(path) -> bytes:
+    from PIL import Image
+
+    return Image.open(path).convert("RGB").tobytes()

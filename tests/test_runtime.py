@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from engines.errors import InputError, ModelUnavailable
-from engines.runtime import MAX_SEED, ModelCache, check_int, check_seed, choose_runtime, seeded_noise
+from engines.limits import MAX_SEED, check_int, check_seed
+from engines.runtime import ModelCache, choose_runtime, seeded_noise
 
 
 def test_cpu_defaults_to_fp32():

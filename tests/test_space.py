@@ -60,7 +60,10 @@ def test_the_space_folder_starts_on_its_own(tmp_path):
                 assert time.time() < deadline, log.read_text()[-3000:]
                 time.sleep(1)
         assert page.status_code == 200 and "Atelier" in page.text
-        assert "preloaded emoji-vae" in log.read_text()  # models load before the first visitor
+        while "preloaded" not in log.read_text():  # the models load right after the page is served
+            assert server.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(1)
+        assert "preloaded emoji-gan, emoji-conditional, emoji-vae, emoji-ldm" in log.read_text()
         if address := outward_address():  # listening beyond loopback, as the Space's proxy needs
             assert httpx.get(f"http://{address}:{port}/", timeout=5).status_code == 200
     finally:

@@ -124,7 +124,7 @@ def test_text_draws_stream_and_stop(zero_gpu_app):
     client, gallery, requests = zero_gpu_app
     images, status = client.predict("a cat", "", 30, 2, 3, 3.0, "model default", "tiny-ldm", api_name="/text_to_image")
     assert len(images) == 2 and "saved" in status
-    assert ("draw_steps", zerogpu.draw_seconds(0, "text", {"steps": 3, "batch": 2})) in requests
+    assert ("draw_steps", zerogpu.draw_seconds(0, "text", {"steps": 3, "count": 2})) in requests
     recipe = read_recipe(images[1]["image"])
     assert recipe["seed"] == 31 and recipe["prompt"] == "a cat"
     before = gallery.count()
@@ -137,10 +137,10 @@ def test_text_draws_stream_and_stop(zero_gpu_app):
 
 
 def test_draw_seconds_follow_the_work():
-    assert zerogpu.draw_seconds(0, "text", {"steps": 1, "batch": 1}) == zerogpu.DRAW_BASE_SECONDS
-    assert zerogpu.draw_seconds(0, "text", {"steps": 50, "batch": 8}) == int(
+    assert zerogpu.draw_seconds(0, "text", {"steps": 1, "count": 1}) == zerogpu.DRAW_BASE_SECONDS
+    assert zerogpu.draw_seconds(0, "text", {"steps": 50, "count": 8}) == int(
         zerogpu.DRAW_BASE_SECONDS + 400 * zerogpu.DRAW_SECONDS_PER_IMAGE_STEP
     )
-    assert zerogpu.draw_seconds(0, "text", {"steps": 10**6, "batch": 8}) == zerogpu.DRAW_MAX_SECONDS
-    for nonsense in ({"steps": "many"}, {"steps": float("nan"), "batch": 2}, {"steps": float("inf")}, {}):
+    assert zerogpu.draw_seconds(0, "text", {"steps": 10**6, "count": 8}) == zerogpu.DRAW_MAX_SECONDS
+    for nonsense in ({"steps": "many"}, {"steps": float("nan"), "count": 2}, {"steps": float("inf")}, {}):
         assert zerogpu.DRAW_BASE_SECONDS <= zerogpu.draw_seconds(0, "dit", nonsense) <= zerogpu.DRAW_MAX_SECONDS

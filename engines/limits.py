@@ -1,0 +1,83 @@
+"""What a request may ask for: the bounds and choices every endpoint checks, the checks
+themselves, and the defaults of a diffusion draw.
+
+No torch here: the page is built from these before torch is imported, so it is served first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engines.errors import InputError
+
+MAX_SEED = 2**32 - 1  # seeds are shown and typed by people; 32 bits is plenty and fits every UI
+
+# GANs (unconditional and class-conditional)
+MAX_GRID = 64  # images in one grid, and variations around one image
+MAX_FRAMES = 48  # frames of a walk or a morph
+MAX_PSI = 1.5
+MAX_SEEDS_PER_CLASS = 8  # columns of the class-conditional "one seed, every class" grid
+
+# VAE
+MAX_VAE_FRAMES = 32  # frames of a latent interpolation
+MAX_SAMPLES = 16  # images decoded from the prior at once
+
+# diffusion draws (text and DiT); schedulers by name -> (diffusers class, options)
+MAX_DRAW = 8  # images per draw
+MAX_STEPS = 100
+MAX_GUIDANCE = 30.0
+MAX_DIT_GUIDANCE = 20.0
+MAX_PROMPT_CHARS = 2000  # far beyond any text encoder's window (77 CLIP tokens, 64 MiniLM tokens)
+SCHEDULERS = {
+    "DPM-Solver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "Euler": ("EulerDiscreteScheduler", {}),
+    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
+    "DDIM": ("DDIMScheduler", {}),
+    "UniPC": ("UniPCMultistepScheduler", {}),
+}
+DEFAULT_SCHEDULER = "model default"
+DEFAULT_STEPS, DEFAULT_GUIDANCE = 25, 7.5  # for pipelines whose settings name none
+
+
+def draw_defaults(settings: dict[str, Any]) -> tuple[int, float]:
+    """(steps, guidance scale) a model was made for, from its settings (atelier.json, or the hub
+    preset's): what the engine uses, and what the text tab shows on choosing it, unloaded."""
+    return int(settings.get("steps", DEFAULT_STEPS)), float(settings.get("guidance_scale", DEFAULT_GUIDANCE))
+
+
+def check_seed(seed: Any, count: int = 1) -> int:
+    """A seed as typed or sent by an API client -> a valid int, so that seed + count - 1 is valid too."""
+    if isinstance(seed, bool) or seed is None:
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}")
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}") from None
+    if not value.is_integer():
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
+    value = int(value)
+    if not 0 <= value <= MAX_SEED - (count - 1):
+        raise InputError(f"seed must be from 0 to {MAX_SEED - (count - 1)} (for {count} images), not {value}")
+    return value
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    """Validate an integer parameter sent by the UI or an API client."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
+    if isinstance(value, bool) or not number.is_integer() or not low <= number <= high:
+        raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(number)
+
+
+def check_float(name: str, value: Any, low: float, high: float) -> float:
+    """Validate a real-valued parameter; NaN and infinities are refused."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}") from None
+    if isinstance(value, bool) or not low <= number <= high:  # NaN fails both comparisons
+        raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}")
+    return number

@@ -1,0 +1,141 @@
+"""The GAN tab: a seeded grid, variations around one image, a walk between two seeds.
+
+Run it alone (with the gallery): `python -m ui.gan`.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED
+from ui.studio import Operation, Studio, TabUI
+from ui.widgets import model_picker, pixel_gallery, seed_input, strip_outputs, user_errors
+
+TITLE = "GAN"
+
+
+def available(studio: Studio) -> bool:
+    return bool(studio.engines.registry.bundled("gan"))
+
+
+class GANTab:
+    def __init__(self, studio: Studio):
+        self.studio = studio
+
+    @user_errors
+    def sample(self, seed: float, count: float, psi: float, model: str, progress=gr.Progress()):
+        """A grid of new images: image i uses seed + i, truncated by psi."""
+        results = self.studio.run("gan", "sample", progress, seed=seed, count=count, psi=psi, model_id=model)
+        return self.studio.save_all(results)
+
+    @user_errors
+    def variations(
+        self, seed: float, psi: float, strength: float, count: float, variation_seed: float, model: str,
+        progress=gr.Progress(),
+    ):  # fmt: skip
+        """Variations around the image of `seed`: its latent plus noise of the given strength."""
+        results = self.studio.run(
+            "gan", "variations", progress,
+            seed=seed, psi=psi, strength=strength, count=count, variation_seed=variation_seed, model_id=model,
+        )  # fmt: skip
+        return self.studio.save_all(results)
+
+    @user_errors
+    def interpolate(self, seed_a: float, seed_b: float, frames: float, psi: float, model: str, progress=gr.Progress()):
+        """A spherical walk from seed A to seed B; returns a strip (PNG) and an animated GIF."""
+        walk = self.studio.run(
+            "gan", "interpolate", progress, seed_a=seed_a, seed_b=seed_b, frames=frames, psi=psi, model_id=model
+        )
+        return self.studio.save_strip(walk)
+
+    def layout(self) -> TabUI:
+        gr.Markdown(
+            "A GAN dreams up new emoji-like images from random numbers. Make a grid, click an image to explore "
+            "around it, or walk from one seed to another. **Truncation ψ** pulls every latent towards the average: "
+            "1 is the full variety, lower is cleaner and more typical, 0 gives the single average image."
+        )
+        with gr.Row():
+            model = model_picker(self.studio.engines, "gan")
+            psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
+        with gr.Tabs() as mode:
+            with gr.Tab("Sample", id="sample"):
+                with gr.Row():
+                    seed = seed_input()
+                    count = gr.Slider(1, MAX_GRID, value=16, step=1, label="Grid size")
+                run = gr.Button("Generate", variant="primary")
+                grid_seed = gr.State(0)
+                grid = pixel_gallery("Click an image to explore around it", allow_preview=False, elem_id="gan-grid")
+                with gr.Group():
+                    gr.Markdown("**Explore** variations around one image: its latent plus a little seeded noise.")
+                    with gr.Row():
+                        selected = gr.Number(value=0, label="Image seed", precision=0, minimum=0, maximum=MAX_SEED)
+                        strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Strength")
+                        variations = gr.Slider(1, MAX_GRID, value=8, step=1, label="Variations")
+                        variation_seed = gr.Number(
+                            value=1, label="Variation seed", precision=0, minimum=0, maximum=MAX_SEED
+                        )
+                    explore = gr.Button("Explore", variant="secondary")
+                    explored = pixel_gallery("Variations", elem_id="gan-variations")
+            with gr.Tab("Interpolate", id="interpolate"):
+                with gr.Row():
+                    seed_a = seed_input("Seed A", 0)
+                    seed_b = seed_input("Seed B", 1)
+                    frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
+                walk = gr.Button("Interpolate", variant="primary")
+                strip, gif = strip_outputs()
+        tab = TabUI("gan", TITLE, ("gan",))
+        tab.controls = dict(
+            model=model, mode=mode, psi=psi, seed=seed, count=count, selected=selected, strength=strength,
+            variations=variations, variation_seed=variation_seed, seed_a=seed_a, seed_b=seed_b, frames=frames,
+        )  # fmt: skip
+        tab.operations = {
+            "sample": Operation(
+                "gan_sample",
+                ["seed", "count", "psi", "model"],
+                {"seed": "params.batch_seed", "count": "params.count", "psi": "params.psi", "model": "model"},
+                mode="sample",
+            ),
+            "variation": Operation(
+                "gan_variations",
+                ["selected", "psi", "strength", "variations", "variation_seed", "model"],
+                {
+                    "selected": "seed",
+                    "psi": "params.psi",
+                    "strength": "params.strength",
+                    "variations": "params.count",
+                    "variation_seed": "params.variation_seed",
+                    "model": "model",
+                },
+                mode="sample",
+            ),
+            "interpolate": Operation(
+                "gan_interpolate",
+                ["seed_a", "seed_b", "frames", "psi", "model"],
+                {"seed_a": "seed", "seed_b": "params.seed_b", "frames": "params.frames", "psi": "params.psi",
+                 "model": "model"},
+                mode="interpolate",
+            ),
+        }  # fmt: skip
+        generated = run.click(self.sample, tab.inputs("sample"), grid, api_name="gan_sample")
+        generated.success(lambda s: int(s), seed, grid_seed, api_visibility="private")  # the grid's first seed
+        grid.select(seed_of_clicked, grid_seed, selected, api_visibility="private")
+        explored_event = explore.click(self.variations, tab.inputs("variation"), explored, api_name="gan_variations")
+        walked = walk.click(self.interpolate, tab.inputs("interpolate"), [strip, gif], api_name="gan_interpolate")
+        tab.saves = [generated, explored_event, walked]
+        tab.pickers = {"gan": model}
+        return tab
+
+
+def seed_of_clicked(first_seed: int, event: gr.SelectData) -> int:
+    """Image i of a grid was made from the grid's seed + i."""
+    return int(first_seed) + event.index
+
+
+def build(studio: Studio) -> TabUI:
+    return GANTab(studio).layout()
+
+
+if __name__ == "__main__":
+    import app
+
+    app.main(only=__spec__.name)

@@ -1,0 +1,177 @@
+"""What the tabs share at run time: the engines and the gallery, engine calls, saving results, and
+the restore tables that put an image's settings back.
+
+A handler reads as: validate -> `studio.run(task, method, **request)` -> `studio.save_all(results)`
+-> images. Engines are called with keyword arguments only (through engines/zerogpu.py, so a ZeroGPU
+Space runs them on a GPU worker), so a seed can be followed from a control to the noise.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from engines import Engines, zerogpu
+from engines.imaging import image_grid, save_gif
+from gallery import Gallery
+from ui.widgets import display
+
+LOADING = "loading the model…"
+
+
+def caption(recipe: dict[str, Any]) -> str:
+    """An image's caption in a tab's grid: what it shows (its class), then its seed."""
+    if recipe.get("engine") == "text":
+        return f"seed {recipe['seed']}"
+    if recipe.get("operation") == "class_grid":  # the row's class in full; a column is one seed in every row
+        return recipe["label"]
+    if recipe.get("label"):  # a class (conditional GAN, DiT), in words
+        return f"{recipe['label']} · seed {recipe['seed']}"
+    if recipe.get("operation") == "variation":
+        return f"seed {recipe['seed']} · variation {recipe['params']['index'] + 1}"
+    return f"seed {recipe['seed']}"
+
+
+class Studio:
+    def __init__(self, engines: Engines, gallery: Gallery):
+        self.engines, self.gallery = engines, gallery
+        self.scratch = Path(tempfile.mkdtemp(prefix="atelier-"))  # GIFs for display only
+        self.engines_key = zerogpu.register(engines)
+        self._stops: dict[str, threading.Event] = {}
+        self._stops_lock = threading.Lock()
+
+    def run(self, task: str, method: str, progress: gr.Progress | None = None, **request: Any) -> Any:
+        """`engines.<task>.<method>(**request)`. A model not loaded yet (the page is served before
+        the models load) shows "loading the model…" while the call waits for it."""
+        model_id = request.get("model_id")
+        if progress is not None and isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
+            progress(0, desc=LOADING)
+        return zerogpu.run(self.engines_key, task, method, **request)
+
+    def save_all(self, results) -> list[tuple[str, str]]:
+        """Save every image (only once all were made) and return (path, caption) pairs for a gr.Gallery."""
+        entries = self.gallery.add_all([(r.image, r.recipe) for r in results])
+        return [(str(e.path), caption(e.recipe)) for e in entries]
+
+    def save_strip(self, strip) -> tuple[str, str]:
+        """A walk's frames -> one strip saved to the gallery (with the images it was made from), plus a
+        display-size GIF; returns both paths."""
+        frames: list[Image.Image] = strip.frames
+        entry = self.gallery.add(image_grid(frames, columns=len(frames), pad=0), strip.recipe, inputs=strip.inputs)
+        gif = save_gif([display(f) for f in frames], self.scratch / f"{entry.id}.gif")
+        return str(entry.path), str(gif)
+
+    # ---- diffusion draws, step by step (text tab, DiT section) ---------------------------------
+    def stop_event(self, request: gr.Request | None) -> threading.Event:
+        """One Stop flag per browser session (or API client), so Stop ends only your own run."""
+        key = getattr(request, "session_hash", None) or "default"
+        with self._stops_lock:
+            return self._stops.setdefault(key, threading.Event())
+
+    def stop(self, request: gr.Request = None) -> None:
+        """Ask the running draw of this session to stop after its current step."""
+        self.stop_event(request).set()
+
+    def draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None):
+        """Run the draws of `task` one after another; yield (preview images, status) per step, then
+        (saved images, status). Stop (or a closed page) ends the draw after its current step, and a
+        stopped run saves nothing."""
+        stop = self.stop_event(request)
+        stop.clear()
+        model_id = runs[0].get("model_id")
+        if isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
+            yield gr.skip(), LOADING
+        drawn: list = []
+        last_step = 0
+        for run in runs:
+            prefix = f"seeds {run['seed']}–{run['seed'] + run['count'] - 1} · " if len(runs) > 1 else ""
+            steps = zerogpu.draw_steps(self.engines_key, task, run)
+            try:
+                for kind, value in steps:
+                    if kind == "error":
+                        raise value
+                    if kind == "done":
+                        drawn += value
+                        break
+                    last_step = value.step
+                    status = f"{prefix}step {value.step} of {value.total}"
+                    yield ([(display(im), "preview") for im in value.preview] or gr.skip()), status
+                    if stop.is_set():
+                        break
+            finally:
+                steps.close()  # on Stop, or when Gradio closes this handler: the draw ends at its next step
+            if kind != "done" or not value or (stop.is_set() and run is not runs[-1]):
+                yield [], f"stopped at step {last_step}: nothing was saved"
+                return
+        saved = self.save_all(drawn)
+        yield saved, f"{len(saved)} image{'s' * (len(saved) > 1)} saved to the gallery"
+
+
+# ---- restore: an image's recipe back onto the controls that made it ---------------------------
+# A restore table maps a control's name to where its value is in a recipe: "seed", "model",
+# "params.<name>", "inputs.<name>" (an image the recipe was made from, kept by the gallery), or a
+# function of the recipe. Older recipes named some parameters differently; those are read too.
+Field = str | Callable[[dict[str, Any]], Any]
+OLDER_NAMES = {"count": ("grid_size", "batch_size", "variations"), "frames": ("steps",)}
+
+
+def read_field(recipe: dict[str, Any], inputs: dict[str, str], where: Field) -> Any:
+    if callable(where):
+        return where(recipe)
+    part, _, name = where.partition(".")
+    if not name:
+        return recipe.get(part)
+    if part == "inputs":
+        return inputs.get(name)
+    params = recipe.get("params", {})
+    for key in (name, *OLDER_NAMES.get(name, ())):
+        if key in params:
+            return params[key]
+    raise KeyError(f"the recipe has no {where}")
+
+
+@dataclass
+class Operation:
+    """One kind of image a tab makes (a recipe's `operation`): the endpoint that makes it, with its
+    inputs by control name in the endpoint's order, and how its recipe maps back onto the controls."""
+
+    api_name: str
+    inputs: list[str]
+    restore: dict[str, Field]
+    mode: str | None = None  # the tab's sub-tab it is made in
+
+
+@dataclass
+class TabUI:
+    """What a tab module gives the page: its controls by name ("mode" is its gr.Tabs of sub-tabs, if
+    any), its operations, and the events whose success adds images to the gallery (so the gallery
+    panel refreshes after them)."""
+
+    id: str
+    title: str
+    engines: tuple[str, ...]  # the recipes' `engine` values this tab restores
+    controls: dict[str, Any] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    saves: list[Any] = field(default_factory=list)
+    pickers: dict[str, Any] = field(default_factory=dict)  # task -> its model dropdown (refreshed on load)
+    on_load: list[tuple[Callable, Any, Any]] = field(default_factory=list)  # (fn, inputs, outputs) per page load
+    # the tab's own additions to a restore (e.g. the classes of a restored model): (recipe, values) -> values
+    refine: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+
+    def inputs(self, operation: str) -> list[Any]:
+        return [self.controls[name] for name in self.operations[operation].inputs]
+
+    def restore(self, recipe: dict[str, Any], inputs: dict[str, str]) -> dict[str, Any]:
+        """Control name -> value that makes this recipe's image again ("mode" selects the sub-tab)."""
+        operation = self.operations[recipe.get("operation")]
+        values = {name: read_field(recipe, inputs, where) for name, where in operation.restore.items()}
+        if operation.mode:
+            values["mode"] = gr.update(selected=operation.mode)
+        return self.refine(recipe, values) if self.refine else values

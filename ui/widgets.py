@@ -1,0 +1,150 @@
+"""What every tab uses: the page's CSS, error handling, and the small widgets (model picker, seed,
+pixel gallery, upload) that look and behave the same in every tab."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from engines import Engines
+from engines.errors import InputError, ModelUnavailable
+from engines.imaging import upscale_for_display
+from engines.limits import MAX_SEED
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = ROOT / "examples"
+DISPLAY_SIDE = 256  # small model outputs are upscaled (nearest) to at least this for viewing
+log = logging.getLogger("atelier")
+
+CSS = """
+.pixelated img, .pixelated canvas { image-rendering: pixelated; object-fit: contain !important; max-height: 100%; }
+#recipe textarea { font-family: ui-monospace, monospace; font-size: 12px; }
+/* galleries grow with their images instead of reserving 450 px for one row */
+.pixelated .grid-wrap.fixed-height { min-height: 0; height: auto; max-height: none; }
+/* the class grid's captions are class names ("Smileys & Emotion"): room for them at 8 columns */
+#conditional-classes .caption-label {
+  max-width: calc(100% - 2 * var(--block-label-margin)); font-size: 12px; padding: 1px 5px;
+}
+"""
+
+
+class UploadedImage(gr.Image):
+    """An image input that hands the server-side path to the engine unopened.
+
+    gr.Image decodes uploads with PIL before the handler runs, so a non-image, a truncated
+    file or a decompression bomb would fail there with PIL's words. Here the engine's
+    `load_image` does all the checks and says what is wrong.
+    """
+
+    is_template = True  # render with gr.Image's frontend, as Gradio's own ClearButton does for Button
+
+    def preprocess(self, payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if getattr(payload, "path", None):
+            return str(payload.path)
+        try:  # data: URLs (clipboard, webcam)
+            return super().preprocess(payload)
+        except Exception as error:
+            raise gr.Error(f"could not read the pasted image: {error}") from None
+
+
+def as_user_error(fn_name: str, error: Exception) -> gr.Error:
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, (InputError, ModelUnavailable)):
+        return gr.Error(str(error))
+    log.error("unexpected error in %s", fn_name, exc_info=error)
+    return gr.Error(f"Something went wrong ({type(error).__name__}); details are in the server log.")
+
+
+def user_errors(fn):
+    """Bad input and unavailable models become a clear message in the page; bugs are logged.
+    Works for plain handlers and for generators (handlers that stream progress)."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:
+                raise as_user_error(fn.__name__, error) from None
+
+        return streaming
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:
+            raise as_user_error(fn.__name__, error) from None
+
+    return wrapper
+
+
+def display(image: Image.Image) -> Image.Image:
+    return upscale_for_display(image, DISPLAY_SIDE)
+
+
+def example_images() -> list[str]:
+    return sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
+
+
+def model_choices(engines: Engines, task: str) -> list[tuple[str, str]]:
+    return [(spec.label, spec.id) for spec in engines.registry.models(task)]
+
+
+def model_picker(engines: Engines, task: str) -> gr.Dropdown:
+    default = engines.registry.default(task)
+    return gr.Dropdown(
+        model_choices(engines, task),
+        value=default.id if default else None,
+        label="Model",
+        allow_custom_value=True,
+        scale=3,
+        info="a bundled model, a hub repo id, or a local folder",
+    )
+
+
+def model_settings(engines: Engines, task: str, model_id: str | None) -> dict[str, Any]:
+    """A model's settings (its atelier.json, or a hub preset's) without loading it; {} if unknown."""
+    try:
+        return engines.registry.resolve(task, model_id).settings if model_id else {}
+    except InputError:
+        return {}
+
+
+def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
+    with gr.Row(equal_height=True):
+        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED)
+        dice = gr.Button("🎲", scale=0, min_width=48)
+    dice.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private")
+    return seed
+
+
+def pixel_gallery(label: str, columns: int = 8, **kwargs) -> gr.Gallery:
+    return gr.Gallery(
+        label=label,
+        columns=columns,
+        height="auto",
+        fit_columns=False,
+        elem_classes="pixelated",
+        format="png",
+        object_fit="contain",
+        **kwargs,
+    )
+
+
+def strip_outputs() -> tuple[gr.Image, gr.Image]:
+    """The strip (saved to the gallery) and its animation, side by side."""
+    with gr.Row(elem_classes="pixelated"):
+        strip = gr.Image(label="Strip (saved to the gallery)", format="png", interactive=False, type="filepath")
+        gif = gr.Image(label="Animation", interactive=False, type="filepath")
+    return strip, gif
