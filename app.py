@@ -12,8 +12,10 @@ background, and a click that comes earlier waits for its model with "loading the
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
+import threading
 from typing import Any
 
 import gradio as gr
@@ -89,11 +91,15 @@ def main(only: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     engines = Engines()
     demo = build_app(engines, Gallery(args.gallery) if args.gallery else None, only)
+    # Every first request needs torch (~2 s to import): the import starts now, beside the server's own
+    # start, and the models load once the page is served (measured: benchmarks/cold_start.py).
+    threading.Thread(target=importlib.import_module, args=("torch",), name="import-torch", daemon=True).start()
     demo.queue(default_concurrency_limit=2).launch(
         server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_kwargs(demo)
     )
     if env("ATELIER_PRELOAD", "1").lower() not in ("0", "false", "no"):
-        log.info("preloaded %s", ", ".join(preload(engines, demo.tasks)) or "nothing")
+        loaded = preload(engines, demo.tasks, pause=demo.studio.wait_idle)
+        log.info("preloaded %s", ", ".join(loaded) or "nothing")
     demo.block_thread()
 
 

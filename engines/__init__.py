@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engines.errors import ModelUnavailable
@@ -104,12 +105,15 @@ def create_engines(
     return Engines(registry, runtime, cache)
 
 
-def preload(engines: Engines, tasks: list[str] | None = None) -> list[str]:
+def preload(engines: Engines, tasks: list[str] | None = None, pause: Callable[[], None] | None = None) -> list[str]:
     """Load the default model of every task (or of `tasks`) now, in the page's order; the app does
-    this right after the page is served. Returns the ids loaded; a model that cannot load is
-    skipped, and its tab says why when used."""
+    this right after the page is served, calling `pause` before each model so that requests made
+    meanwhile go first. Returns the ids loaded; a model that cannot load is skipped, and its tab
+    says why when used."""
     loaded = []
     for task in tasks or ENGINES:
+        if pause is not None:
+            pause()
         spec = engines.registry.default(task)
         if spec is None:
             continue

@@ -8,9 +8,11 @@ Space runs them on a GPU worker), so a seed can be followed from a control to th
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,31 @@ class Studio:
         self.engines_key = zerogpu.register(engines)
         self._stops: dict[str, threading.Event] = {}
         self._stops_lock = threading.Lock()
+        self._working, self._last_work = 0, 0.0  # engine calls in flight, and when the last one ended
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[None]:
+        with self._idle:
+            self._working += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._working -= 1
+                self._last_work = time.monotonic()
+                self._idle.notify_all()
+
+    def wait_idle(self, quiet_s: float = 0.5, timeout_s: float = 60) -> None:
+        """Wait until no engine call has run for `quiet_s` (the response is sent meanwhile): background
+        loading waits here, so that on 2 cores the visitor's first click is not slowed by it."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while time.monotonic() < deadline:
+                quiet = time.monotonic() - self._last_work
+                if self._working == 0 and quiet >= quiet_s:
+                    return
+                self._idle.wait(max(0.05, quiet_s - quiet))
 
     def run(self, task: str, method: str, progress: gr.Progress | None = None, **request: Any) -> Any:
         """`engines.<task>.<method>(**request)`. A model not loaded yet (the page is served before
@@ -53,7 +80,8 @@ class Studio:
         model_id = request.get("model_id")
         if progress is not None and isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
             progress(0, desc=LOADING)
-        return zerogpu.run(self.engines_key, task, method, **request)
+        with self.working():
+            return zerogpu.run(self.engines_key, task, method, **request)
 
     def save_all(self, results) -> list[tuple[str, str]]:
         """Save every image (only once all were made) and return (path, caption) pairs for a gr.Gallery."""
@@ -83,6 +111,10 @@ class Studio:
         """Run the draws of `task` one after another; yield (preview images, status) per step, then
         (saved images, status). Stop (or a closed page) ends the draw after its current step, and a
         stopped run saves nothing."""
+        with self.working():
+            yield from self._draw(task, runs, request)
+
+    def _draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None):
         stop = self.stop_event(request)
         stop.clear()
         model_id = runs[0].get("model_id")
