@@ -135,7 +135,7 @@ class Harness:
         ]
 
     def gan_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
-        from engines.gan import MAX_GRID
+        from engines.limits import MAX_GRID
 
         loaded, _ = self.engines.gan.load(spec.id)
         rows = []

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from engines.errors import ModelUnavailable
+from engines.errors import InputError, ModelUnavailable
 from engines.registry import ModelSpec, Registry
 from engines.runtime import ModelCache, Runtime, library_versions
 
@@ -83,7 +83,7 @@ class Engine:
         """Whether `load(model_id)` returns at once (False for ids it would refuse)."""
         try:
             return self.cache_key(self.registry.resolve(self.task, model_id)) in self.cache
-        except Exception:
+        except InputError:
             return False
 
     def recipe(

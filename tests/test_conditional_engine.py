@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.conditional import ANY, label_index, label_titles
 from engines.errors import InputError
+from engines.labels import ANY, label_index, label_titles
 from tests.conftest import TINY_LABELS, TINY_TITLES
 
 ANIMALS_FLAT = {"category": "animals", "style": "flat"}
@@ -131,7 +131,7 @@ def test_a_subject_can_be_named_and_nobody_has_to_pick_one(engines):
 
 
 def test_drawn_labels_that_do_not_fit_the_labels_are_refused():
-    from engines.conditional import drawn_labels
+    from engines.labels import drawn_labels
 
     labels = {"category": ["a", "b"], "style": ["x"], "subject": ["s", "t", "u"]}
     assert drawn_labels("m", labels, {"subject": {"within": "category", "parents": [0, 1, 1]}}) == {

@@ -122,3 +122,47 @@ def test_kill_mid_write_leaves_no_broken_or_orphan_entry(tmp_path, point):
     assert sorted(p.name for p in (folder / "images").iterdir()) == [f"{entries[0].id}.png"]
     assert json.loads(Image.open(entries[0].path).info["atelier"])["seed"] == 1
     g.close()
+
+
+GRID_KILL_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    from PIL import Image
+    import gallery.store as store
+    g = store.Gallery({folder!r})
+    g.add(Image.new("RGB", (8, 8)), {{"engine": "gan", "seed": 1}})
+    real_replace, calls = os.replace, []
+    def replace_then_hang(a, b):  # the third image of the grid is written, then the process hangs
+        real_replace(a, b)
+        calls.append(b)
+        if len(calls) == 3:
+            print("HANGING", flush=True)
+            time.sleep(60)
+    store.os.replace = replace_then_hang
+    g.add_all([(Image.new("RGB", (8, 8)), {{"engine": "gan", "seed": 10 + i}}) for i in range(5)])
+""")
+
+
+def test_kill_mid_grid_lists_none_of_the_grid(tmp_path):
+    """A grid is saved as one: killed after three of its five files, none of it is listed, and the
+    three files are removed as orphans on the next start."""
+    folder = tmp_path / "g"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GRID_KILL_SCRIPT.format(root=str(ROOT), folder=str(folder))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "HANGING"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert len(list((folder / "images").iterdir())) == 1 + 3
+    g = Gallery(folder)
+    assert [e.recipe["seed"] for e in g.list()] == [1]
+    assert len(list((folder / "images").iterdir())) == 1
+    g.close()
+
+
+def test_a_grid_is_listed_in_order(gallery):
+    entries = gallery.add_all([(Image.new("RGB", (8, 8)), {"engine": "gan", "seed": s}) for s in range(4)])
+    assert [e.recipe["seed"] for e in gallery.list()] == [3, 2, 1, 0]  # newest first: the grid's last image first
+    assert [e.id for e in entries] == [e.id for e in reversed(gallery.list())]

@@ -163,8 +163,8 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
         "8",
         "--run-dir",
         str(tmp_path / "run"),
-        "--checkpoints",
-        str(checkpoints),
+        "--out",
+        str(checkpoints / "my-gan"),
     ]
     train_gan.main([*args, "--steps", "2"])
     train_gan.main([*args, "--steps", "4", "--loss", "wgan-gp"])  # resumes, other loss
@@ -183,7 +183,7 @@ def test_trainer_on_a_folder_writes_a_checkpoint_the_registry_finds(tmp_path):
     train_gan.main([*args, "--steps", "7", "--loss", "wgan-gp"])  # resumed without decay: the full rate again
     assert saved_learning_rates(tmp_path / "run") == [2e-4, 2e-4]
     command = json.loads((checkpoints / "my-gan" / "training_metrics.json").read_text())["command"]
-    assert "--loss wgan-gp" in command and "--run-dir" not in command and "--checkpoints" not in command
+    assert "--loss wgan-gp" in command and "--run-dir" not in command and "--out" not in command
 
 
 def test_discriminator_signs_tell_memorised_training_images_from_held_out_ones():
@@ -213,7 +213,7 @@ def test_adaptive_augmentation_run_keeps_p_across_a_resume_and_in_the_card(tmp_p
     for i in range(4):
         Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(tmp_path / "art" / f"{i}.png")
     args = ["--data", str(tmp_path / "art"), "--name", "ada", "--resolution", "16", "--batch-size", "4"]
-    args += ["--base-channels", "8", "--run-dir", str(tmp_path / "run"), "--checkpoints", str(tmp_path / "out")]
+    args += ["--base-channels", "8", "--run-dir", str(tmp_path / "run"), "--out", str(tmp_path / "out" / "ada")]
     for bad in (["--ada-target", "0.6", "--diffaug", ""], ["--ada-target", "1.5"], ["--diffaug", "rotate"]):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "1", *bad])
@@ -250,7 +250,7 @@ def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):
     checkpoints = tmp_path / "checkpoints"
     args = ["--data", str(tmp_path / "art"), "--conditional", "--name", "pets", "--resolution", "16"]
     args += ["--batch-size", "4", "--base-channels", "8", "--steps", "2", "--run-dir", str(tmp_path / "run")]
-    train_gan.main([*args, "--checkpoints", str(checkpoints)])
+    train_gan.main([*args, "--out", str(checkpoints / "pets")])
     settings = json.loads((checkpoints / "pets" / "atelier.json").read_text())
     assert settings["task"] == "conditional" and settings["labels"] == {"class": ["cats", "dogs"]}
     assert "label_titles" not in settings  # folder names are already what people call them
@@ -264,7 +264,7 @@ def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):
 
     # fine-tuning that export on the same folders: a new run starts from its generator, and the card says so
     tuned = [*args[:-2], "--run-dir", str(tmp_path / "tuned-run"), "--name", "pets-tuned"]
-    train_gan.main([*tuned, "--checkpoints", str(checkpoints), "--init-from", str(checkpoints / "pets")])
+    train_gan.main([*tuned, "--out", str(checkpoints / "pets-tuned"), "--init-from", str(checkpoints / "pets")])
     card = (checkpoints / "pets-tuned" / "README.md").read_text()
     assert f"started from the generator exported in {checkpoints / 'pets'}" in card
     assert f"--init-from {checkpoints / 'pets'}" in card

@@ -42,7 +42,7 @@ def test_vae_training_resumes_and_exports(tmp_path):
 
     write_fake_data_set(tmp_path / "data")
     out = tmp_path / "tiny-vae"
-    args = ["--data-dir", str(tmp_path / "data"), "--run-dir", str(tmp_path / "run"), "--export-dir", str(out)]
+    args = ["--data-dir", str(tmp_path / "data"), "--run-dir", str(tmp_path / "run"), "--out", str(out)]
     train_vae.main([*args, "--steps", "1"])
     train_vae.main([*args, "--steps", "2"])  # resumes at step 1
     meta = json.loads((out / "training_metrics.json").read_text())

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engines.errors import InputError, ModelUnavailable
-from engines.text import MAX_PROMPT_CHARS, clean_prompt
+from engines.limits import MAX_PROMPT_CHARS
+from engines.text import clean_prompt
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, ti
         ("steps", 0, "steps"),
         ("steps", 10**6, "steps"),
         ("guidance", float("nan"), "guidance"),
-        ("batch", 9, "batch size"),
+        ("count", 9, "images"),
         ("seed", -1, "seed"),
         ("scheduler", "Warp drive", "unknown scheduler"),
         ("prompt", "x" * 100_000, "characters"),
@@ -69,11 +70,11 @@ def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, ti
     ],
 )
 def test_bad_requests_get_clear_messages(text_engines, field, value, message):
-    request = {"prompt": "a cat", "seed": 0, "batch": 1, "steps": 2, "guidance": 3.0, "scheduler": "Euler"}
+    request = {"prompt": "a cat", "seed": 0, "count": 1, "steps": 2, "guidance": 3.0, "scheduler": "Euler"}
     request[field] = value
     with pytest.raises(InputError, match=message):
         text_engines.text.draw(
-            request["prompt"], "", request["seed"], request["batch"], request["steps"], request["guidance"],
+            request["prompt"], "", request["seed"], request["count"], request["steps"], request["guidance"],
             request["scheduler"], "tiny-ldm",
         )  # fmt: skip
 

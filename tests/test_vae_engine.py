@@ -47,15 +47,15 @@ def test_sample_seed_contract(engines):
 def test_interpolation_ends_at_the_reconstructions(engines, sample_png):
     other = Image.new("RGB", (40, 40), (30, 60, 200))
     result = engines.vae.interpolate(str(sample_png), other, 5, "tiny-vae")
-    assert len(result.frames) == 5 and result.recipe["params"]["steps"] == 5
+    assert len(result.frames) == 5 and result.recipe["params"]["frames"] == 5
     first = engines.vae.reconstruct(str(sample_png), "tiny-vae").reconstruction
     assert np.abs(np.asarray(first, int) - np.asarray(result.frames[0], int)).max() <= 1
 
 
-@pytest.mark.parametrize("steps", [1, 33, "many", float("nan")])
-def test_bad_interpolation_steps(engines, sample_png, steps):
-    with pytest.raises(InputError, match="steps"):
-        engines.vae.interpolate(str(sample_png), str(sample_png), steps, "tiny-vae")
+@pytest.mark.parametrize("frames", [1, 33, "many", float("nan")])
+def test_bad_interpolation_frames(engines, sample_png, frames):
+    with pytest.raises(InputError, match="frames"):
+        engines.vae.interpolate(str(sample_png), str(sample_png), frames, "tiny-vae")
 
 
 def test_hub_style_kl_keeps_aspect_and_tiles(engines, tiny_hub_vaes, monkeypatch):

@@ -1,10 +1,19 @@
-"""A training run's resumable state, the same for every trainer: runs/<name>/last.pt holds the
-state dicts of its parts (models, EMA copies, optimizers) by name, the step, the seconds trained
-so far and anything else the trainer keeps. It is written atomically, so a run killed mid-save
-resumes from the previous checkpoint."""
+"""The run skeleton every trainer shares (each trainer stays a top-to-bottom script).
+
+- The flags: `--steps` (the step to train to), `--minutes` (stop, with a checkpoint, after this
+  long), `--run-dir` (the resumable state), `--out` (the export folder), `--export-only`.
+- The device: CUDA where there is one, else the CPU.
+- The resumable state: <run-dir>/last.pt holds the state dicts of its parts (models, EMA copies,
+  optimizers) by name, the step, the seconds trained so far and anything else the trainer keeps.
+  It is written atomically, so a run killed mid-save resumes from the previous checkpoint.
+- Run segments: a resumed run may change its recipe (a loss, augmentation, colour words); its
+  history holds one segment per stretch trained with one recipe, which the model card lists.
+- The command written into a model card: the arguments a run was given, less this machine's folders.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +42,24 @@ def save_run(run_dir: Path, parts: dict[str, Any], step: int, elapsed: float, **
     tmp = Path(run_dir) / (FILE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(Path(run_dir) / FILE)
+
+
+def choose_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def card_command(module: str, argv: list[str], private: tuple[str, ...] = ("--run-dir", "--out")) -> str:
+    """`python -m <module> <arguments>` for a model card: the arguments given, less --export-only and
+    the flags in `private` with their values (this machine's folders, card text), which are no recipe."""
+    given = list(argv)
+    for flag in private:
+        if flag in given:
+            del given[given.index(flag) : given.index(flag) + 2]
+    return f"python -m {module} " + shlex.join(a for a in given if a != "--export-only")
+
+
+def next_segment(history: list[dict[str, Any]], step: int, recipe: dict[str, Any], same: bool) -> None:
+    """Go on with the last segment when this (resumed) run trains with the same recipe; else start a
+    new one at `step`. The trainer moves the last segment's `to_step` as it trains."""
+    if not same:
+        history.append({"from_step": step, "to_step": step, **recipe})

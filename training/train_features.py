@@ -27,7 +27,7 @@ from engines.imaging import image_grid
 from engines.nets.features import EmojiEncoder
 from engines.text_encoder import shared_minilm
 from training import data as emoji_data
-from training.run_state import load_run, save_run
+from training.run_state import choose_device, load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     torch.manual_seed(SEED)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device()
     train = emoji_data.load(RESOLUTION, "train", data_dir=args.data_dir)
     heldout = emoji_data.load(RESOLUTION, "heldout", data_dir=args.data_dir)
     captions, targets = caption_ids(train["caption"])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,11 +33,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from engines.base import pil_batch
-from engines.conditional import draw_nested
 from engines.imaging import center_square, image_grid, load_image
+from engines.labels import draw_nested
 from engines.nets.gan import Discriminator, Generator, diff_augment
 from engines.runtime import seeded_noise
-from training.run_state import load_run, save_run
+from training.run_state import card_command, choose_device, load_run, next_segment, save_run
 from training.subjects import group_subjects
 
 # ---- config -------------------------------------------------------------------------
@@ -423,7 +422,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None, help="a folder of images (default: the emoji set)")
-    parser.add_argument("--name", default="emoji-gan", help="checkpoint folder name under checkpoints/")
+    parser.add_argument("--name", default="emoji-gan", help="the model's name: runs/<name>, checkpoints/<name>")
     parser.add_argument("--resolution", type=int, default=RESOLUTION)
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -451,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
         "label sets it lacks start at zero, so the first step draws what it drew",
     )
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<name>")
-    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    parser.add_argument("--out", type=Path, default=None, help="the export folder; default: checkpoints/<name>")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--card-note", default="", help="a paragraph for the model card (e.g. why this size)")
@@ -486,8 +485,9 @@ def main(argv: list[str] | None = None) -> None:
     label_sizes = [len(names) for names in data.label_names.values()]
 
     torch.manual_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device()
     run_dir = args.run_dir or ROOT / "runs" / args.name
+    out = args.out or ROOT / "checkpoints" / args.name
     run_dir.mkdir(parents=True, exist_ok=True)
     generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     discriminator = Discriminator(args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
@@ -513,10 +513,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
-    for flag in ("--card-note", "--run-dir", "--checkpoints"):  # card text and this machine's folders, not the recipe
-        if flag in given:
-            del given[given.index(flag) : given.index(flag) + 2]
-    command = "python -m training.train_gan " + shlex.join(a for a in given if a != "--export-only")
+    command = card_command("training.train_gan", given, private=("--card-note", "--run-dir", "--out"))
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, kept = load_run(run_dir, parts, device)
     if args.init_from and step == 0 and not args.export_only:
@@ -526,8 +523,8 @@ def main(argv: list[str] | None = None) -> None:
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target}
     same_recipe = history and all(history[-1].get(k, parser.get_default(k)) == v for k, v in recipe.items())
-    if not args.export_only and not same_recipe:
-        history.append({"from_step": step, "to_step": step, **recipe})
+    if not args.export_only:
+        next_segment(history, step, recipe, bool(same_recipe))
     # adaptive augmentation resumes at the p its segment reached; a new adaptive segment starts at 0
     if args.ada_target is None:
         augment_p = 1.0
@@ -564,7 +561,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def export_run() -> None:  # the card also records how far the discriminator has over-fitted
         signs = discriminator_signs(discriminator, ema, data, device)
-        export(ema, args.checkpoints / args.name, meta() | {"discriminator_signs": signs}, data)
+        export(ema, out, meta() | {"discriminator_signs": signs}, data)
 
     if args.export_only:
         export_run()

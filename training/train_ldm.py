@@ -37,7 +37,7 @@ from engines.base import tensor_batch
 from engines.imaging import image_grid
 from training import data as emoji_data
 from training.colours import colour_name, recoloured_caption, shift_hue
-from training.run_state import load_run, save_run
+from training.run_state import choose_device, load_run, next_segment, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device()
     vae = AutoencoderKL.from_pretrained(args.vae, use_safetensors=True).to(device).eval().requires_grad_(False)
     if args.standardize_latents:  # the pipeline then ships this VAE, so sampling matches training
         vae = standardized_vae(vae, emoji_data.load(64, "train", data_dir=args.data_dir)["images"])
@@ -406,8 +406,8 @@ def main(argv: list[str] | None = None) -> None:
     recipe = {"colour_variants": args.colour_variants, "offset_noise": args.offset_noise}
     before_history = [{"from_step": 0, "to_step": step, "colour_variants": 0, "offset_noise": 0.0}] if step else []
     history = json.loads(kept["history"]) if "history" in kept else before_history
-    if not args.export_only and (not history or segment_recipe(history[-1]) != segment_recipe(recipe)):
-        history.append({"from_step": step, "to_step": step, **recipe})
+    if not args.export_only:
+        next_segment(history, step, recipe, bool(history) and segment_recipe(history[-1]) == segment_recipe(recipe))
 
     pipe = build_pipeline(ema, vae, tokenizer, text_encoder.to(device))
     pipe.set_progress_bar_config(disable=True)

@@ -32,7 +32,7 @@ from engines.base import pil_batch, tensor_batch
 from engines.imaging import image_grid
 from engines.metrics import psnr, ssim
 from training import data as emoji_data
-from training.run_state import load_run, save_run
+from training.run_state import choose_device, load_run, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,9 +143,9 @@ def write_vae_card(out_dir: Path, metrics: dict, meta: dict, parameters: int) ->
         title="Emoji VAE",
         summary=(
             f"A `diffusers.AutoencoderKL` ({parameters / 1e6:.1f}M parameters) that encodes 64×64 RGB emoji art into "
-            f"4×{latent}×{latent} latents and back. It is Atelier's bundled VAE; the text model (a later issue) is "
-            "planned to work in its latent space. Top: held-out originals over their reconstructions (odd rows / "
-            "even rows). Bottom: decodes of "
+            f"4×{latent}×{latent} latents and back. It is Atelier's bundled VAE, and the text model (emoji-ldm) "
+            "draws in its latent space. Top: held-out originals over their reconstructions (odd rows / even rows). "
+            "Bottom: decodes of "
             "latents drawn from the per-channel Gaussian fitted to the training latents (what the VAE tab's "
             "*Sample* does). They are confetti of emoji colours and strokes, not emoji: with a small KL weight the "
             "latents are far from independent Gaussians, so independent draws miss the structure of real images. "
@@ -187,13 +187,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=TOTAL_STEPS)
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
-    parser.add_argument("--export-dir", type=Path, default=EXPORT_DIR)
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--out", type=Path, default=EXPORT_DIR)
+    parser.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     parser.add_argument("--data-dir", type=Path, default=emoji_data.DATA_DIR)
     args = parser.parse_args(argv)
 
     torch.manual_seed(SEED)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device()
     train = tensor_batch(emoji_data.load(IMAGE_SIZE, "train", data_dir=args.data_dir)["images"])
     heldout = tensor_batch(emoji_data.load(IMAGE_SIZE, "heldout", data_dir=args.data_dir)["images"])
     fixed = heldout[torch.linspace(0, len(heldout) - 1, 32).long()]
@@ -218,10 +218,10 @@ def main(argv: list[str] | None = None) -> None:
             "heldout_images": len(heldout),
         }
         print(json.dumps(metrics))
-        export(vae, metrics, meta, args.export_dir)
-        sample_grid(vae, fixed.to(device)).save(args.export_dir / "reconstructions.png")
-        prior_grid(vae, metrics).save(args.export_dir / "prior_samples.png")
-        write_vae_card(args.export_dir, metrics, meta, sum(p.numel() for p in vae.parameters()))
+        export(vae, metrics, meta, args.out)
+        sample_grid(vae, fixed.to(device)).save(args.out / "reconstructions.png")
+        prior_grid(vae, metrics).save(args.out / "prior_samples.png")
+        write_vae_card(args.out, metrics, meta, sum(p.numel() for p in vae.parameters()))
 
     if args.export_only:
         finish()
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
             save()
         if step % SAMPLE_EVERY == 0:
             sample_grid(vae, fixed.to(device)).save(args.run_dir / f"samples-{step:06d}.png")
-        if args.max_minutes and elapsed > args.max_minutes * 60:
+        if args.minutes and elapsed > args.minutes * 60:
             break
     bar.close()
     save()

@@ -92,6 +92,11 @@ class ConditionalTab:
         end = end if end is not None else (classes[-1][1] if classes else None)
         return gr.update(choices=classes, value=start), gr.update(choices=classes, value=end)
 
+    def model_chosen(self, model: str | None):
+        """A model chosen by hand: its pickers, at "any", and the morph between its first label set's ends."""
+        first, second, morph_set = self.pickers(model)
+        return first, second, morph_set, *self.morph_ends(model, morph_set["value"])
+
     def refine(self, recipe: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         """A restored model may have other classes: the pickers get its choices with the restored values."""
         if recipe.get("engine") != "conditional":
@@ -203,7 +208,9 @@ class ConditionalTab:
         ]
         # .input, not .change: these reset other pickers when a person changes them; a restore sets
         # every picker itself and must not be undone by them.
-        model.input(lambda m: self.pickers(m), model, [first, second, morph_set], api_visibility="private")
+        model.input(
+            self.model_chosen, model, [first, second, morph_set, morph_from, morph_to], api_visibility="private"
+        )
         morph_set.input(self.morph_ends, [model, morph_set], [morph_from, morph_to], api_visibility="private")
         grid_count.change(lambda n: gr.update(columns=int(n)), grid_count, class_grid, api_visibility="private")
         tab.pickers["conditional"] = model
