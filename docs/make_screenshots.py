@@ -30,7 +30,8 @@ def gan_tab(page, out: Path) -> None:
     page.get_by_role("button", name="Generate", exact=True).click()
     grid = page.locator("#gan-grid img")
     grid.nth(15).wait_for(timeout=60_000)
-    grid.nth(5).click()  # explore around one image
+    grid.nth(5).click()  # explore around one image (its seed reaches the field before Explore is pressed)
+    page.wait_for_function("document.querySelector('input[aria-label=\"Image seed\"]').value === '5'")
     page.get_by_role("button", name="Explore", exact=True).click()
     page.locator("#gan-variations img").nth(7).wait_for(timeout=60_000)
     page.wait_for_timeout(1500)  # let the gallery panel refresh

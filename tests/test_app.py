@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from engines.registry import Registry
 from engines.runtime import Runtime
 from gallery import Gallery, read_recipe
 from tests.test_imaging import png_declaring
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def handler(demo: gr.Blocks, api_name: str):
@@ -387,3 +391,40 @@ def test_reuse_settings_remakes_the_same_pixels_for_every_operation(
     assert pixels(same[0].path) == pixels(original.path)
     without_index = [{k: v for k, v in r["params"].items() if k != "index"} for r in (same[0].recipe, original.recipe)]
     assert without_index[0] == without_index[1] and same[0].recipe["model"] == original.recipe["model"]
+
+
+def test_the_page_is_built_without_torch_or_a_model(tiny_checkpoints, tmp_path):
+    """`import app` and building the page import no torch and load no model: the page is served first."""
+    script = f"""
+import sys
+from pathlib import Path
+import app
+from engines import Engines
+from engines.registry import Registry
+from gallery import Gallery
+demo = app.build_app(Engines(Registry(Path({str(tiny_checkpoints)!r}))), Gallery(Path({str(tmp_path / "g")!r})))
+assert "torch" not in sys.modules, "torch imported"
+assert {{"gan", "conditional", "vae", "text"}} <= set(demo.tasks)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_a_click_before_its_model_is_loaded_says_so(tiny_checkpoints, tmp_path):
+    from ui.studio import LOADING, Studio
+
+    engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
+    studio = Studio(engines, Gallery(tmp_path / "g"))
+    said = []
+    progress = lambda value, desc=None: said.append(desc)  # noqa: E731  (gr.Progress's signature)
+    request = dict(seed=0, count=1, psi=1.0, model_id="tiny-gan")
+    studio.run("gan", "sample", progress, **request)
+    studio.run("gan", "sample", progress, **request)  # loaded now: nothing to say
+    assert said == [LOADING]
+    run = dict(prompt="a cat", negative_prompt="", seed=0, count=1, steps=2, guidance_scale=3.0)
+    run |= dict(scheduler="model default", model_id="tiny-ldm")
+    statuses = [status for _, status in studio.draw("text", [run], None)]
+    assert statuses[0] == LOADING and "saved" in statuses[-1]
+    assert LOADING not in [status for _, status in studio.draw("text", [run], None)]
+    studio.gallery.close()

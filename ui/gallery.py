@@ -72,7 +72,10 @@ class GalleryPanel:
             raise gr.Error(f"{entry.id} was made by {recipe.get('engine')}, which this page has no tab for")
         stored = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items()}
         inputs = {name: str(path) for name, path in stored.items() if path}  # uploads kept in the gallery
-        return tab, tab.restore(recipe, inputs)
+        try:
+            return tab, tab.restore(recipe, inputs)
+        except (KeyError, TypeError) as error:
+            raise gr.Error(f"the recipe of {entry.id} lacks what its settings need ({error})") from None
 
     def reuse(self, image_id: str | None, top: gr.Tabs) -> dict[Any, Any]:
         """Every control of the tab that made the image, set as it was; that tab and sub-tab selected."""
