@@ -98,18 +98,16 @@ class ConditionalTab:
         return first, second, morph_set, *self.morph_ends(model, morph_set["value"])
 
     def refine(self, recipe: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-        """A restored model may have other classes: the pickers get its choices with the restored values."""
+        """A restored model may have other classes: every picker gets its choices, with the restored values
+        (those an operation does not restore start over, as on choosing the model by hand)."""
         if recipe.get("engine") != "conditional":
             return values
         model = values["model"]
         first, second, morph_set = self.pickers(
             model, values.get("first", ANY), values.get("second", ANY), values.get("morph_set")
         )
-        values |= {"first": first, "second": second, "morph_set": morph_set}
-        if "morph_from" in values:
-            start, end = self.morph_ends(model, values["morph_set"]["value"], values["morph_from"], values["morph_to"])
-            values |= {"morph_from": start, "morph_to": end}
-        return values
+        start, end = self.morph_ends(model, morph_set["value"], values.get("morph_from"), values.get("morph_to"))
+        return values | {"first": first, "second": second, "morph_set": morph_set, "morph_from": start, "morph_to": end}
 
     def layout(self) -> TabUI:
         gr.Markdown(
