@@ -22,12 +22,12 @@ import gradio as gr
 
 from engines import Engines, preload
 from gallery import Gallery
-from ui import conditional, gan, text, vae
+from ui import conditional, gan, text, upscale, vae
 from ui.gallery import GalleryPanel
 from ui.studio import Studio
 from ui.widgets import CSS, EXAMPLES_DIR, model_choices
 
-TABS = [gan, conditional, vae, text]  # in page order; a tab is shown when it has a model to run
+TABS = [gan, conditional, vae, text, upscale]  # in page order; a tab is shown when it has a model to run
 log = logging.getLogger("atelier")
 
 

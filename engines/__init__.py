@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from engines.gan import GANEngine
     from engines.runtime import ModelCache, Runtime
     from engines.text import TextEngine
+    from engines.upscale import UpscaleEngine
     from engines.vae import VAEEngine
 
 # task -> (module, class), in the order the page shows them (and preload loads them)
@@ -31,6 +32,7 @@ ENGINES = {
     "vae": ("engines.vae", "VAEEngine"),
     "text": ("engines.text", "TextEngine"),
     "dit": ("engines.dit", "DiTEngine"),
+    "upscale": ("engines.upscale", "UpscaleEngine"),
 }
 
 
@@ -97,6 +99,10 @@ class Engines:
     @property
     def dit(self) -> DiTEngine:
         return self.engine("dit")
+
+    @property
+    def upscale(self) -> UpscaleEngine:
+        return self.engine("upscale")
 
 
 def create_engines(

@@ -34,6 +34,7 @@ class Result:
 
     image: Image.Image
     recipe: dict[str, Any]
+    inputs: dict[str, Image.Image] = field(default_factory=dict)  # images it was made from, by name
 
 
 @dataclass
@@ -114,7 +115,8 @@ def pil_batch(batch: torch.Tensor) -> list[Image.Image]:
 
 
 def tensor_batch(images) -> torch.Tensor:
-    """uint8 arrays [N,H,W,3] -> float [N,3,H,W] in [-1, 1]: the inverse of pil_batch."""
+    """uint8 arrays [N,H,W,3] (or RGB PIL images) -> float [N,3,H,W] in [-1, 1]: the inverse of pil_batch."""
     import numpy as np
 
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    array = np.stack([np.asarray(image) for image in images]) if isinstance(images, list) else images
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float().div(127.5).sub(1)

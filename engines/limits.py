@@ -22,6 +22,9 @@ MAX_SEEDS_PER_CLASS = 8  # columns of the class-conditional "one seed, every cla
 MAX_VAE_FRAMES = 32  # frames of a latent interpolation
 MAX_SAMPLES = 16  # images decoded from the prior at once
 
+# upscaler: the longest side of an input (×4: 2048 px out)
+MAX_UPSCALE_SIDE = 512
+
 # diffusion draws (text and DiT); schedulers by name -> (diffusers class, options)
 MAX_DRAW = 8  # images per draw
 MAX_STEPS = 100
@@ -70,6 +73,15 @@ def check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not number.is_integer() or not low <= number <= high:
         raise InputError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return int(number)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A checkbox's value as sent by the UI or an API client: true or false (None: false)."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false, not {value!r}"[:200])
+    return value
 
 
 def check_float(name: str, value: Any, low: float, high: float) -> float:

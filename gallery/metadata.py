@@ -28,6 +28,8 @@ def a1111_parameters(recipe: dict[str, Any], size: tuple[int, int]) -> str:
         "Class": recipe.get("label"),  # class-conditional and DiT images: what was asked for, in words
         "Engine": f"{recipe.get('engine')}/{recipe.get('operation')}",
     }
+    hires = recipe.get("hires") if isinstance(recipe.get("hires"), dict) else {}
+    fields |= {"Hires upscale": hires.get("scale"), "Hires upscaler": hires.get("upscaler")}  # A1111's names
     fields.update(
         {
             k.replace("_", " ").capitalize(): v

@@ -141,6 +141,18 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
     return folder
 
 
+def save_tiny_upscaler(folder: Path) -> Path:
+    """A random-weight ×4 upscaler in the exported format (what training/train_upscale.py writes)."""
+    import torch
+
+    from engines.nets.upscale import Upscaler
+
+    torch.manual_seed(0)
+    Upscaler(channels=8, layers=2).eval().save_pretrained(folder)
+    (folder / "atelier.json").write_text(json.dumps({"task": "upscale", "title": "tiny test upscaler"}))
+    return folder
+
+
 TINY_IMAGENET = {0: "tench, Tinca tinca", 1: "goldfish, Carassius auratus", 207: "golden retriever"}
 
 
@@ -186,6 +198,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS, titles=TINY_TITLES)
     save_tiny_generator(root / "tiny-cgan-subjects", labels=TINY_LABELS | TINY_SUBJECTS, drawn=TINY_DRAWN)
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
+    save_tiny_upscaler(root / "tiny-upscale")
     return root
 
 

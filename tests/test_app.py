@@ -63,7 +63,7 @@ def test_named_endpoints(served):
         "/gan_variations",
     }
     expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
-    expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop"}
+    expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale"}
     assert expected <= set(endpoints)
 
 
@@ -357,6 +357,14 @@ EVERY_OPERATION = [
     ("/dit_sample", ("goldfish", 88, 2, 2, 3.5, "TINY_DIT")),
     ("/text_to_image", ("a red apple", "blurry", 89, 3, 3, 5.5, "Euler", "tiny-ldm")),
     ("/text_seed_sweep", ("a rocket", "", 90, 10, 2, 0.0, "UniPC", "tiny-ldm")),
+    # Hires ×4 (the last argument) on an operation of every tab, and the Upscale tab's own
+    ("/vae_sample", (71, 2, "tiny-vae", True)),
+    ("/gan_sample", (91, 3, 0.9, "tiny-gan", True)),
+    ("/gan_interpolate", (92, 93, 3, 1.0, "tiny-gan", True)),
+    ("/conditional_morph", ("style", "flat", "3d", "food", "any", 94, 3, 1.0, "tiny-cgan", True)),
+    ("/dit_sample", ("tench", 95, 1, 2, 3.5, "TINY_DIT", True)),
+    ("/text_to_image", ("a blue cat", "", 96, 2, 2, 3.0, "model default", "tiny-ldm", True)),
+    ("/upscale", ("SAMPLE_PNG", None, "tiny-upscale")),
 ]
 
 
@@ -428,3 +436,31 @@ def test_a_click_before_its_model_is_loaded_says_so(tiny_checkpoints, tmp_path):
     assert statuses[0] == LOADING and "saved" in statuses[-1]
     assert LOADING not in [status for _, status in studio.draw("text", [run], None)]
     studio.gallery.close()
+
+
+def test_upscale_a_file_or_a_gallery_image_and_hires_grids(served, sample_png):
+    client, gallery, _ = served
+    before, after, info = client.predict(handle_file(str(sample_png)), None, "tiny-upscale", api_name="/upscale")
+    assert Image.open(after).size == Image.open(before).size == (320, 240) and "80×60 → 320×240 px" in info
+    grid = client.predict(30, 2, 0.8, "tiny-gan", True, api_name="/gan_sample")
+    assert [Image.open(item["image"]).size for item in grid] == [(64, 64)] * 2
+    recipe = read_recipe(grid[1]["image"])
+    assert (
+        recipe["hires"]["upscaler"] == "tiny-upscale"
+        and "Hires upscale: 4" in Image.open(grid[1]["image"]).info["parameters"]
+    )
+    source = gallery.list()[0]
+    _, after, info = client.predict(None, source.id, "tiny-upscale", api_name="/upscale")
+    entry = gallery.list()[0]
+    assert entry.recipe["params"]["source"] == source.id and Image.open(after).size == (256, 256) and entry.id in info
+    for args, message in (
+        ((None, "20990101-000000-nothere", "tiny-upscale"), "no image"),
+        ((None, None, "tiny-upscale"), "upload an image"),
+        ((None, source.id, "no-such-upscaler"), "unknown upscale model"),
+    ):
+        count = gallery.count()
+        with pytest.raises(Exception, match=message):
+            client.predict(*args, api_name="/upscale")
+        assert gallery.count() == count
+    with pytest.raises(Exception, match="Hires"):
+        client.predict(30, 2, 0.8, "tiny-gan", "yes", api_name="/gan_sample")

@@ -89,8 +89,8 @@ def test_bundled_feature_network_knows_style_and_meaning_of_unseen_emoji(minilm)
     assert (top5 == torch.arange(len(labels))[:, None]).any(1).float().mean() >= 0.5
 
 
-def write_fake_data_set(folder: Path, count: int = 96) -> None:
-    """A data set file in the emoji-64.npz format: coloured discs and squares on white."""
+def write_fake_data_set(folder: Path, count: int = 96, size: int = 64) -> None:
+    """A data set file in the emoji-<size>.npz format: coloured discs and squares on white."""
     from PIL import ImageDraw
 
     from training.data import CATEGORIES, STYLES
@@ -98,15 +98,15 @@ def write_fake_data_set(folder: Path, count: int = 96) -> None:
     rng = np.random.default_rng(0)
     images, captions = [], []
     for i in range(count):
-        image = Image.new("RGB", (64, 64), "white")
+        image = Image.new("RGB", (size, size), "white")
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        box = (16, 16, 48, 48)
+        box = (size // 4, size // 4, size * 3 // 4, size * 3 // 4)
         (ImageDraw.Draw(image).ellipse if i % 2 else ImageDraw.Draw(image).rectangle)(box, fill=colour)
         images.append(np.asarray(image))
         captions.append("a disc" if i % 2 else "a square")
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(
-        folder / "emoji-64.npz",
+        folder / f"emoji-{size}.npz",
         images=np.stack(images),
         style=np.arange(count) % 4,
         category=np.arange(count) % 8,

@@ -16,8 +16,16 @@ import gradio as gr
 from engines.labels import ANY, picker_choices
 from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEEDS_PER_CLASS
 from ui.dit import DiTSection
-from ui.studio import Operation, Studio, TabUI
-from ui.widgets import model_picker, model_settings, pixel_gallery, seed_input, strip_outputs, user_errors
+from ui.studio import Operation, Studio, TabUI, hires_of
+from ui.widgets import (
+    hires_checkbox,
+    model_picker,
+    model_settings,
+    pixel_gallery,
+    seed_input,
+    strip_outputs,
+    user_errors,
+)
 
 TITLE = "Class-conditional"
 
@@ -40,25 +48,28 @@ class ConditionalTab:
 
     @user_errors
     def sample(
-        self, first: str, second: str, seed: float, count: float, psi: float, model: str, progress=gr.Progress()
-    ):
+        self, first: str, second: str, seed: float, count: float, psi: float, model: str, hires: bool = False,
+        progress=gr.Progress(),
+    ):  # fmt: skip
         """A grid of the chosen classes (category and style by name, or "any"); image i uses seed + i."""
         labels = self.labels(model, first, second)
         results = self.studio.run(
             "conditional", "sample", progress, labels=labels, seed=seed, count=count, psi=psi, model_id=model
         )
-        return self.studio.save_all(results)
+        return self.studio.save_all(self.studio.hires(results, hires, progress))
 
     @user_errors
-    def class_grid(self, seed: float, count: float, psi: float, model: str, progress=gr.Progress()):
+    def class_grid(
+        self, seed: float, count: float, psi: float, model: str, hires: bool = False, progress=gr.Progress()
+    ):
         """One seed, every class: a row per category, then per style, the same `count` seeds in every row."""
         rows = self.studio.run("conditional", "class_grid", progress, seed=seed, count=count, psi=psi, model_id=model)
-        return self.studio.save_all([result for row in rows for result in row])
+        return self.studio.save_all(self.studio.hires([result for row in rows for result in row], hires, progress))
 
     @user_errors
     def morph(
         self, label_set: str, start: str, end: str, first: str, second: str, seed: float, frames: float, psi: float,
-        model: str, progress=gr.Progress(),
+        model: str, hires: bool = False, progress=gr.Progress(),
     ):  # fmt: skip
         """Morph one label (e.g. category) from one class to another at a fixed seed; a strip and a GIF."""
         labels = self.labels(model, first, second)
@@ -67,7 +78,7 @@ class ConditionalTab:
             label_set=label_set, start=start, end=end, labels=labels, seed=seed, frames=frames, psi=psi,
             model_id=model,
         )  # fmt: skip
-        return self.studio.save_strip(walk)
+        return self.studio.save_strip(self.studio.hires(walk, hires, progress))
 
     def pickers(self, model: str | None, first: Any = ANY, second: Any = ANY, morph_set: str | None = None):
         """Updates for the class pickers of a model: its label sets and class titles, with these values."""
@@ -117,6 +128,7 @@ class ConditionalTab:
         with gr.Row():
             model = model_picker(self.studio.engines, "conditional")
             psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
+            hires = hires_checkbox(self.studio.engines)
         # (title, name) per class: the pickers show "Food & Drink" and send "food-drink"
         sets = self.choices(model.value)
         with gr.Row():
@@ -132,6 +144,7 @@ class ConditionalTab:
                 for name in [*sets, "", ""][:2]
             )
         tab = TabUI("conditional", TITLE, ("conditional", "dit"), refine=self.refine)
+        tab.controls["hires"] = hires  # the DiT section's too
         with gr.Tabs() as mode:
             with gr.Tab("Sample", id="sample"):
                 with gr.Row():
@@ -164,27 +177,29 @@ class ConditionalTab:
                 morph = gr.Button("Morph", variant="primary")
                 strip, gif = strip_outputs()
         tab.controls |= dict(
-            model=model, mode=mode, psi=psi, first=first, second=second, seed=seed, count=count, grid_seed=grid_seed,
-            grid_count=grid_count, morph_set=morph_set, morph_from=morph_from, morph_to=morph_to,
+            model=model, mode=mode, psi=psi, hires=hires, first=first, second=second, seed=seed, count=count,
+            grid_seed=grid_seed, grid_count=grid_count, morph_set=morph_set, morph_from=morph_from, morph_to=morph_to,
             morph_seed=morph_seed, frames=frames,
         )  # fmt: skip
         tab.operations |= {
             "sample": Operation(
                 "conditional_sample",
-                ["first", "second", "seed", "count", "psi", "model"],
+                ["first", "second", "seed", "count", "psi", "model", "hires"],
                 {"first": picked(0), "second": picked(1), "seed": "params.batch_seed", "count": "params.count",
-                 "psi": "params.psi", "model": "model"},
+                 "psi": "params.psi", "model": "model", "hires": hires_of},
                 mode="sample",
             ),
             "class_grid": Operation(
                 "conditional_class_grid",
-                ["grid_seed", "grid_count", "psi", "model"],
-                {"grid_seed": "params.batch_seed", "grid_count": "params.count", "psi": "params.psi", "model": "model"},
+                ["grid_seed", "grid_count", "psi", "model", "hires"],
+                {"grid_seed": "params.batch_seed", "grid_count": "params.count", "psi": "params.psi", "model": "model",
+                 "hires": hires_of},
                 mode="class_grid",
             ),
             "morph": Operation(
                 "conditional_morph",
-                ["morph_set", "morph_from", "morph_to", "first", "second", "morph_seed", "frames", "psi", "model"],
+                ["morph_set", "morph_from", "morph_to", "first", "second", "morph_seed", "frames", "psi", "model",
+                 "hires"],
                 {
                     "morph_set": "params.label_set",
                     "morph_from": lambda r: r["params"]["from"][r["params"]["label_set"]],
@@ -195,6 +210,7 @@ class ConditionalTab:
                     "frames": "params.frames",
                     "psi": "params.psi",
                     "model": "model",
+                    "hires": hires_of,
                 },
                 mode="morph",
             ),

@@ -6,7 +6,7 @@ import gradio as gr
 
 from engines.errors import InputError, ModelUnavailable
 from engines.limits import MAX_DIT_GUIDANCE, MAX_DRAW, MAX_STEPS
-from ui.studio import Operation, Studio, TabUI
+from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import model_picker, pixel_gallery, seed_input, user_errors
 
 
@@ -17,11 +17,11 @@ class DiTSection:
     @user_errors
     def sample(
         self, label: str, seed: float, count: float, steps: float, guidance_scale: float, model: str,
-        request: gr.Request = None,
+        hires: bool = False, request: gr.Request = None,
     ):  # fmt: skip
         """ImageNet-class images from a DiT pipeline (image i uses seed + i); streams progress."""
         run = dict(label=label, seed=seed, count=count, steps=steps, guidance_scale=guidance_scale, model_id=model)
-        yield from self.studio.draw("dit", [run], request)
+        yield from self.studio.draw("dit", [run], request, hires)
 
     def class_names(self, model: str | None) -> list[str]:
         """The model's class names (loads it: called after the page is served)."""
@@ -68,7 +68,7 @@ class DiTSection:
         )
         tab.operations["dit_sample"] = Operation(
             "dit_sample",
-            ["dit_label", "dit_seed", "dit_count", "dit_steps", "dit_guidance", "dit_model"],
+            ["dit_label", "dit_seed", "dit_count", "dit_steps", "dit_guidance", "dit_model", "hires"],
             {
                 "dit_label": "params.label",
                 "dit_seed": "params.batch_seed",
@@ -76,6 +76,7 @@ class DiTSection:
                 "dit_steps": "params.steps",
                 "dit_guidance": "params.guidance_scale",
                 "dit_model": "model",
+                "hires": hires_of,
             },
             mode="dit",
         )

@@ -43,16 +43,16 @@ class GalleryPanel:
         return items, [e.id for e in entries], page, f"page {page} of {pages} · {self.gallery.count()} images"
 
     def select(self, ids: list[str], event: gr.SelectData):
+        """The selected image's id, its recipe, its download, and the buttons that act on it, enabled."""
         entry = self.gallery.get(ids[event.index]) if ids and event.index < len(ids) else None
         if entry is None:
             return self.cleared()
-        enabled = gr.update(interactive=True)
         recipe = json.dumps(entry.recipe, indent=2, ensure_ascii=False)
-        return entry.id, recipe, gr.update(value=str(entry.path), interactive=True), enabled, enabled
+        download = gr.update(value=str(entry.path), interactive=True)
+        return entry.id, recipe, download, *[gr.update(interactive=True)] * self.buttons
 
     def cleared(self):
-        disabled = gr.update(interactive=False)
-        return None, "", gr.update(value=None, interactive=False), disabled, disabled
+        return None, "", gr.update(value=None, interactive=False), *[gr.update(interactive=False)] * self.buttons
 
     def delete(self, image_id: str | None, page: float):
         if image_id:
@@ -115,9 +115,13 @@ class GalleryPanel:
                 with gr.Column(scale=0, min_width=200):
                     download = gr.DownloadButton("⬇ Download PNG (with recipe)", interactive=False)
                     reuse = gr.Button("↺ Reuse settings", interactive=False)
+                    actions = [
+                        (gr.Button(t.gallery_action[0], interactive=False), t) for t in self.tabs if t.gallery_action
+                    ]
                     delete = gr.Button("🗑 Delete", variant="stop", interactive=False)
+        self.buttons = 2 + len(actions)  # reuse, the tabs' actions, delete: enabled while an image is selected
         panel = [view, ids, page, caption]
-        selection = [selected, recipe, download, reuse, delete]
+        selection = [selected, recipe, download, reuse, *(button for button, _ in actions), delete]
         for tab in self.tabs:
             for event in tab.saves:
                 event.success(self.page, page, panel, api_visibility="private")
@@ -127,6 +131,15 @@ class GalleryPanel:
         next_page.click(lambda p: self.page(p + 1), page, panel, api_visibility="private")
         view.select(self.select, ids, selection, api_visibility="private")
         delete.click(self.delete, [selected, page], panel + selection, api_visibility="private")
+        for button, tab in actions:
+            _, act, inputs, outputs = tab.gallery_action
+            acted = button.click(
+                lambda image_id, *values, act=act, tab=tab: (*act(image_id, *values), gr.update(selected=tab.id)),
+                [selected, *inputs],
+                [*outputs, top],
+                api_visibility="private",
+            )
+            acted.success(self.page, page, panel, api_visibility="private")
         every_control = [top, *(c for tab in self.tabs for c in tab.controls.values())]
         reuse.click(lambda image_id: self.reuse(image_id, top), selected, every_control, api_visibility="private")
         self.on_load = (self.page, page, panel)

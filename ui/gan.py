@@ -8,8 +8,8 @@ from __future__ import annotations
 import gradio as gr
 
 from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED
-from ui.studio import Operation, Studio, TabUI
-from ui.widgets import model_picker, pixel_gallery, seed_input, strip_outputs, user_errors
+from ui.studio import Operation, Studio, TabUI, hires_of
+from ui.widgets import hires_checkbox, model_picker, pixel_gallery, seed_input, strip_outputs, user_errors
 
 TITLE = "GAN"
 
@@ -23,30 +23,33 @@ class GANTab:
         self.studio = studio
 
     @user_errors
-    def sample(self, seed: float, count: float, psi: float, model: str, progress=gr.Progress()):
-        """A grid of new images: image i uses seed + i, truncated by psi."""
+    def sample(self, seed: float, count: float, psi: float, model: str, hires: bool = False, progress=gr.Progress()):
+        """A grid of new images: image i uses seed + i, truncated by psi; enlarged ×4 with hires."""
         results = self.studio.run("gan", "sample", progress, seed=seed, count=count, psi=psi, model_id=model)
-        return self.studio.save_all(results)
+        return self.studio.save_all(self.studio.hires(results, hires, progress))
 
     @user_errors
     def variations(
         self, seed: float, psi: float, strength: float, count: float, variation_seed: float, model: str,
-        progress=gr.Progress(),
+        hires: bool = False, progress=gr.Progress(),
     ):  # fmt: skip
         """Variations around the image of `seed`: its latent plus noise of the given strength."""
         results = self.studio.run(
             "gan", "variations", progress,
             seed=seed, psi=psi, strength=strength, count=count, variation_seed=variation_seed, model_id=model,
         )  # fmt: skip
-        return self.studio.save_all(results)
+        return self.studio.save_all(self.studio.hires(results, hires, progress))
 
     @user_errors
-    def interpolate(self, seed_a: float, seed_b: float, frames: float, psi: float, model: str, progress=gr.Progress()):
+    def interpolate(
+        self, seed_a: float, seed_b: float, frames: float, psi: float, model: str, hires: bool = False,
+        progress=gr.Progress(),
+    ):  # fmt: skip
         """A spherical walk from seed A to seed B; returns a strip (PNG) and an animated GIF."""
         walk = self.studio.run(
             "gan", "interpolate", progress, seed_a=seed_a, seed_b=seed_b, frames=frames, psi=psi, model_id=model
         )
-        return self.studio.save_strip(walk)
+        return self.studio.save_strip(self.studio.hires(walk, hires, progress))
 
     def layout(self) -> TabUI:
         gr.Markdown(
@@ -57,6 +60,7 @@ class GANTab:
         with gr.Row():
             model = model_picker(self.studio.engines, "gan")
             psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
+            hires = hires_checkbox(self.studio.engines)
         with gr.Tabs() as mode:
             with gr.Tab("Sample", id="sample"):
                 with gr.Row():
@@ -85,19 +89,20 @@ class GANTab:
                 strip, gif = strip_outputs()
         tab = TabUI("gan", TITLE, ("gan",))
         tab.controls = dict(
-            model=model, mode=mode, psi=psi, seed=seed, count=count, selected=selected, strength=strength,
+            model=model, mode=mode, psi=psi, hires=hires, seed=seed, count=count, selected=selected, strength=strength,
             variations=variations, variation_seed=variation_seed, seed_a=seed_a, seed_b=seed_b, frames=frames,
         )  # fmt: skip
         tab.operations = {
             "sample": Operation(
                 "gan_sample",
-                ["seed", "count", "psi", "model"],
-                {"seed": "params.batch_seed", "count": "params.count", "psi": "params.psi", "model": "model"},
+                ["seed", "count", "psi", "model", "hires"],
+                {"seed": "params.batch_seed", "count": "params.count", "psi": "params.psi", "model": "model",
+                 "hires": hires_of},
                 mode="sample",
             ),
             "variation": Operation(
                 "gan_variations",
-                ["selected", "psi", "strength", "variations", "variation_seed", "model"],
+                ["selected", "psi", "strength", "variations", "variation_seed", "model", "hires"],
                 {
                     "selected": "seed",
                     "psi": "params.psi",
@@ -105,14 +110,15 @@ class GANTab:
                     "variations": "params.count",
                     "variation_seed": "params.variation_seed",
                     "model": "model",
+                    "hires": hires_of,
                 },
                 mode="sample",
             ),
             "interpolate": Operation(
                 "gan_interpolate",
-                ["seed_a", "seed_b", "frames", "psi", "model"],
+                ["seed_a", "seed_b", "frames", "psi", "model", "hires"],
                 {"seed_a": "seed", "seed_b": "params.seed_b", "frames": "params.frames", "psi": "params.psi",
-                 "model": "model"},
+                 "model": "model", "hires": hires_of},
                 mode="interpolate",
             ),
         }  # fmt: skip

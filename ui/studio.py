@@ -21,7 +21,9 @@ import gradio as gr
 from PIL import Image
 
 from engines import Engines, zerogpu
+from engines.errors import InputError
 from engines.imaging import image_grid, save_gif
+from engines.limits import check_flag
 from gallery import Gallery
 from ui.widgets import display
 
@@ -83,6 +85,15 @@ class Studio:
         with self.working():
             return zerogpu.run(self.engines_key, task, method, **request)
 
+    def hires(self, made, hires: Any, progress: gr.Progress | None = None):
+        """What a tab made, enlarged ×4 by the bundled upscaler when `hires` is on (else as it is)."""
+        if not check_flag("Hires ×4", hires):
+            return made
+        upscaler = self.engines.registry.default("upscale")
+        if upscaler is None:
+            raise InputError("Hires ×4 needs an upscaler, and none is installed (checkpoints/emoji-upscale)")
+        return self.run("upscale", "hires", progress, made=made, model_id=upscaler.id)
+
     def save_all(self, results) -> list[tuple[str, str]]:
         """Save every image (only once all were made) and return (path, caption) pairs for a gr.Gallery."""
         entries = self.gallery.add_all([(r.image, r.recipe) for r in results])
@@ -107,14 +118,15 @@ class Studio:
         """Ask the running draw of this session to stop after its current step."""
         self.stop_event(request).set()
 
-    def draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None):
+    def draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: Any = False):
         """Run the draws of `task` one after another; yield (preview images, status) per step, then
-        (saved images, status). Stop (or a closed page) ends the draw after its current step, and a
-        stopped run saves nothing."""
+        (saved images, status), enlarged first with Hires ×4. Stop (or a closed page) ends the draw
+        after its current step, and a stopped run saves nothing."""
+        check_flag("Hires ×4", hires)
         with self.working():
-            yield from self._draw(task, runs, request)
+            yield from self._draw(task, runs, request, hires)
 
-    def _draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None):
+    def _draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: bool):
         stop = self.stop_event(request)
         stop.clear()
         model_id = runs[0].get("model_id")
@@ -142,7 +154,9 @@ class Studio:
             if kind != "done" or not value or (stop.is_set() and run is not runs[-1]):
                 yield [], f"stopped at step {last_step}: nothing was saved"
                 return
-        saved = self.save_all(drawn)
+        if hires:
+            yield gr.skip(), "Hires ×4: enlarging…"
+        saved = self.save_all(self.hires(drawn, hires))
         yield saved, f"{len(saved)} image{'s' * (len(saved) > 1)} saved to the gallery"
 
 
@@ -152,6 +166,11 @@ class Studio:
 # function of the recipe. Older recipes named some parameters differently; those are read too.
 Field = str | Callable[[dict[str, Any]], Any]
 OLDER_NAMES = {"count": ("grid_size", "batch_size", "variations"), "frames": ("steps",)}
+
+
+def hires_of(recipe: dict[str, Any]) -> bool:
+    """Restore-table field of every tab's Hires ×4 checkbox."""
+    return bool(recipe.get("hires"))
 
 
 def read_field(recipe: dict[str, Any], inputs: dict[str, str], where: Field) -> Any:
@@ -194,6 +213,8 @@ class TabUI:
     saves: list[Any] = field(default_factory=list)
     pickers: dict[str, Any] = field(default_factory=dict)  # task -> its model dropdown (refreshed on load)
     on_load: list[tuple[Callable, Any, Any]] = field(default_factory=list)  # (fn, inputs, outputs) per page load
+    # a button in the gallery panel for the selected image: (label, fn(image id, *inputs), inputs, outputs)
+    gallery_action: tuple[str, Callable, list[Any], list[Any]] | None = None
     # the tab's own additions to a restore (e.g. the classes of a restored model): (recipe, values) -> values
     refine: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 

@@ -19,8 +19,8 @@ from engines.limits import (
     check_seed,
     draw_defaults,
 )
-from ui.studio import Operation, Studio, TabUI, read_field
-from ui.widgets import model_picker, model_settings, pixel_gallery, seed_input, user_errors
+from ui.studio import Operation, Studio, TabUI, hires_of, read_field
+from ui.widgets import hires_checkbox, model_picker, model_settings, pixel_gallery, seed_input, user_errors
 
 TITLE = "Text"
 HISTORY_ROWS = 10
@@ -39,19 +39,19 @@ class TextTab:
     @user_errors
     def text_to_image(
         self, prompt: str, negative_prompt: str, seed: float, count: float, steps: float, guidance_scale: float,
-        scheduler: str, model: str, request: gr.Request = None,
+        scheduler: str, model: str, hires: bool = False, request: gr.Request = None,
     ):  # fmt: skip
         """Images from a prompt (image i uses seed + i); streams previews, then returns the saved images."""
         run = dict(
             prompt=prompt, negative_prompt=negative_prompt, seed=seed, count=count, steps=steps,
             guidance_scale=guidance_scale, scheduler=scheduler, model_id=model,
         )  # fmt: skip
-        yield from self.studio.draw("text", [run], request)
+        yield from self.studio.draw("text", [run], request, hires)
 
     @user_errors
     def seed_sweep(
         self, prompt: str, negative_prompt: str, seed: float, count: float, steps: float, guidance_scale: float,
-        scheduler: str, model: str, request: gr.Request = None,
+        scheduler: str, model: str, hires: bool = False, request: gr.Request = None,
     ):  # fmt: skip
         """One prompt, `count` seeds side by side (seed, seed + 1, ...), drawn MAX_DRAW at a time."""
         count = check_int("seeds", count, 2, MAX_SWEEP)
@@ -64,7 +64,7 @@ class TextTab:
             settings | dict(seed=seed + start, count=min(MAX_DRAW, count - start))
             for start in range(0, count, MAX_DRAW)
         ]
-        yield from self.studio.draw("text", runs, request)
+        yield from self.studio.draw("text", runs, request, hires)
 
     def history(self) -> list[list[Any]]:
         """The last prompts made here with their settings, newest first (one row per distinct recipe)."""
@@ -100,6 +100,7 @@ class TextTab:
             scheduler = gr.Dropdown(
                 [DEFAULT_SCHEDULER, *SCHEDULERS], value=DEFAULT_SCHEDULER, label="Scheduler", scale=1
             )
+            hires = hires_checkbox(self.studio.engines)
         prompt = gr.Textbox(
             label="Prompt", lines=2, placeholder="a sleepy cat with a party hat, noto style", elem_id="text-prompt"
         )
@@ -130,9 +131,9 @@ class TextTab:
         tab = TabUI("text", TITLE, ("text",))
         tab.controls = dict(
             prompt=prompt, negative=negative, seed=seed, count=count, steps=steps, guidance=guidance,
-            scheduler=scheduler, model=model, sweep_count=sweep_count,
+            scheduler=scheduler, model=model, hires=hires, sweep_count=sweep_count,
         )  # fmt: skip
-        settings = ["prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model"]
+        settings = ["prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model", "hires"]
         tab.operations = {
             "text_to_image": Operation(
                 "text_to_image",
@@ -146,6 +147,7 @@ class TextTab:
                     "guidance": "params.guidance_scale",
                     "scheduler": "params.scheduler",
                     "model": "model",
+                    "hires": hires_of,
                 },
             )
         }
@@ -158,7 +160,8 @@ class TextTab:
             event.success(self.history, None, history, api_visibility="private")
         # Stop runs beside the draw it stops (its own queue, no limit).
         stop.click(self.studio.stop, None, None, api_name="text_stop", concurrency_limit=None)
-        history.select(history_pick, history, tab.inputs("text_to_image"), api_visibility="private")
+        picked = [tab.controls[name] for name in settings[: len(HISTORY_COLUMNS)]]  # a row's settings, not Hires
+        history.select(history_pick, history, picked, api_visibility="private")
         # .input, not .change: a model chosen by hand brings its defaults; a restored one keeps the
         # steps and guidance restored with it.
         model.input(self.defaults, model, [steps, guidance], api_visibility="private")

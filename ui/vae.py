@@ -9,11 +9,12 @@ import gradio as gr
 
 from engines.errors import InputError
 from engines.limits import MAX_SAMPLES, MAX_VAE_FRAMES
-from ui.studio import Operation, Studio, TabUI
+from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     UploadedImage,
     display,
     example_images,
+    hires_checkbox,
     model_picker,
     pixel_gallery,
     seed_input,
@@ -46,19 +47,23 @@ class VAETab:
         return display(result.original), display(result.reconstruction), display(result.heatmap), scores
 
     @user_errors
-    def interpolate(self, image_a: str | None, image_b: str | None, frames: float, model: str, progress=gr.Progress()):
+    def interpolate(
+        self, image_a: str | None, image_b: str | None, frames: float, model: str, hires: bool = False,
+        progress=gr.Progress(),
+    ):  # fmt: skip
         """Walk the latent space from image A to image B; returns a strip (PNG) and an animated GIF."""
         if not image_a or not image_b:
             raise InputError("upload two images (A and B) to interpolate between")
         walk = self.studio.run(
             "vae", "interpolate", progress, image_a=image_a, image_b=image_b, frames=frames, model_id=model
         )
-        return self.studio.save_strip(walk)
+        return self.studio.save_strip(self.studio.hires(walk, hires, progress))
 
     @user_errors
-    def sample(self, seed: float, count: float, model: str, progress=gr.Progress()):
+    def sample(self, seed: float, count: float, model: str, hires: bool = False, progress=gr.Progress()):
         """Decode latents drawn from the model's prior; image i uses seed + i."""
-        return self.studio.save_all(self.studio.run("vae", "sample", progress, seed=seed, count=count, model_id=model))
+        results = self.studio.run("vae", "sample", progress, seed=seed, count=count, model_id=model)
+        return self.studio.save_all(self.studio.hires(results, hires, progress))
 
     def describe(self, model: str | None) -> str:
         """What happens to an upload with this model (loads it: run after the page is served)."""
@@ -72,6 +77,8 @@ class VAETab:
         with gr.Row():
             model = model_picker(self.studio.engines, "vae")
             policy = gr.Markdown()
+            # a reconstruction stays at the model's size: it measures the model against its input
+            hires = hires_checkbox(self.studio.engines)
         with gr.Tabs() as mode:
             with gr.Tab("Reconstruct", id="reconstruct"), gr.Row():
                 with gr.Column(scale=1):
@@ -114,8 +121,8 @@ class VAETab:
                 samples = pixel_gallery("Samples")
         tab = TabUI("vae", TITLE, ("vae",))
         tab.controls = dict(
-            model=model, mode=mode, image=image, image_a=image_a, image_b=image_b, frames=frames, seed=seed,
-            count=count,
+            model=model, mode=mode, hires=hires, image=image, image_a=image_a, image_b=image_b, frames=frames,
+            seed=seed, count=count,
         )  # fmt: skip
         tab.operations = {
             "reconstruct": Operation(
@@ -123,15 +130,21 @@ class VAETab:
             ),
             "interpolate": Operation(
                 "vae_interpolate",
-                ["image_a", "image_b", "frames", "model"],
-                {"image_a": "inputs.image_a", "image_b": "inputs.image_b", "frames": "params.frames", "model": "model"},
+                ["image_a", "image_b", "frames", "model", "hires"],
+                {
+                    "image_a": "inputs.image_a",
+                    "image_b": "inputs.image_b",
+                    "frames": "params.frames",
+                    "model": "model",
+                    "hires": hires_of,
+                },
                 mode="interpolate",
             ),
             # one sample alone: the prior's images are decoded one at a time, so seed + i re-makes image i
             "sample": Operation(
                 "vae_sample",
-                ["seed", "count", "model"],
-                {"seed": "seed", "count": lambda recipe: 1, "model": "model"},
+                ["seed", "count", "model", "hires"],
+                {"seed": "seed", "count": lambda recipe: 1, "model": "model", "hires": hires_of},
                 mode="sample",
             ),
         }

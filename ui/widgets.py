@@ -121,6 +121,17 @@ def model_settings(engines: Engines, task: str, model_id: str | None) -> dict[st
         return {}
 
 
+def hires_checkbox(engines: Engines) -> gr.Checkbox:
+    """Hires ×4: the tab's images enlarged by the bundled upscaler; shown when there is one."""
+    return gr.Checkbox(
+        False,
+        label="Hires ×4",
+        info="enlarge every image 4× with the upscaler (32 → 128 px, 64 → 256 px)",
+        visible=engines.registry.default("upscale") is not None,
+        scale=1,
+    )
+
+
 def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
     with gr.Row(equal_height=True):
         seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED)

@@ -1,0 +1,69 @@
+"""Upscale engine: ×4 super-resolution of any image, and the Hires ×4 pass every tab can add.
+
+The bundled `emoji-upscale` (engines/nets/upscale.py, trained by training/train_upscale.py on
+emoji rendered small and 4× larger) enlarges 32 px GAN art to 128 px and 64 px text or VAE art to
+256 px, cleaning soft edges and colour noise as it goes. Images are enlarged one at a time, so an
+image's pixels do not depend on the batch it came in (image i of a grid re-made alone, with
+Hires, is the same image). Inputs above MAX_UPSCALE_SIDE are refused: a 512 px input is already
+a 2048 px output, several seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from PIL import Image
+
+from engines.base import Engine, Loaded, Result, Strip, pil_batch, tensor_batch, weights_hash
+from engines.errors import InputError
+from engines.imaging import load_image
+from engines.limits import MAX_UPSCALE_SIDE
+from engines.registry import ModelSpec
+
+
+class UpscaleEngine(Engine):
+    task = "upscale"
+
+    def load_model(self, spec: ModelSpec) -> Loaded:
+        from engines.nets.upscale import Upscaler
+
+        model = Upscaler.from_pretrained(spec.location)  # safetensors + config.json, never a pickle
+        model = model.to(self.runtime.device, self.runtime.dtype).eval().requires_grad_(False)
+        return Loaded(model, spec, self.runtime.dtype, weights_hash(spec))
+
+    def enlarge(self, loaded: Loaded, images: list[Image.Image]) -> list[Image.Image]:
+        out = []
+        with torch.inference_mode():
+            for image in images:
+                x = tensor_batch([image.convert("RGB")]).to(self.runtime.device, loaded.dtype)
+                out += pil_batch(loaded.model(x))
+        return out
+
+    def upscale(self, image: Any, model_id: str, source: str | None = None) -> Result:
+        """An image (a file, or one from the gallery: `source` names it) enlarged ×4. The recipe keeps
+        the input, so the result can be made again."""
+        original = load_image(image)
+        if max(original.size) > MAX_UPSCALE_SIDE:
+            raise InputError(
+                f"the image is {original.width}×{original.height} px; the upscaler takes up to "
+                f"{MAX_UPSCALE_SIDE} px a side (×4: {4 * MAX_UPSCALE_SIDE} px)"
+            )
+        loaded, lock = self.load(model_id)
+        with lock:
+            (enlarged,) = self.enlarge(loaded, [original])
+        params = {"scale": loaded.model.scale, "size": f"{original.width}x{original.height}"}
+        if source:
+            params["source"] = source
+        return Result(enlarged, self.recipe(loaded, "upscale", params), inputs={"image": original})
+
+    def hires(self, made: list[Result] | Strip, model_id: str) -> list[Result] | Strip:
+        """Hires ×4: what a tab made (its images, or a strip's frames), enlarged, each recipe saying by
+        what (`hires`: upscaler, its hash, scale)."""
+        loaded, lock = self.load(model_id)
+        stage = {"upscaler": loaded.spec.id, "model_hash": loaded.model_hash, "scale": loaded.model.scale}
+        with lock:
+            if isinstance(made, Strip):
+                return Strip(self.enlarge(loaded, made.frames), made.recipe | {"hires": stage}, made.inputs)
+            images = self.enlarge(loaded, [result.image for result in made])
+        return [Result(image, r.recipe | {"hires": stage}, r.inputs) for image, r in zip(images, made, strict=True)]
