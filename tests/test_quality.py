@@ -134,7 +134,8 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     from training.data import CATEGORIES, STYLES
 
     save_tiny_generator(checkpoints / "tiny-emoji-cgan", labels={"category": CATEGORIES, "style": STYLES})
-    write_fake_data_set(tmp_path / "data")
+    for size in (32, 64, 128, 256):  # the upscaler's inputs and truths
+        write_fake_data_set(tmp_path / "data", size=size)
     engines = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32))
 
     harness = Harness(engines, samples=72, data_dir=tmp_path / "data")
@@ -148,7 +149,16 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
         "tiny-cgan-subjects",
         "tiny-emoji-cgan",
         "tiny-ldm",
+        "tiny-upscale",
     }
+    upscale = by_model["tiny-upscale"]
+    assert {"PSNR dB (32→128, 24 held-out)", "gain over bicubic, dB (64→256)", "SSIM (64→256, 24 held-out)"} <= set(
+        upscale
+    )
+    assert "nearest" in upscale["PSNR dB (32→128, 24 held-out)"]["real data"]
+    assert "PSNR dB (64→256, input through tiny-vae)" in upscale
+    (edges,) = (r for m, r in upscale.items() if m.startswith("edge energy of tiny-gan's 72 samples"))
+    assert edges["value"] > 0 and edges["real data"].startswith("real art at 64 px")
     emoji_cgan = by_model["tiny-emoji-cgan"]
     consistency = emoji_cgan["category consistency"]
     assert 0 <= consistency["value"] <= 1 and 0 <= consistency["real data"] <= 1  # beside real art
