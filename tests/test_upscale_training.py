@@ -47,6 +47,7 @@ def test_tiny_run_trains_resumes_from_the_compact_state_and_exports(tmp_path):
         write_fake_data_set(tmp_path / "data", count=24, size=size)
     state = tmp_path / "resume" / "tiny-upscale.pt"
     args = ["--data-dir", str(tmp_path / "data"), "--resume-state", str(state), "--out", str(tmp_path / "out")]
+    args += ["--no-studio-grids"]  # those draw with the bundled models
     train_upscale.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "2"])
     assert torch.load(state, weights_only=True)["step"] == 2 and state.stat().st_size < 2_000_000
     # a new machine: no run folder, only the compact state from the repository
@@ -55,5 +56,8 @@ def test_tiny_run_trains_resumes_from_the_compact_state_and_exports(tmp_path):
     assert meta["steps"] == 3 and "--run-dir" not in meta["command"]
     assert {"32to128_ours", "32to128_bicubic", "64to256_ours", "64to256_nearest"} <= set(meta["metrics"])
     assert (tmp_path / "out" / "heldout-32to128.png").is_file()
+    assert json.loads((tmp_path / "out" / "atelier.json").read_text())["task"] == "upscale"
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "held-out PSNR, 32→128" in card and "python -m training.train_upscale" in card
     model = Upscaler.from_pretrained(tmp_path / "out")
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 3, 32, 32)
