@@ -78,6 +78,13 @@ def module_bytes(model: Any) -> int:
     return 0
 
 
+# diffusers and transformers build models under accelerate's init_empty_weights, which patches
+# torch.nn.Module for the whole process while it runs: a model built in another thread meanwhile
+# gets weights on the meta device ("Cannot copy out of meta tensor"). The page loads models in
+# the background while visitors click, so loads take turns.
+_ONE_LOAD_AT_A_TIME = threading.RLock()
+
+
 @dataclass
 class CachedModel:
     model: Any
@@ -112,7 +119,8 @@ class ModelCache:
                     self._entries.move_to_end(key)
                     return self._entries[key]
             try:
-                model = load()
+                with _ONE_LOAD_AT_A_TIME:
+                    model = load()
             except ModelUnavailable:
                 raise
             except Exception as error:

@@ -90,3 +90,24 @@ def test_failed_load_is_a_clear_error_and_harms_nothing():
         cache.get(("broken", "cpu"), broken)
     assert cache.get("good", lambda: pytest.fail("reloaded")) is good
     assert cache.get(("broken", "cpu"), lambda: torch.nn.Linear(1, 1)).model is not None  # a later fix loads
+
+
+def test_loads_take_turns_so_no_model_is_built_on_the_meta_device():
+    """diffusers loads under accelerate's init_empty_weights, which patches torch for the whole process:
+    a model built in another thread meanwhile would get meta weights. The cache makes loads take turns."""
+    from accelerate import init_empty_weights
+
+    cache, inside = ModelCache(), threading.Event()
+
+    def diffusers_like_load():
+        with init_empty_weights():
+            inside.set()
+            time.sleep(0.5)
+            return torch.nn.Linear(2, 2)
+
+    first = threading.Thread(target=cache.get, args=("pipeline", diffusers_like_load))
+    first.start()
+    inside.wait(5)
+    built_meanwhile = cache.get("gan", lambda: torch.nn.Linear(3, 3)).model
+    first.join()
+    assert built_meanwhile.weight.device.type == "cpu"
