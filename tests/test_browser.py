@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import app
 from engines import create_engines
@@ -228,3 +229,23 @@ def _pixels(path) -> bytes:
     from PIL import Image
 
     return Image.open(path).convert("RGB").tobytes()
+
+
+def test_tick_hires_for_a_4x_grid_then_upscale_a_gallery_image(browser, studio):
+    url, gallery = studio
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("number input for Grid size").fill("4")
+    page.get_by_label("Hires ×4").filter(visible=True).first.check()
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#gan-grid img").nth(3).wait_for(timeout=60_000)
+    page.locator("#gallery-view img").nth(3).wait_for(timeout=30_000)
+    assert [Image.open(e.path).size for e in gallery.list()] == [(64, 64)] * 4  # the tiny GAN's 16 px, ×4
+
+    page.locator("#gallery-view img").first.click()
+    page.get_by_role("button", name="⤢ Upscale ×4").click()
+    page.get_by_text("64×64 → 256×256 px").wait_for(timeout=60_000)  # shown in the Upscale tab
+    newest = gallery.list()[0]
+    assert newest.recipe["operation"] == "upscale" and newest.recipe["params"]["source"] == gallery.list()[1].id
+    page.close()

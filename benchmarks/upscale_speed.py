@@ -1,0 +1,77 @@
+"""Upscaler speed: the engine against a bare forward of the same network, and what Hires ×4 adds
+to a 16-image GAN grid and to 4 text images through the API.
+
+    python -m benchmarks.upscale_speed [--repeats 5]
+
+Rows:
+  - 16 GAN images (32 px) ×4, one at a time: bare `model(x)` + 8-bit images vs `engines.upscale.hires`
+    (recipes, the hash, the same forward passes). Goal: <= 1.1x.
+  - /gan_sample (16 images) and /text_to_image (4 images, 20 steps) through the API, with and
+    without hires (response only: gradio_client's per-file downloads are measured in gan_speed).
+    Goal: hires adds <= 0.5 s to each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import median_seconds, report
+from engines import create_engines
+from engines.base import pil_batch, tensor_batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    engines = create_engines()
+    spec, gan, text = (engines.registry.default(task) for task in ("upscale", "gan", "text"))
+    if spec is None or gan is None:
+        raise SystemExit("needs a bundled upscaler and GAN: python -m training.train_upscale")
+    loaded, _ = engines.upscale.load(spec.id)
+    grid = engines.gan.sample(seed=0, count=16, psi=0.8, model_id=gan.id)
+    inputs = [tensor_batch([r.image]) for r in grid]
+
+    def bare() -> None:
+        with torch.inference_mode():
+            for x in inputs:
+                pil_batch(loaded.model(x))
+
+    bare_s = median_seconds(bare, args.repeats)
+    engine_s = median_seconds(lambda: engines.upscale.hires(grid, spec.id), args.repeats)
+    rows = [
+        {"what": f"bare {spec.id} forward, 16 images 32→128 one at a time", "median ms": bare_s * 1000, "ratio": 1.0},
+        {
+            "what": "engine.upscale.hires on a 16-image GAN grid",
+            "median ms": engine_s * 1000,
+            "ratio": engine_s / bare_s,
+        },
+    ]
+
+    import app
+    from gallery import Gallery
+
+    demo = app.build_app(engines, Gallery(Path(tempfile.mkdtemp()) / "g"))
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, download_files=False)
+    calls = [("/gan_sample", (0, 16, 0.8, gan.id), "16-image GAN grid")]
+    if text is not None:
+        calls.append(("/text_to_image", ("a red apple", "", 0, 4, 20, 4.0, "model default", text.id), "4 text images"))
+    for endpoint, request, what in calls:
+        plain = median_seconds(lambda e=endpoint, r=request: client.predict(*r, False, api_name=e), args.repeats)
+        hires = median_seconds(lambda e=endpoint, r=request: client.predict(*r, True, api_name=e), args.repeats)
+        rows.append({"what": f"{what} via {endpoint}", "median ms": plain * 1000, "ratio": 1.0})
+        rows.append({"what": f"  … with Hires ×4 (adds {1000 * (hires - plain):.0f} ms)", "median ms": hires * 1000,
+                     "ratio": hires / plain})  # fmt: skip
+    demo.close()
+    report("upscale_speed", rows)
+
+
+if __name__ == "__main__":
+    main()
