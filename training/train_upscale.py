@@ -197,7 +197,7 @@ def write_upscale_card(out_dir: Path, meta: dict, parameters: int, studio_sizes:
         key = f"{small}to{large}"
         figures[f"held-out PSNR, {small}→{large} (64 emoji)"] = (
             f"**{m[key + '_ours']:.2f} dB** (bicubic {m[key + '_bicubic']:.2f}, nearest {m[key + '_nearest']:.2f}; "
-            f"+{m[key + '_ours'] - m[key + '_bicubic']:.2f} dB)"
+            f"{m[key + '_ours'] - m[key + '_bicubic']:+.2f} dB over bicubic)"
         )
     figures["network"] = (
         f"{parameters / 1e3:.0f}k parameters: {CHANNELS} channels, {LAYERS} layers, PixelShuffle ×{SCALE}"
