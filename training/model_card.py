@@ -6,9 +6,10 @@ from pathlib import Path
 
 from training.data import attribution_text
 
-# Sections written by other tools (the quality harness's table, a training ablation) sit between
-# <!-- name:start --> and <!-- name:end --> markers; re-exporting a checkpoint keeps them.
-SECTION_NAMES = ("quality", "ablation")
+# Sections written by other tools or people (the quality harness's table, a training ablation, what
+# a person saw in the grids) sit between <!-- name:start --> and <!-- name:end --> markers;
+# re-exporting a checkpoint keeps them.
+SECTION_NAMES = ("quality", "ablation", "review")
 
 
 def markers(name: str) -> tuple[str, str]:
