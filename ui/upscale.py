@@ -6,9 +6,9 @@ Run it alone (with the gallery): `python -m ui.upscale`.
 from __future__ import annotations
 
 import gradio as gr
+from PIL import Image
 
 from engines.errors import InputError
-from engines.imaging import load_image
 from engines.limits import MAX_UPSCALE_SIDE
 from ui.studio import Operation, Studio, TabUI
 from ui.widgets import UploadedImage, example_images, model_picker, user_errors
@@ -37,8 +37,9 @@ class UpscaleTab:
             raise InputError("upload an image (or pick one in the gallery and press Upscale ×4 there)")
         result = self.studio.run("upscale", "upscale", progress, image=image, model_id=model, source=image_id or None)
         entry = self.studio.gallery.add(result.image, result.recipe, inputs=result.inputs)
-        before = load_image(image).resize(result.image.size, 0)  # nearest: the pixels as they were
-        line = f"{before.width // 4}×{before.height // 4} → {result.image.width}×{result.image.height} px"
+        original = result.inputs["image"]
+        before = original.resize(result.image.size, Image.Resampling.NEAREST)  # the pixels as they were
+        line = f"{original.width}×{original.height} → {result.image.width}×{result.image.height} px"
         return before, str(entry.path), f"{line} · saved as `{entry.id}`"
 
     def layout(self) -> TabUI:
