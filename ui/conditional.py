@@ -143,7 +143,7 @@ class ConditionalTab:
                 )
                 for name in [*sets, "", ""][:2]
             )
-        tab = TabUI("conditional", TITLE, ("conditional", "dit"), refine=self.refine)
+        tab = TabUI("conditional", ("conditional", "dit"), refine=self.refine)
         tab.controls["hires"] = hires  # the DiT section's too
         with gr.Tabs() as mode:
             with gr.Tab("Sample", id="sample"):

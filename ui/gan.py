@@ -87,7 +87,7 @@ class GANTab:
                     frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
                 walk = gr.Button("Interpolate", variant="primary")
                 strip, gif = strip_outputs()
-        tab = TabUI("gan", TITLE, ("gan",))
+        tab = TabUI("gan", ("gan",))
         tab.controls = dict(
             model=model, mode=mode, psi=psi, hires=hires, seed=seed, count=count, selected=selected, strength=strength,
             variations=variations, variation_seed=variation_seed, seed_a=seed_a, seed_b=seed_b, frames=frames,

@@ -205,8 +205,7 @@ class TabUI:
     any), its operations, and the events whose success adds images to the gallery (so the gallery
     panel refreshes after them)."""
 
-    id: str
-    title: str
+    id: str  # the gr.Tab's id: its module's name (app.py)
     engines: tuple[str, ...]  # the recipes' `engine` values this tab restores
     controls: dict[str, Any] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

@@ -128,7 +128,7 @@ class TextTab:
                 wrap=True,
                 elem_id="text-history",
             )
-        tab = TabUI("text", TITLE, ("text",))
+        tab = TabUI("text", ("text",))
         tab.controls = dict(
             prompt=prompt, negative=negative, seed=seed, count=count, steps=steps, guidance=guidance,
             scheduler=scheduler, model=model, hires=hires, sweep_count=sweep_count,

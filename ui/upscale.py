@@ -62,7 +62,7 @@ class UpscaleTab:
                 after = gr.Image(label="Upscaled ×4", format="png", interactive=False, height=320, type="filepath")
         info = gr.Markdown(elem_id="upscale-info")
         image_id = gr.Textbox(visible=False)  # the API's way to name a gallery image instead of a file
-        tab = TabUI("upscale", TITLE, ("upscale",))
+        tab = TabUI("upscale", ("upscale",))
         tab.controls = dict(model=model, image=image, image_id=image_id)
         tab.operations = {
             "upscale": Operation(

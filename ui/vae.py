@@ -119,7 +119,7 @@ class VAETab:
                     count = gr.Slider(1, MAX_SAMPLES, value=8, step=1, label="Images")
                 sample = gr.Button("Sample from the prior", variant="primary")
                 samples = pixel_gallery("Samples")
-        tab = TabUI("vae", TITLE, ("vae",))
+        tab = TabUI("vae", ("vae",))
         tab.controls = dict(
             model=model, mode=mode, hires=hires, image=image, image_a=image_a, image_b=image_b, frames=frames,
             seed=seed, count=count,
