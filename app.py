@@ -49,11 +49,14 @@ def build_app(engines: Engines | None = None, gallery: Gallery | None = None, on
         panel.layout(top)
         footer = gr.Markdown()
 
-        # After the page is served: what needs a model or torch, and models trained while the app runs.
-        demo.load(*panel.on_load, api_visibility="private")
+        # After the page is served: who is visiting (first), their gallery, what needs a model or torch,
+        # and models trained while the app runs.
+        (identify, *who), *rest = panel.on_load
+        visited = demo.load(identify, *who, api_visibility="private")
         for tab in tabs:
-            for fn, inputs, outputs in tab.on_load:
-                demo.load(fn, inputs, outputs, api_visibility="private")
+            rest += tab.on_load
+        for fn, inputs, outputs in rest:
+            visited.then(fn, inputs, outputs, api_visibility="private")
             for task, picker in tab.pickers.items():
                 choices = lambda task=task: gr.update(choices=model_choices(studio.engines, task))  # noqa: E731
                 demo.load(choices, None, picker, api_visibility="private")
@@ -72,7 +75,8 @@ def launch_kwargs(demo: gr.Blocks) -> dict[str, Any]:
     return dict(
         theme=gr.themes.Soft(primary_hue="violet", secondary_hue="amber"),
         css=CSS,
-        allowed_paths=[str(demo.studio.gallery.root), str(EXAMPLES_DIR), str(demo.studio.scratch)],
+        # Not the gallery's folder (its index, everyone's images): handlers hand out copies (ui.studio.served).
+        allowed_paths=[str(EXAMPLES_DIR)],
         footer_links=["api", "gradio", "settings"],
     )
 

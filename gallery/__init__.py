@@ -1,6 +1,6 @@
 """Persistence for everything the studio makes. Knows nothing of torch or Gradio."""
 
 from gallery.metadata import read_recipe
-from gallery.store import Entry, Gallery
+from gallery.store import Entry, Gallery, Limits, Saved
 
-__all__ = ["Entry", "Gallery", "read_recipe"]
+__all__ = ["Entry", "Gallery", "Limits", "Saved", "read_recipe"]

@@ -3,7 +3,15 @@
 Layout under the root (ATELIER_GALLERY_DIR, default ./gallery_data):
     images/<id>.png     the image at native size, recipe in its metadata
     inputs/<sha>.png    images a recipe was made from (for "reuse settings"), shared by content
-    index.sqlite        id, created, engine, model, seed, recipe JSON
+    index.sqlite        id, created, engine, model, seed, recipe JSON, owner, shared, bytes
+
+Who sees what: a private gallery (a public Space) scopes every call to an owner, an opaque string
+the caller gives (ui/visitors.py makes it): an owner lists, gets, shares and deletes only its own
+images, and anyone lists and gets the images their owners shared (the wall). A local gallery is one
+gallery for everyone, and owners are ignored. Ids carry 80 random bits, so nobody guesses one.
+
+Caps (`Limits`): images and megabytes per owner and in all; a save that goes over expires the
+oldest unshared images (of that owner first), which `add_all` reports.
 
 Write order makes a crash harmless: each PNG goes to a temporary file, is fsynced and renamed
 into place, and only then are the index rows committed, a batch (a grid) in one transaction. A
@@ -16,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +42,22 @@ DEFAULT_ROOT = Path(os.environ.get("ATELIER_GALLERY_DIR", ROOT / "gallery_data")
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one gallery may hold (None: no cap). Over a cap, the oldest unshared images expire."""
+
+    images_per_owner: int | None = None
+    megabytes_per_owner: float | None = None
+    megabytes_total: float | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     id: str
     path: Path
     created: float
     recipe: dict[str, Any]
+    owner: str | None = None
+    shared: bool = False
 
     @property
     def caption(self) -> str:
@@ -61,14 +81,25 @@ def _write_atomic(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
+@dataclass
+class Saved:
+    """What `add_all` did: the entries saved, and how many older images expired to make room."""
+
+    entries: list[Entry]
+    expired: int = 0
+    caps: list[str] = field(default_factory=list)  # which caps made them expire, in words
+
+
 class Gallery:
-    def __init__(self, root: str | Path = DEFAULT_ROOT):
+    def __init__(self, root: str | Path = DEFAULT_ROOT, private: bool = False, limits: Limits | None = None):
         self.root = Path(root)
+        self.private, self.limits = private, limits or Limits()
         self.images_dir = self.root / "images"
         self.inputs_dir = self.root / "inputs"
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.inputs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.on_remove: list = []  # called with each removed image's id (the UI drops its served copies)
         self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -76,7 +107,12 @@ class Gallery:
             "CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, created REAL NOT NULL, engine TEXT, "
             "model TEXT, seed INTEGER, recipe TEXT NOT NULL)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
+        for name, kind in (("owner", "TEXT"), ("shared", "INTEGER NOT NULL DEFAULT 0"), ("bytes", "INTEGER")):
+            if name not in columns:  # galleries made before owners, sharing and caps
+                self._db.execute(f"ALTER TABLE images ADD COLUMN {name} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS images_created ON images (created DESC)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS images_owner ON images (owner, created DESC)")
         self.recover()
 
     def recover(self) -> dict[str, int]:
@@ -98,17 +134,26 @@ class Gallery:
                     removed["missing_files"] += 1
             return removed
 
-    def add(self, image: Image.Image, recipe: dict[str, Any], inputs: dict[str, Image.Image] | None = None) -> Entry:
+    def add(
+        self,
+        image: Image.Image,
+        recipe: dict[str, Any],
+        inputs: dict[str, Image.Image] | None = None,
+        owner: str | None = None,
+    ) -> Entry:
         """Save one image with its recipe. `inputs` (e.g. the uploaded image) are stored by content
         hash and referenced from the recipe as recipe['inputs'][name] = sha256."""
-        return self.add_all([(image, recipe)], inputs)[0]
+        return self.add_all([(image, recipe)], inputs, owner).entries[0]
 
     def add_all(
-        self, images: list[tuple[Image.Image, dict[str, Any]]], inputs: dict[str, Image.Image] | None = None
-    ) -> list[Entry]:
+        self,
+        images: list[tuple[Image.Image, dict[str, Any]]],
+        inputs: dict[str, Image.Image] | None = None,
+        owner: str | None = None,
+    ) -> Saved:
         """Save a batch (a grid) as one: every file is written first, then every index row in one
         transaction, so a crash leaves the whole batch listed or none of it (its files are orphans
-        that `recover` removes)."""
+        that `recover` removes). Then the caps: the oldest unshared images over them expire."""
         shared = {name: self._store_input(img) for name, img in (inputs or {}).items()}
         created = time.time()
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -117,26 +162,54 @@ class Gallery:
             recipe = dict(recipe)
             if shared:
                 recipe["inputs"] = shared
-            image_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
+            image_id = f"{stamp}-{secrets.token_hex(10)}"
             recipe.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             recipe["id"] = image_id
             path = self.images_dir / f"{image_id}.png"
             info = png_info(recipe, image.size)
             _write_atomic(path, lambda f, image=image, info=info: image.save(f, format="PNG", pnginfo=info))
-            entries.append(Entry(image_id, path, created + i * 1e-6, recipe))  # newest first lists the last first
+            entries.append(Entry(image_id, path, created + i * 1e-6, recipe, owner))  # newest first: the last first
         rows = [(e.id, e.created, e.recipe.get("engine"), e.recipe.get("model"), e.recipe.get("seed"),
-                 json.dumps(e.recipe)) for e in entries]  # fmt: skip
+                 json.dumps(e.recipe), owner, e.path.stat().st_size) for e in entries]  # fmt: skip
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 self._db.executemany(
-                    "INSERT INTO images (id, created, engine, model, seed, recipe) VALUES (?, ?, ?, ?, ?, ?)", rows
+                    "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return entries
+        expired, caps = self._expire(owner, keep={e.id for e in entries})
+        return Saved(entries, expired, caps)
+
+    def _expire(self, owner: str | None, keep: set[str]) -> tuple[int, list[str]]:
+        """Delete the oldest unshared images over the caps (the owner's own caps, then the total),
+        never those of `keep` (the batch just saved)."""
+        limits, doomed, caps = self.limits, [], []
+        with self._lock:
+            if self.private and (limits.images_per_owner or limits.megabytes_per_owner):
+                rows = self._db.execute(
+                    "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)) FROM images WHERE owner = ? "
+                    "ORDER BY created DESC, id DESC",
+                    (json.dumps(sorted(keep)), owner),
+                ).fetchall()
+                doomed += over_cap(rows, limits.images_per_owner, limits.megabytes_per_owner, caps, "your gallery")
+            if limits.megabytes_total:
+                rows = self._db.execute(
+                    "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)) FROM images "
+                    "ORDER BY created DESC, id DESC",
+                    (json.dumps(sorted(keep)),),
+                ).fetchall()
+                rows = [row for row in rows if row[0] not in doomed]
+                total = over_cap(rows, None, limits.megabytes_total, caps, "the studio")
+                doomed += [image_id for image_id in total if image_id not in doomed]
+        for image_id in doomed:
+            self._remove(image_id)
+        return len(doomed), caps
 
     def _store_input(self, image: Image.Image) -> str:
         data = image.convert("RGB").tobytes() + repr(image.size).encode()
@@ -153,39 +226,107 @@ class Gallery:
         return path if path.exists() else None
 
     def _entry(self, row: tuple) -> Entry:
-        image_id, created, recipe = row
-        return Entry(image_id, self.images_dir / f"{image_id}.png", created, json.loads(recipe))
+        image_id, created, recipe, owner, shared = row
+        return Entry(image_id, self.images_dir / f"{image_id}.png", created, json.loads(recipe), owner, bool(shared))
 
-    def list(self, page: int = 1, per_page: int = 24) -> list[Entry]:
-        """Newest first; pages start at 1."""
+    def _scope(self, owner: str | None, wall: bool = False) -> tuple[str, tuple]:
+        """The SQL condition for what a caller sees: the wall (shared images), or its own gallery
+        (everything, in a local gallery). In a private gallery a None owner matches nothing."""
+        if wall:
+            return "shared = 1", ()
+        return ("owner = ?", (owner,)) if self.private else ("1", ())
+
+    def list(self, page: int = 1, per_page: int = 24, owner: str | None = None, wall: bool = False) -> list[Entry]:
+        """Newest first; pages start at 1. `wall`: the images their owners shared."""
         page, per_page = max(1, int(page)), max(1, min(200, int(per_page)))
+        where, args = self._scope(owner, wall)
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, created, recipe FROM images ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (per_page, (page - 1) * per_page),
+                f"SELECT id, created, recipe, owner, shared FROM images WHERE {where} "
+                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                (*args, per_page, (page - 1) * per_page),
             ).fetchall()
         return [self._entry(r) for r in rows]
 
-    def count(self) -> int:
+    def count(self, owner: str | None = None, wall: bool = False) -> int:
+        where, args = self._scope(owner, wall)
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+            return self._db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", args).fetchone()[0]
 
-    def pages(self, per_page: int = 24) -> int:
-        return max(1, -(-self.count() // per_page))
+    def pages(self, per_page: int = 24, owner: str | None = None, wall: bool = False) -> int:
+        return max(1, -(-self.count(owner, wall) // per_page))
 
-    def get(self, image_id: str) -> Entry | None:
+    def get(self, image_id: str, owner: str | None = None) -> Entry | None:
+        """The image if the owner may see it: its own, or a shared one (any, in a local gallery)."""
         with self._lock:
-            row = self._db.execute("SELECT id, created, recipe FROM images WHERE id = ?", (str(image_id),)).fetchone()
-        return self._entry(row) if row else None
+            row = self._db.execute(
+                "SELECT id, created, recipe, owner, shared FROM images WHERE id = ?", (str(image_id),)
+            ).fetchone()
+        entry = self._entry(row) if row else None
+        if entry and self.private and entry.owner != owner and not entry.shared:
+            return None
+        return entry
 
-    def delete(self, image_id: str) -> bool:
-        """Remove the index row first (the image disappears at once), then the file."""
+    def mine(self, entry: Entry | None, owner: str | None) -> bool:
+        """Whether `owner` may change (share, delete) this image."""
+        return entry is not None and (not self.private or (owner is not None and entry.owner == owner))
+
+    def share(self, image_id: str, owner: str | None, shared: bool = True) -> bool:
+        """Put one of the owner's images on the wall (or take it off); False if it is not theirs."""
+        if not self.mine(self.get(image_id, owner), owner):
+            return False
         with self._lock:
-            deleted = self._db.execute("DELETE FROM images WHERE id = ?", (str(image_id),)).rowcount
-        if deleted:
-            (self.images_dir / f"{image_id}.png").unlink(missing_ok=True)
-        return bool(deleted)
+            self._db.execute("UPDATE images SET shared = ? WHERE id = ?", (int(shared), str(image_id)))
+        return True
+
+    def delete(self, image_id: str, owner: str | None = None) -> bool:
+        """Delete one of the owner's images; False if there is none of that id that is theirs."""
+        if not self.mine(self.get(image_id, owner), owner):
+            return False
+        return self._remove(str(image_id))
+
+    def _remove(self, image_id: str) -> bool:
+        """Remove the index row first (the image disappears at once), then its file, and the inputs
+        that no other image's recipe names any more."""
+        with self._lock:
+            row = self._db.execute("SELECT recipe FROM images WHERE id = ?", (image_id,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            unused = [
+                sha
+                for sha in set(json.loads(row[0]).get("inputs", {}).values())
+                if isinstance(sha, str)
+                and not self._db.execute("SELECT 1 FROM images WHERE recipe LIKE ?", (f"%{sha}%",)).fetchone()
+            ]
+        (self.images_dir / f"{image_id}.png").unlink(missing_ok=True)
+        for sha in unused:
+            if path := self.input_path(sha):
+                path.unlink(missing_ok=True)
+        for listener in self.on_remove:
+            listener(image_id)
+        return True
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def over_cap(rows: list[tuple], images: int | None, megabytes: float | None, caps: list[str], whose: str) -> list[str]:
+    """Ids of the oldest images to remove from `rows` (id, bytes, kept: shared or just saved; newest
+    first) so the rest fit `images` and `megabytes`; names each cap that removed some in `caps`."""
+    doomed: list[str] = []
+    count, size = len(rows), sum(b or 0 for _, b, _ in rows)
+    for image_id, nbytes, kept in reversed(rows):  # oldest first
+        too_many = images is not None and count > images
+        too_big = megabytes is not None and size > megabytes * 2**20
+        if not (too_many or too_big):
+            break
+        if kept:
+            continue
+        doomed.append(image_id)
+        count, size = count - 1, size - (nbytes or 0)
+        cap = f"{whose}: {images} images" if too_many else f"{whose}: {megabytes:g} MB"
+        if cap not in caps:
+            caps.append(cap)
+    return doomed

@@ -163,6 +163,6 @@ def test_kill_mid_grid_lists_none_of_the_grid(tmp_path):
 
 
 def test_a_grid_is_listed_in_order(gallery):
-    entries = gallery.add_all([(Image.new("RGB", (8, 8)), {"engine": "gan", "seed": s}) for s in range(4)])
+    entries = gallery.add_all([(Image.new("RGB", (8, 8)), {"engine": "gan", "seed": s}) for s in range(4)]).entries
     assert [e.recipe["seed"] for e in gallery.list()] == [3, 2, 1, 0]  # newest first: the grid's last image first
     assert [e.id for e in entries] == [e.id for e in reversed(gallery.list())]

@@ -1,18 +1,24 @@
 """The gallery panel below the tabs: everything made here, newest first, paged; select an image to
-see its recipe, download it, delete it, or reuse its settings (handed to the tab that made it)."""
+see its recipe, download it, delete it, share it, or reuse its settings (handed to the tab that made
+it). With private galleries (a public Space) it is the visitor's own, and *Shared wall* shows what
+visitors shared."""
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import gradio as gr
 
 from engines.errors import InputError
-from engines.limits import check_int
-from ui.studio import Studio, TabUI
+from engines.limits import check_flag, check_int
+from ui.studio import Studio, TabUI, served
+from ui.visitors import on_space
+from ui.widgets import user_errors
 
 PAGE_SIZE = 24
+MINE, WALL = "Mine", "Shared wall"
 
 
 class GalleryPanel:
@@ -20,81 +26,164 @@ class GalleryPanel:
         self.studio, self.tabs = studio, tabs
         self.gallery = studio.gallery
 
-    def listing(self, page: float = 1) -> dict[str, Any]:
-        """The gallery, newest first: {page, pages, total, items: [{id, url, recipe}]}; url serves the PNG."""
-        try:
-            page = check_int("page", page, 1, 10**9)
-        except InputError as error:
-            raise gr.Error(str(error)) from None
-        entries = self.gallery.list(page, PAGE_SIZE)
+    @user_errors
+    def listing(self, page: float = 1, wall: bool = False) -> dict[str, Any]:
+        """Your gallery (or the shared wall), newest first: {page, pages, total, items: [{id, url, shared,
+        recipe}]}; url fetches the PNG, recipe inside."""
+        page = check_int("page", page, 1, 10**9)
+        wall = check_flag("wall", wall)
+        owner = self.studio.owner()
+        entries = self.gallery.list(page, PAGE_SIZE, owner, wall)
         return {
             "page": page,
-            "pages": self.gallery.pages(PAGE_SIZE),
-            "total": self.gallery.count(),
-            "items": [{"id": e.id, "url": f"/gradio_api/file={e.path}", "recipe": e.recipe} for e in entries],
+            "pages": self.gallery.pages(PAGE_SIZE, owner, wall),
+            "total": self.gallery.count(owner, wall),
+            "items": [
+                {"id": e.id, "url": f"/gradio_api/file={served(e.path)}", "shared": e.shared, "recipe": e.recipe}
+                for e in entries
+            ],
         }
 
-    def page(self, page: float):
-        """The panel: images of one page, ids in the same order, and the page caption."""
-        pages = self.gallery.pages(PAGE_SIZE)
-        page = min(max(1, int(page or 1)), pages)
-        entries = self.gallery.list(page, PAGE_SIZE)
-        items = [(str(e.path), e.caption) for e in entries]
-        return items, [e.id for e in entries], page, f"page {page} of {pages} · {self.gallery.count()} images"
+    @user_errors
+    def share_api(self, image_id: str, shared: bool = True) -> str:
+        """Put one of your images on the shared wall (or take it off with shared=false)."""
+        shared = check_flag("shared", shared)
+        if not isinstance(image_id, str) or not self.gallery.share(image_id[:200], self.studio.owner(), shared):
+            raise InputError(f"you have no image {str(image_id)[:80]!r} in your gallery")
+        return f"{image_id} is {'on' if shared else 'off'} the shared wall"
 
+    @user_errors
+    def delete_api(self, image_id: str) -> str:
+        """Delete one of your images (its file and every served copy)."""
+        if not isinstance(image_id, str) or not self.gallery.delete(image_id[:200], self.studio.owner()):
+            raise InputError(f"you have no image {str(image_id)[:80]!r} in your gallery")
+        return f"{image_id} deleted"
+
+    @user_errors
+    def page(self, page: float, view: str = MINE):
+        """The panel: images of one page, ids in the same order, and the page caption."""
+        owner, wall = self.studio.owner(), view == WALL
+        pages = self.gallery.pages(PAGE_SIZE, owner, wall)
+        page = min(max(1, int(page or 1)), pages)
+        entries = self.gallery.list(page, PAGE_SIZE, owner, wall)
+        items = [(served(e.path), ("🌐 " if e.shared and not wall else "") + e.caption) for e in entries]
+        total = self.gallery.count(owner, wall)
+        return items, [e.id for e in entries], page, f"page {page} of {pages} · {total} images{self.note(wall)}"
+
+    def note(self, wall: bool) -> str:
+        """What the caption says of who sees what."""
+        if not self.gallery.private:
+            return ""
+        if wall:
+            return " · shared by visitors"
+        limits, caps = self.gallery.limits, []
+        if limits.images_per_owner:
+            caps.append(f"{limits.images_per_owner} images")
+        if limits.megabytes_per_owner:
+            caps.append(f"{limits.megabytes_per_owner:g} MB")
+        kept = f" · keeps {' or '.join(caps)}, oldest unshared expire first" if caps else ""
+        return f" · only you see these unless you share them{kept}"
+
+    @user_errors
     def select(self, ids: list[str], event: gr.SelectData):
-        """The selected image's id, its recipe, its download, and the buttons that act on it, enabled."""
-        entry = self.gallery.get(ids[event.index]) if ids and event.index < len(ids) else None
+        """The selected image's id, its recipe, its download, and the buttons that act on it: reuse and
+        the tabs' actions for any image you see; share and delete for your own."""
+        entry = self.gallery.get(ids[event.index], self.studio.owner()) if ids and event.index < len(ids) else None
         if entry is None:
             return self.cleared()
         recipe = json.dumps(entry.recipe, indent=2, ensure_ascii=False)
-        download = gr.update(value=str(entry.path), interactive=True)
-        return entry.id, recipe, download, *[gr.update(interactive=True)] * self.buttons
+        download = gr.update(value=served(entry.path), interactive=True)
+        mine = self.gallery.mine(entry, self.studio.owner())
+        share = gr.update(interactive=mine, value="🌐 Unshare" if entry.shared else "🌐 Share")
+        return (
+            entry.id,
+            recipe,
+            download,
+            *[gr.update(interactive=True)] * self.buttons,
+            share,
+            gr.update(interactive=mine),
+        )
 
     def cleared(self):
-        return None, "", gr.update(value=None, interactive=False), *[gr.update(interactive=False)] * self.buttons
+        off = gr.update(interactive=False)
+        return None, "", gr.update(value=None, interactive=False), *[off] * self.buttons, off, off
 
-    def delete(self, image_id: str | None, page: float):
+    @user_errors
+    def delete(self, image_id: str | None, page: float, view: str):
         if image_id:
-            self.gallery.delete(image_id)
-        return (*self.page(page), *self.cleared())
+            self.gallery.delete(image_id, self.studio.owner())
+        return (*self.page(page, view), *self.cleared())
+
+    @user_errors
+    def toggle_share(self, image_id: str | None, page: float, view: str):
+        entry = self.gallery.get(image_id, self.studio.owner()) if image_id else None
+        if entry is not None and self.gallery.share(entry.id, self.studio.owner(), not entry.shared):
+            gr.Info(f"{entry.id} is {'off' if entry.shared else 'on'} the shared wall")
+        return (*self.page(page, view), *self.cleared())
 
     def settings(self, image_id: str | None) -> tuple[TabUI, dict[str, Any]]:
         """The tab that made an image, and its controls' values (by name) that make it again.
 
         Grids are restored whole (the batch seed and size), so the same grid comes back bit for bit."""
-        entry = self.gallery.get(image_id) if image_id else None
+        entry = self.gallery.get(image_id, self.studio.owner()) if image_id else None
         if entry is None:
             raise gr.Error("select an image in the gallery first")
         recipe = entry.recipe
         tab = next((t for t in self.tabs if recipe.get("engine") in t.engines), None)
         if tab is None or recipe.get("operation") not in tab.operations:
             raise gr.Error(f"{entry.id} was made by {recipe.get('engine')}, which this page has no tab for")
-        stored = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items()}
-        inputs = {name: str(path) for name, path in stored.items() if path}  # uploads kept in the gallery
+        # the images it was made from (kept by the gallery) come back only to their owner: a shared
+        # image shares its recipe, not the photo its owner uploaded
+        mine = self.gallery.mine(entry, self.studio.owner())
+        stored = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items() if mine}
+        inputs = {name: served(path) for name, path in stored.items() if path}
         try:
             return tab, tab.restore(recipe, inputs)
         except (KeyError, TypeError) as error:
             raise gr.Error(f"the recipe of {entry.id} lacks what its settings need ({error})") from None
 
+    @user_errors
     def reuse(self, image_id: str | None, top: gr.Tabs) -> dict[Any, Any]:
         """Every control of the tab that made the image, set as it was; that tab and sub-tab selected."""
         tab, values = self.settings(image_id)
         gr.Info(f"settings of {image_id} restored")
         return {top: gr.update(selected=tab.id)} | {tab.controls[name]: value for name, value in values.items()}
 
+    def identify(self, key: str | None, profile: gr.OAuthProfile | None, request: gr.Request):
+        """At page load: who is visiting (their login, or this browser's key, made on a first visit)."""
+        login = getattr(profile, "username", None) if profile is not None else None
+        return self.studio.visitors.identify(request, key, login)
+
+    @user_errors
+    def newer(self, page: float, view: str):
+        return self.page(max(1, int(page or 1) - 1), view)
+
+    @user_errors
+    def older(self, page: float, view: str):
+        return self.page(int(page or 1) + 1, view)
+
+    @user_errors
+    def switch(self, view: str):
+        return self.page(1, view)
+
     def layout(self, top: gr.Tabs) -> None:
+        private = self.gallery.private
         with gr.Accordion("Gallery", open=True):
             with gr.Row():
+                whose = gr.Radio([MINE, WALL], value=MINE, show_label=False, visible=private, scale=0, min_width=240)
                 prev = gr.Button("◀ Newer", scale=0, size="sm")
                 caption = gr.Markdown()
                 next_page = gr.Button("Older ▶", scale=0, size="sm")
                 refresh = gr.Button("↻ Refresh", scale=0, size="sm")
+                if private and on_space() and os.environ.get("OAUTH_CLIENT_ID"):  # the Space enables OAuth
+                    gr.LoginButton("Sign in to keep your gallery on any device", scale=0, size="sm")
             page = gr.State(1)
             ids = gr.State([])
             selected = gr.State(None)
+            # this browser's key (private galleries): kept in localStorage, encrypted with the studio's secret
+            key = gr.BrowserState(None, storage_key="atelier-visitor", secret=self.studio.visitors.secret)
             view = gr.Gallery(
-                label="Everything made here, newest first",
+                label="Your images, newest first" if private else "Everything made here, newest first",
                 columns=8,
                 height="auto",
                 allow_preview=False,
@@ -118,28 +207,39 @@ class GalleryPanel:
                     actions = [
                         (gr.Button(t.gallery_action[0], interactive=False), t) for t in self.tabs if t.gallery_action
                     ]
+                    share = gr.Button("🌐 Share", interactive=False, visible=private)
                     delete = gr.Button("🗑 Delete", variant="stop", interactive=False)
-        self.buttons = 2 + len(actions)  # reuse, the tabs' actions, delete: enabled while an image is selected
+        self.buttons = 1 + len(actions)  # reuse and the tabs' actions: enabled while an image is selected
         panel = [view, ids, page, caption]
-        selection = [selected, recipe, download, reuse, *(button for button, _ in actions), delete]
+        selection = [selected, recipe, download, reuse, *(button for button, _ in actions), share, delete]
         for tab in self.tabs:
             for event in tab.saves:
-                event.success(self.page, page, panel, api_visibility="private")
+                event.success(self.page, [page, whose], panel, api_visibility="private")
         gr.api(self.listing, api_name="gallery_list")
-        refresh.click(self.page, page, panel, api_visibility="private")
-        prev.click(lambda p: self.page(max(1, p - 1)), page, panel, api_visibility="private")
-        next_page.click(lambda p: self.page(p + 1), page, panel, api_visibility="private")
+        gr.api(self.share_api, api_name="gallery_share")
+        gr.api(self.delete_api, api_name="gallery_delete")
+        refresh.click(self.page, [page, whose], panel, api_visibility="private")
+        prev.click(self.newer, [page, whose], panel, api_visibility="private")
+        next_page.click(self.older, [page, whose], panel, api_visibility="private")
+        whose.change(self.switch, whose, panel, api_visibility="private").then(
+            self.cleared, None, selection, api_visibility="private"
+        )
         view.select(self.select, ids, selection, api_visibility="private")
-        delete.click(self.delete, [selected, page], panel + selection, api_visibility="private")
+        delete.click(self.delete, [selected, page, whose], panel + selection, api_visibility="private")
+        share.click(self.toggle_share, [selected, page, whose], panel + selection, api_visibility="private")
         for button, tab in actions:
             _, act, inputs, outputs = tab.gallery_action
+            shown = lambda image_id, *values, act=act, tab=tab: (*act(image_id, *values), gr.update(selected=tab.id))  # noqa: E731
             acted = button.click(
-                lambda image_id, *values, act=act, tab=tab: (*act(image_id, *values), gr.update(selected=tab.id)),
+                user_errors(shown),
                 [selected, *inputs],
                 [*outputs, top],
                 api_visibility="private",
             )
-            acted.success(self.page, page, panel, api_visibility="private")
+            acted.success(self.page, [page, whose], panel, api_visibility="private")
         every_control = [top, *(c for tab in self.tabs for c in tab.controls.values())]
-        reuse.click(lambda image_id: self.reuse(image_id, top), selected, every_control, api_visibility="private")
-        self.on_load = (self.page, page, panel)
+        reuse.click(
+            user_errors(lambda image_id: self.reuse(image_id, top)), selected, every_control, api_visibility="private"
+        )
+        # page load: who is visiting first, then their gallery (app.py runs the tabs' loads after these)
+        self.on_load = [(self.identify, key, key), (self.page, [page, whose], panel)]

@@ -8,7 +8,9 @@ Space runs them on a GPU worker), so a seed can be followed from a control to th
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
 import tempfile
 import threading
 import time
@@ -24,8 +26,12 @@ from engines import Engines, zerogpu
 from engines.errors import InputError
 from engines.imaging import image_grid, save_gif
 from engines.limits import check_flag
-from gallery import Gallery
+from gallery import Entry, Gallery
+from gallery.store import Saved
+from ui.visitors import Visitors
 from ui.widgets import display
+
+SCRATCH_MAX_AGE_S = 3600  # a walk's GIF is only shown once; Gradio serves its own copy from then on
 
 LOADING = "loading the model…"
 
@@ -44,9 +50,12 @@ def caption(recipe: dict[str, Any]) -> str:
 
 
 class Studio:
-    def __init__(self, engines: Engines, gallery: Gallery):
+    def __init__(self, engines: Engines, gallery: Gallery, visitors: Visitors | None = None):
         self.engines, self.gallery = engines, gallery
+        self.visitors = visitors or Visitors(gallery.private, gallery.root / ".secret")
+        gallery.on_remove.append(forget_served)
         self.scratch = Path(tempfile.mkdtemp(prefix="atelier-"))  # GIFs for display only
+        atexit.register(shutil.rmtree, self.scratch, ignore_errors=True)
         self.engines_key = zerogpu.register(engines)
         self._stops: dict[str, threading.Event] = {}
         self._stops_lock = threading.Lock()
@@ -76,9 +85,17 @@ class Studio:
                     return
                 self._idle.wait(max(0.05, quiet_s - quiet))
 
+    def owner(self) -> str | None:
+        """Whose gallery the request being answered acts on (None: the one local gallery)."""
+        return self.visitors.owner()
+
     def run(self, task: str, method: str, progress: gr.Progress | None = None, **request: Any) -> Any:
-        """`engines.<task>.<method>(**request)`. A model not loaded yet (the page is served before
-        the models load) shows "loading the model…" while the call waits for it."""
+        """`engines.<task>.<method>(**request)`, counted against the visitor's rate. A model not loaded
+        yet (the page is served before the models load) shows "loading the model…" while it waits."""
+        self.visitors.admit()
+        return self._call(task, method, progress, **request)
+
+    def _call(self, task: str, method: str, progress: gr.Progress | None = None, **request: Any) -> Any:
         model_id = request.get("model_id")
         if progress is not None and isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
             progress(0, desc=LOADING)
@@ -92,20 +109,41 @@ class Studio:
         upscaler = self.engines.registry.default("upscale")
         if upscaler is None:
             raise InputError("Hires ×4 needs an upscaler, and none is installed (checkpoints/emoji-upscale)")
-        return self.run("upscale", "hires", progress, made=made, model_id=upscaler.id)
+        return self._call("upscale", "hires", progress, made=made, model_id=upscaler.id)  # part of the same call
+
+    def save(self, images: list[tuple[Image.Image, dict[str, Any]]], inputs=None) -> list[Entry]:
+        """Into the visitor's gallery, all at once; says so when older images expired to make room."""
+        saved: Saved = self.gallery.add_all(images, inputs, owner=self.owner())
+        if saved.expired:
+            gr.Warning(
+                f"the gallery is full ({', '.join(saved.caps)}): your {saved.expired} oldest unshared "
+                f"image{'s' * (saved.expired > 1)} expired to make room; share an image to keep it"
+            )
+        return saved.entries
 
     def save_all(self, results) -> list[tuple[str, str]]:
         """Save every image (only once all were made) and return (path, caption) pairs for a gr.Gallery."""
-        entries = self.gallery.add_all([(r.image, r.recipe) for r in results])
-        return [(str(e.path), caption(e.recipe)) for e in entries]
+        entries = self.save([(r.image, r.recipe) for r in results])
+        return [(served(e.path), caption(e.recipe)) for e in entries]
 
     def save_strip(self, strip) -> tuple[str, str]:
         """A walk's frames -> one strip saved to the gallery (with the images it was made from), plus a
         display-size GIF; returns both paths."""
         frames: list[Image.Image] = strip.frames
-        entry = self.gallery.add(image_grid(frames, columns=len(frames), pad=0), strip.recipe, inputs=strip.inputs)
+        entry = self.save([(image_grid(frames, columns=len(frames), pad=0), strip.recipe)], strip.inputs)[0]
+        self.clean_scratch()
         gif = save_gif([display(f) for f in frames], self.scratch / f"{entry.id}.gif")
-        return str(entry.path), str(gif)
+        return served(entry.path), str(gif)
+
+    def clean_scratch(self, max_age_s: float = SCRATCH_MAX_AGE_S) -> int:
+        """Remove display GIFs older than `max_age_s` (the rest go when the process exits)."""
+        removed, now = 0, time.time()
+        for gif in self.scratch.glob("*.gif"):
+            with contextlib.suppress(FileNotFoundError):
+                if now - gif.stat().st_mtime > max_age_s:
+                    gif.unlink()
+                    removed += 1
+        return removed
 
     # ---- diffusion draws, step by step (text tab, DiT section) ---------------------------------
     def stop_event(self, request: gr.Request | None) -> threading.Event:
@@ -123,6 +161,7 @@ class Studio:
         (saved images, status), enlarged first with Hires ×4. Stop (or a closed page) ends the draw
         after its current step, and a stopped run saves nothing."""
         check_flag("Hires ×4", hires)
+        self.visitors.admit()
         with self.working():
             yield from self._draw(task, runs, request, hires)
 
@@ -158,6 +197,29 @@ class Studio:
             yield gr.skip(), "Hires ×4: enlarging…"
         saved = self.save_all(self.hires(drawn, hires))
         yield saved, f"{len(saved)} image{'s' * (len(saved) > 1)} saved to the gallery"
+
+
+# ---- serving gallery files ---------------------------------------------------------------------
+# The gallery's folder is never served (it holds the index and every visitor's images). What a
+# visitor may see is copied into Gradio's upload folder, under a folder named by a keyed hash of the
+# file (Gradio's own scheme: unguessable without the image), and that copy is what the page and API
+# clients fetch; deleting an image deletes its copies too.
+
+
+def served(path: Path) -> str:
+    """A copy of a gallery file that Gradio may serve, for a handler to return."""
+    from gradio import processing_utils, utils
+
+    return processing_utils.save_file_to_cache(path, utils.get_upload_folder())
+
+
+def forget_served(image_id: str) -> None:
+    from gradio import utils
+
+    for copy in Path(utils.get_upload_folder()).glob(f"*/{image_id}.png"):
+        copy.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            copy.parent.rmdir()
 
 
 # ---- restore: an image's recipe back onto the controls that made it ---------------------------

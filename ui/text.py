@@ -66,10 +66,11 @@ class TextTab:
         ]
         yield from self.studio.draw("text", runs, request, hires)
 
+    @user_errors
     def history(self) -> list[list[Any]]:
-        """The last prompts made here with their settings, newest first (one row per distinct recipe)."""
+        """The visitor's last prompts with their settings, newest first (one row per distinct recipe)."""
         rows, seen = [], set()
-        for entry in self.studio.gallery.list(1, 200):
+        for entry in self.studio.gallery.list(1, 200, owner=self.studio.owner()):
             recipe = entry.recipe
             if recipe.get("engine") != "text":
                 continue
@@ -121,7 +122,6 @@ class TextTab:
             sweep = gr.Button("Sweep seeds", variant="secondary")
         with gr.Accordion("Prompt history (click a row to reuse it)", open=True):
             history = gr.Dataframe(
-                value=self.history() or None,
                 headers=HISTORY_COLUMNS,
                 type="array",
                 interactive=False,
@@ -167,6 +167,7 @@ class TextTab:
         model.input(self.defaults, model, [steps, guidance], api_visibility="private")
         tab.saves = [generated, swept]
         tab.pickers = {"text": model}
+        tab.on_load.append((self.history, None, history))  # the visitor's own prompts
         return tab
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from engines.errors import InputError
 from engines.limits import MAX_UPSCALE_SIDE
-from ui.studio import Operation, Studio, TabUI
+from ui.studio import Operation, Studio, TabUI, served
 from ui.widgets import UploadedImage, example_images, model_picker, user_errors
 
 TITLE = "Upscale"
@@ -29,18 +29,18 @@ class UpscaleTab:
         """An uploaded image, or a gallery image by its id, enlarged ×4; saved to the gallery (naming the
         gallery image it came from). Returns the input (enlarged with hard pixels), the result, a line."""
         if image_id:
-            entry = self.studio.gallery.get(image_id) if isinstance(image_id, str) else None
+            entry = self.studio.gallery.get(image_id, self.studio.owner()) if isinstance(image_id, str) else None
             if entry is None:
                 raise InputError(f"there is no image {str(image_id)[:80]!r} in the gallery")
             image = str(entry.path)
         if not image:
             raise InputError("upload an image (or pick one in the gallery and press Upscale ×4 there)")
         result = self.studio.run("upscale", "upscale", progress, image=image, model_id=model, source=image_id or None)
-        entry = self.studio.gallery.add(result.image, result.recipe, inputs=result.inputs)
+        entry = self.studio.save([(result.image, result.recipe)], inputs=result.inputs)[0]
         original = result.inputs["image"]
         before = original.resize(result.image.size, Image.Resampling.NEAREST)  # the pixels as they were
         line = f"{original.width}×{original.height} → {result.image.width}×{result.image.height} px"
-        return before, str(entry.path), f"{line} · saved as `{entry.id}`"
+        return before, served(entry.path), f"{line} · saved as `{entry.id}`"
 
     def layout(self) -> TabUI:
         gr.Markdown(

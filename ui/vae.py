@@ -39,7 +39,7 @@ class VAETab:
         if not image:
             raise InputError("upload an image, or click one of the examples")
         result = self.studio.run("vae", "reconstruct", progress, image=image, model_id=model)
-        entry = self.studio.gallery.add(result.reconstruction, result.recipe, inputs={"image": result.original})
+        entry = self.studio.save([(result.reconstruction, result.recipe)], inputs={"image": result.original})[0]
         scores = (
             f"**PSNR** {result.psnr:.2f} dB · **SSIM** {result.ssim:.4f} · "
             f"{result.original.width}×{result.original.height} px · saved as `{entry.id}`"

@@ -17,6 +17,7 @@ from engines import Engines
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import upscale_for_display
 from engines.limits import MAX_SEED
+from ui.visitors import answering
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -66,26 +67,60 @@ def as_user_error(fn_name: str, error: Exception) -> gr.Error:
 
 
 def user_errors(fn):
-    """Bad input and unavailable models become a clear message in the page; bugs are logged.
-    Works for plain handlers and for generators (handlers that stream progress)."""
+    """Every endpoint's wrapper: bad input and unavailable models become a clear message in the page
+    (bugs are logged), and the request is known to the studio while the handler runs (whose gallery,
+    what rate), for plain handlers and for generators (handlers that stream progress) alike.
+
+    Gradio hands a handler the request when its signature asks for one (a positional parameter typed
+    gr.Request), so the wrapper's signature is the handler's plus a last `request`, passed on only if
+    the handler takes one too."""
+    signature = inspect.signature(fn)
+    wants_request = "request" in signature.parameters
+
+    def split(args, kwargs):
+        request = kwargs.get("request") or next((a for a in args if isinstance(a, gr.Request)), None)
+        if not wants_request:
+            args = tuple(a for a in args if not isinstance(a, gr.Request))
+            kwargs.pop("request", None)
+        return request, args, kwargs
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def streaming(*args, **kwargs):
+            request, args, kwargs = split(args, kwargs)
+            steps = fn(*args, **kwargs)
             try:
-                yield from fn(*args, **kwargs)
+                while True:
+                    with answering(request):  # each step may run in another worker thread
+                        item = next(steps)
+                    yield item
+            except StopIteration:
+                return
+            except Exception as error:
+                raise as_user_error(fn.__name__, error) from None
+            finally:
+                steps.close()
+
+        wrapper = streaming
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            request, args, kwargs = split(args, kwargs)
+            try:
+                with answering(request):
+                    return fn(*args, **kwargs)
             except Exception as error:
                 raise as_user_error(fn.__name__, error) from None
 
-        return streaming
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as error:
-            raise as_user_error(fn.__name__, error) from None
-
+    if not wants_request:
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        extra = inspect.Parameter("request", kind, default=None, annotation=gr.Request)
+        params = list(signature.parameters.values())
+        at = next((i for i, p in enumerate(params) if p.kind != kind), len(params))
+        wrapper.__signature__ = signature.replace(parameters=[*params[:at], extra, *params[at:]])
+        wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
     return wrapper
 
 
