@@ -22,19 +22,34 @@ import gradio as gr
 
 from engines import Engines, preload
 from gallery import Gallery
+from gallery.store import DEFAULT_ROOT
 from ui import conditional, gan, text, upscale, vae
 from ui.gallery import GalleryPanel
+from ui.page import Page
+from ui.settings import Settings, ShortLines
 from ui.studio import Studio
+from ui.visitors import RateLimit, Visitors
 from ui.widgets import CSS, EXAMPLES_DIR, model_choices
 
 TABS = [gan, conditional, vae, text, upscale]  # in page order; a tab is shown when it has a model to run
 log = logging.getLogger("atelier")
 
 
-def build_app(engines: Engines | None = None, gallery: Gallery | None = None, only: str | None = None) -> gr.Blocks:
-    """The page (`only`: one tab's module name, e.g. "ui.gan"). Loads no model and imports no torch."""
-    studio = Studio(engines or Engines(), gallery or Gallery())
-    with gr.Blocks(title="Atelier") as demo:
+def build_app(
+    engines: Engines | None = None,
+    gallery: Gallery | None = None,
+    only: str | None = None,
+    settings: Settings | None = None,
+) -> gr.Blocks:
+    """The page (`only`: one tab's module name, e.g. "ui.gan"). Loads no model and imports no torch.
+    `settings`: the caps (ui/settings.py; by default, those of the environment)."""
+    settings = settings or Settings.from_env()
+    gallery = gallery or Gallery(DEFAULT_ROOT, settings.private, settings.gallery)
+    visitors = Visitors(gallery.private, gallery.root / ".secret", RateLimit(settings.rate_per_minute))
+    studio = Studio(engines or Engines(), gallery, visitors)
+    # Gradio's served copies and uploads older than the cache age are deleted, checked hourly
+    cache = (3600, int(settings.cache_hours * 3600))
+    with Page(title="Atelier", delete_cache=cache) as demo:
         gr.Markdown(
             "# 🎨 Atelier\nMake images with models trained on emoji art. Everything you make is kept "
             "in the gallery below, with its full recipe."
@@ -92,13 +107,17 @@ def main(only: str | None = None) -> None:
         "--gallery", default=None, help="gallery folder (default: ATELIER_GALLERY_DIR or ./gallery_data)"
     )
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    lines = logging.StreamHandler()
+    lines.setFormatter(ShortLines("%(asctime)s %(name)s %(levelname)s %(message)s", settings.log_chars))
+    logging.basicConfig(level=logging.INFO, handlers=[lines])
     engines = Engines()
-    demo = build_app(engines, Gallery(args.gallery) if args.gallery else None, only)
+    gallery = Gallery(args.gallery or DEFAULT_ROOT, settings.private, settings.gallery)
+    demo = build_app(engines, gallery, only, settings)
     # Every first request needs torch (~2 s to import): the import starts now, beside the server's own
     # start, and the models load once the page is served (measured: benchmarks/cold_start.py).
     threading.Thread(target=importlib.import_module, args=("torch",), name="import-torch", daemon=True).start()
-    demo.queue(default_concurrency_limit=2).launch(
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size).launch(
         server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_kwargs(demo)
     )
     if env("ATELIER_PRELOAD", "1").lower() not in ("0", "false", "no"):

@@ -12,6 +12,7 @@ image draws one from its own seed (see engines/conditional.py).
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -50,7 +51,8 @@ def label_index(label_set: str, names: list[str], value: Any, titles: list[str] 
             value = int(text)
         else:
             raise InputError(f"unknown {label_set} {text[:80]!r}: use one of {', '.join(names)} or '{ANY}'")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    whole = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not whole or value != int(value):
         raise InputError(f"{label_set} must be a name ({', '.join(names)}) or '{ANY}'")
     if not 0 <= int(value) < len(names):
         raise InputError(f"{label_set} index {value} is out of range: 0 to {len(names) - 1}, or '{ANY}'")

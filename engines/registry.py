@@ -74,6 +74,17 @@ def local_paths_allowed() -> bool:
     return os.environ.get("ATELIER_ALLOW_LOCAL_PATHS", default).lower() in ("1", "true", "yes")
 
 
+def hub_repo_allowed(repo_id: str, presets: set[str]) -> bool:
+    """Any repo id on your own machine; on a public Space only the presets and the repos its owner lists
+    in ATELIER_HUB_ALLOWLIST (comma-separated; "*" for any), so that visitors cannot make it download
+    whatever they type."""
+    listed = os.environ.get("ATELIER_HUB_ALLOWLIST")
+    if listed is None and not os.environ.get("SPACE_ID"):
+        return True
+    allowed = {name.strip() for name in (listed or "").split(",") if name.strip()}
+    return "*" in allowed or repo_id in allowed or repo_id in presets
+
+
 _hub_reachable: bool | None = None
 _hub_lock = threading.Lock()
 
@@ -154,7 +165,7 @@ class Registry:
             if spec.id == model_id:
                 return spec
         path = Path(model_id).expanduser()
-        if path.is_dir() and local_paths_allowed() and any((path / f).is_file() for f in MODEL_FILES):
+        if local_paths_allowed() and path.is_dir() and any((path / f).is_file() for f in MODEL_FILES):
             settings = read_settings(path) or {}
             if settings.get("task", task) != task:
                 raise InputError(f"{model_id} is a {settings['task']} model, not a {task} model")
@@ -163,6 +174,12 @@ class Registry:
         if len(parts) == 2 and all(
             p and len(p) <= 96 and p.replace("-", "").replace("_", "").replace(".", "").isalnum() for p in parts
         ):
+            presets = {repo for repo, _ in self.hub_presets.get(task, [])}
+            if not hub_repo_allowed(model_id, presets):
+                raise InputError(
+                    f"{model_id} is not one of this studio's {task} models; its owner can allow more hub models "
+                    "(ATELIER_HUB_ALLOWLIST)"
+                )
             reason = "" if hub_cached(model_id) else hub_offline_reason()
             settings = HUB_SETTINGS.get(model_id, {})
             return ModelSpec(model_id, task, "hub", model_id, "", not reason, reason, settings)

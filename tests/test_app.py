@@ -108,7 +108,7 @@ BAD_CALLS = [  # VAE tab and gallery first
     ("/vae_interpolate", (None, None, 4, "tiny-vae"), "two images"),
     ("/gallery_list", ("x",), "page"),
     # GAN tab
-    ("/gan_sample", (1, 10**6, 0.8, "tiny-gan"), "maximum|grid"),
+    ("/gan_sample", (1, 10**6, 0.8, "tiny-gan"), "count must be a whole number from 1 to 64"),
     ("/gan_sample", (-1, 4, 0.8, "tiny-gan"), "minimum|seed"),
     ("/gan_sample", (2**70, 4, 0.8, "tiny-gan"), "maximum|seed"),
     ("/gan_sample", (1, 4, 0.8, "missing-gan"), "unknown gan model"),
@@ -124,7 +124,7 @@ BAD_CALLS = [  # VAE tab and gallery first
     ("/conditional_sample", ("9999", "any", 0, 4, 0.8, "tiny-cgan"), "out of range"),
     ("/conditional_sample", ("", "any", 0, 4, 0.8, "tiny-cgan"), "choose a category"),
     ("/conditional_sample", ("animals", "any", 0, 4, 0.8, "tiny-gan"), "unknown conditional model"),
-    ("/conditional_morph", ("colour", "flat", "3d", "any", "any", 0, 5, 1.0, "tiny-cgan"), "morph which|choices"),
+    ("/conditional_morph", ("colour", "flat", "3d", "any", "any", 0, 5, 1.0, "tiny-cgan"), "label_set must be one of category, style"),
 ]
 
 
