@@ -3,19 +3,22 @@ pixel gallery, upload) that look and behave the same in every tab."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import inspect
 import logging
 import random
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import gradio as gr
 from PIL import Image
 
 from engines import Engines
 from engines.errors import InputError, ModelUnavailable
-from engines.imaging import upscale_for_display
+from engines.imaging import MAX_INPUT_BYTES, upscale_for_display
 from engines.limits import MAX_SEED
 from ui.visitors import answering
 
@@ -39,9 +42,11 @@ CSS = """
 class UploadedImage(gr.Image):
     """An image input that hands the server-side path to the engine unopened.
 
-    gr.Image decodes uploads with PIL before the handler runs, so a non-image, a truncated
-    file or a decompression bomb would fail there with PIL's words. Here the engine's
-    `load_image` does all the checks and says what is wrong.
+    gr.Image decodes uploads with PIL before the handler runs (a pasted image, sent as a data: URL,
+    is decoded whole and saved again), so a non-image, a truncated file or a decompression bomb
+    would fail there with PIL's words, or cost seconds and GBs first. Here a data: URL's bytes are
+    only written to a file, and the engine's `load_image` does every check (size, then the header's
+    pixel count before any pixel is decoded) and says what is wrong.
     """
 
     is_template = True  # render with gr.Image's frontend, as Gradio's own ClearButton does for Button
@@ -49,12 +54,26 @@ class UploadedImage(gr.Image):
     def preprocess(self, payload: Any) -> str | None:
         if payload is None:
             return None
+        url = getattr(payload, "url", None) or ""
+        if url.startswith("data:"):  # clipboard, webcam, or an API client's inline image
+            return pasted_file(url, self.GRADIO_CACHE)
         if getattr(payload, "path", None):
             return str(payload.path)
-        try:  # data: URLs (clipboard, webcam)
-            return super().preprocess(payload)
-        except Exception as error:
-            raise gr.Error(f"could not read the pasted image: {error}") from None
+        raise gr.Error("no image was given: upload an image file (PNG, JPEG, WebP, GIF, ...)")
+
+
+def pasted_file(url: str, folder: str) -> str:
+    """A data: URL's bytes, written to a file unread (bounded by the upload limit)."""
+    from gradio.processing_utils import save_bytes_to_cache
+
+    header, _, encoded = url.partition(",")
+    if len(encoded) > MAX_INPUT_BYTES * 4 // 3 + 4:
+        raise gr.Error(f"the pasted image is over {MAX_INPUT_BYTES // 2**20} MB; images up to that are accepted")
+    try:
+        data = base64.b64decode(encoded, validate=True) if header.endswith(";base64") else unquote_to_bytes(encoded)
+    except (binascii.Error, ValueError):
+        raise gr.Error("could not read the pasted image: its data: URL is not valid base64") from None
+    return save_bytes_to_cache(data, "pasted", folder)
 
 
 def as_user_error(fn_name: str, error: Exception) -> gr.Error:
