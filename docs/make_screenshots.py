@@ -2,6 +2,7 @@
 
     python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,text}.png, screenshot.png (VAE)
     python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
+    python docs/make_screenshots.py --only space    # a private gallery, as on a Space (desktop and phone)
 
 Launches the studio in-process on a temporary gallery, clicks through each tab the way an
 artist would, and saves full-page screenshots. Needs /usr/bin/chromium (tests/install.sh).
@@ -70,6 +71,24 @@ def vae_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
+def space_gallery(page, out: Path) -> None:
+    """A visitor's own gallery on a Space: a grid made, one image shared, the wall."""
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("number input for Grid size").fill("8")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#gallery-view img").nth(7).wait_for(timeout=60_000)
+    page.locator("#gallery-view img").nth(2).click()
+    share = page.get_by_role("button", name="🌐 Share")
+    page.wait_for_timeout(1000)
+    share.click()
+    page.get_by_text("on the shared wall").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out.with_name(out.stem + "-phone.png")), full_page=True)
+
+
 def main() -> None:
     import argparse
 
@@ -77,12 +96,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--only", nargs="+", choices=["gan", "conditional", "text", "vae"], help="just these tabs")
+    shots = ["gan", "conditional", "text", "vae", "space"]
+    parser.add_argument("--only", nargs="+", choices=shots, help="just these tabs (space: alone)")
     args = parser.parse_args()
     out = args.out
 
     engines = create_engines()
-    gallery = Gallery(Path(tempfile.mkdtemp()) / "gallery")
+    private = bool(args.only) and args.only == ["space"]  # a private gallery needs a server of its own
+    gallery = Gallery(Path(tempfile.mkdtemp()) / "gallery", private=private)
     demo = app.build_app(engines, gallery)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
     shots = [("screenshot.png", vae_tab)]
@@ -92,7 +113,9 @@ def main() -> None:
         shots.insert(0, ("screenshot-conditional.png", conditional_tab))
     if engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-gan.png", gan_tab))
-    if args.only:
+    if private:
+        shots = [("screenshot-space.png", space_gallery)]
+    elif args.only:
         shots = [(name, shoot) for name, shoot in shots if shoot.__name__.removesuffix("_tab") in args.only]
     try:
         with sync_playwright() as p:

@@ -249,3 +249,50 @@ def test_tick_hires_for_a_4x_grid_then_upscale_a_gallery_image(browser, studio):
     newest = gallery.list()[0]
     assert newest.recipe["operation"] == "upscale" and newest.recipe["params"]["source"] == gallery.list()[1].id
     page.close()
+
+
+def test_on_a_space_each_browser_has_its_own_gallery_kept_across_reloads(browser, tiny_checkpoints, tmp_path):
+    """Two browsers (two visitors) on a private-gallery server: A's grid is A's alone, still A's after a
+    reload (the browser's key in localStorage), and on B's wall once A shares one image."""
+    from playwright.sync_api import expect
+
+    engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
+    gallery = Gallery(tmp_path / "gallery", private=True)
+    demo = app.build_app(engines, gallery)
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
+    size = {"width": 1280, "height": 1600}
+    a, b = browser.new_context(viewport=size), browser.new_context(viewport=size)  # separate storage: two visitors
+    try:
+        page_a, page_b = a.new_page(), b.new_page()
+        page_a.goto(url)
+        page_a.get_by_role("tab", name="GAN", exact=True).click()
+        page_a.get_by_label("number input for Grid size").fill("3")
+        page_a.get_by_role("button", name="Generate", exact=True).click()
+        mine = page_a.locator("#gallery-view img")
+        mine.nth(2).wait_for(timeout=60_000)
+        page_a.get_by_text("only you see these").wait_for()
+        page_a.reload()
+        mine.nth(2).wait_for(timeout=30_000)
+        assert mine.count() == 3  # the same gallery after a reload
+
+        page_b.goto(url)
+        page_b.get_by_text("page 1 of 1 · 0 images").wait_for(timeout=30_000)
+        assert page_b.locator("#gallery-view img").count() == 0
+
+        mine.first.click()
+        share = page_a.get_by_role("button", name="🌐 Share")
+        expect(share).to_be_enabled(timeout=15_000)
+        share.click()
+        page_a.get_by_text("on the shared wall").first.wait_for(timeout=15_000)
+        page_b.get_by_text("Shared wall", exact=True).click()
+        page_b.locator("#gallery-view img").first.wait_for(timeout=30_000)
+        assert page_b.locator("#gallery-view img").count() == 1
+        page_b.locator("#gallery-view img").first.click()
+        page_b.get_by_text('"operation"').wait_for(timeout=15_000)
+        expect(page_b.get_by_role("button", name="↺ Reuse settings")).to_be_enabled()
+        assert page_b.get_by_role("button", name="🗑 Delete").is_disabled()  # not B's to delete
+    finally:
+        a.close()
+        b.close()
+        demo.close()
+        gallery.close()

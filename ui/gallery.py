@@ -170,7 +170,7 @@ class GalleryPanel:
         private = self.gallery.private
         with gr.Accordion("Gallery", open=True):
             with gr.Row():
-                whose = gr.Radio([MINE, WALL], value=MINE, show_label=False, visible=private, scale=0, min_width=240)
+                whose = gr.Radio([MINE, WALL], value=MINE, show_label=False, visible=private, scale=0, min_width=300)
                 prev = gr.Button("◀ Newer", scale=0, size="sm")
                 caption = gr.Markdown()
                 next_page = gr.Button("Older ▶", scale=0, size="sm")
