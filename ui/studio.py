@@ -146,15 +146,26 @@ class Studio:
         return removed
 
     # ---- diffusion draws, step by step (text tab, DiT section) ---------------------------------
-    def stop_event(self, request: gr.Request | None) -> threading.Event:
-        """One Stop flag per browser session (or API client), so Stop ends only your own run."""
+    @contextlib.contextmanager
+    def stop_event(self, request: gr.Request | None) -> Iterator[threading.Event]:
+        """One Stop flag per browser session (or API client) while it draws, so Stop ends only your own
+        run; forgotten when the draw ends (a flag per session ever seen would only grow)."""
         key = getattr(request, "session_hash", None) or "default"
         with self._stops_lock:
-            return self._stops.setdefault(key, threading.Event())
+            event = self._stops.setdefault(key, threading.Event())
+        try:
+            yield event
+        finally:
+            with self._stops_lock:
+                if self._stops.get(key) is event:
+                    del self._stops[key]
 
     def stop(self, request: gr.Request = None) -> None:
         """Ask the running draw of this session to stop after its current step."""
-        self.stop_event(request).set()
+        key = getattr(request, "session_hash", None) or "default"
+        with self._stops_lock:
+            if event := self._stops.get(key):
+                event.set()
 
     def draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: Any = False):
         """Run the draws of `task` one after another; yield (preview images, status) per step, then
@@ -162,12 +173,11 @@ class Studio:
         after its current step, and a stopped run saves nothing."""
         check_flag("Hires ×4", hires)
         self.visitors.admit()
-        with self.working():
-            yield from self._draw(task, runs, request, hires)
+        with self.working(), self.stop_event(request) as stop:
+            stop.clear()
+            yield from self._draw(task, runs, stop, hires)
 
-    def _draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: bool):
-        stop = self.stop_event(request)
-        stop.clear()
+    def _draw(self, task: str, runs: list[dict[str, Any]], stop: threading.Event, hires: bool):
         model_id = runs[0].get("model_id")
         if isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
             yield gr.skip(), LOADING
