@@ -118,7 +118,11 @@ def main(only: str | None = None) -> None:
     # start, and the models load once the page is served (measured: benchmarks/cold_start.py).
     threading.Thread(target=importlib.import_module, args=("torch",), name="import-torch", daemon=True).start()
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size).launch(
-        server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_kwargs(demo)
+        server_name=args.host,
+        server_port=args.port,
+        prevent_thread_lock=True,
+        state_session_capacity=settings.sessions,  # the oldest sessions' page state is dropped beyond it
+        **launch_kwargs(demo),
     )
     if env("ATELIER_PRELOAD", "1").lower() not in ("0", "false", "no"):
         loaded = preload(engines, demo.tasks, pause=demo.studio.wait_idle)

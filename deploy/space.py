@@ -50,6 +50,7 @@ def front_matter(hardware: str) -> str:
         'python_version: "3.11"',
         "app_file: app.py",
         f"suggested_hardware: {hardware}",
+        "hf_oauth: true",  # "Sign in with Hugging Face": a visitor's gallery follows their login
         "short_description: Image-generation studio - GAN, class-conditional, VAE, text",
         "models:",
         *[f"  - {repo}" for repo in models],
