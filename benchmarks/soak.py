@@ -3,7 +3,7 @@
     python -m benchmarks.soak                      # 20 clients, mixed endpoints, until 3,000 requests
     python -m benchmarks.soak --kills 50           # then 50 SIGKILLs mid-request, each followed by a check
 
-Soak: a private-gallery server in its own process (as on a Space), and `--clients` threads, each an
+Soak: a server in its own process with a Space's settings (private galleries, caps; no rate limit), and `--clients` threads, each an
 API visitor (a session hash; after 10 calls, a new visitor takes its place), calling a mix of
 endpoints through the REST API as raw HTTP, until `--requests` calls have been answered. Prints per
 endpoint the calls, errors and p50/p95, and the server's RSS after the first 300 answers, at its peak
@@ -55,7 +55,8 @@ VISIT = 10  # calls per visitor: 3,000 requests are 300 visitors, as a Space see
 
 
 def start_server(gallery: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "ATELIER_PRIVATE_GALLERIES": "1", "ATELIER_RATE_PER_MINUTE": "0", "ATELIER_QUEUE_SIZE": "0"}
+    # as on a Space (its defaults), but for the rate limit: these visitors call faster than people do
+    env = {**os.environ, "SPACE_ID": "soak/atelier", "ATELIER_RATE_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "app.py", "--port", str(port), "--gallery", str(gallery)]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180

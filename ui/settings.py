@@ -10,7 +10,7 @@ and one for your own machine. The README's "Sharing it" table lists them.
 | ATELIER_GALLERY_IMAGES: images per visitor | 500 | no cap |
 | ATELIER_GALLERY_MB: megabytes per visitor | 50 | no cap |
 | ATELIER_GALLERY_TOTAL_MB: megabytes of the whole gallery | 5000 | no cap |
-| ATELIER_SESSIONS: sessions whose page state Gradio keeps in memory | 1000 | 10000 |
+| ATELIER_SESSIONS: sessions whose page state Gradio keeps in memory (~0.6 MB each) | 100 | 10000 |
 | ATELIER_CACHE_HOURS: Gradio's served copies and uploads are deleted after | 24 | 24 |
 | ATELIER_LOG_CHARS: longest log line (a message and its traceback) | 4000 | 4000 |
 
@@ -70,7 +70,7 @@ class Settings:
                 megabytes_per_owner=number("ATELIER_GALLERY_MB", 50, None),
                 megabytes_total=number("ATELIER_GALLERY_TOTAL_MB", 5000, None),
             ),
-            sessions=whole(number("ATELIER_SESSIONS", 1000, 10000)) or 10000,
+            sessions=whole(number("ATELIER_SESSIONS", 100, 10000)) or 10000,
             cache_hours=number("ATELIER_CACHE_HOURS", 24, 24) or 24,
             log_chars=whole(number("ATELIER_LOG_CHARS", 4000, 4000)) or 4000,
         )

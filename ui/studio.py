@@ -226,7 +226,7 @@ def served(path: Path) -> str:
 def forget_served(image_id: str) -> None:
     from gradio import utils
 
-    for copy in Path(utils.get_upload_folder()).glob(f"*/{image_id}.png"):
+    for copy in Path(utils.get_upload_folder()).glob(f"*/{image_id}.*"):  # the PNG, and a strip's GIF
         copy.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             copy.parent.rmdir()
