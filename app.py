@@ -26,7 +26,7 @@ from gallery.store import DEFAULT_ROOT
 from ui import conditional, gan, text, upscale, vae
 from ui.gallery import GalleryPanel
 from ui.page import Page
-from ui.settings import Settings, ShortLines
+from ui.settings import Settings, ShortLines, limit_malloc_arenas
 from ui.studio import Studio
 from ui.visitors import RateLimit, Visitors
 from ui.widgets import CSS, EXAMPLES_DIR, model_choices
@@ -108,6 +108,7 @@ def main(only: str | None = None) -> None:
     )
     args = parser.parse_args()
     settings = Settings.from_env()
+    limit_malloc_arenas(settings.malloc_arenas)
     lines = logging.StreamHandler()
     lines.setFormatter(ShortLines("%(asctime)s %(name)s %(levelname)s %(message)s", settings.log_chars))
     logging.basicConfig(level=logging.INFO, handlers=[lines])

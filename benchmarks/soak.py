@@ -3,9 +3,10 @@
     python -m benchmarks.soak                      # 20 clients, mixed endpoints, until 3,000 requests
     python -m benchmarks.soak --kills 50           # then 50 SIGKILLs mid-request, each followed by a check
 
-Soak: a server in its own process with a Space's settings (private galleries, caps; no rate limit), and `--clients` threads, each an
-API visitor (a session hash; after 10 calls, a new visitor takes its place), calling a mix of
-endpoints through the REST API as raw HTTP, until `--requests` calls have been answered. Prints per
+Soak: a server in its own process with a Space's settings (private galleries, caps; no rate limit),
+and `--clients` threads, each an API visitor (a session hash; after 10 calls, a new visitor takes
+its place), calling a mix of endpoints through the REST API as raw HTTP, until `--requests` calls
+have been answered. Prints per
 endpoint the calls, errors and p50/p95, and the server's RSS after the first 300 answers, at its peak
 and at the end. Goal (issue 20): RSS after 3,000 requests within 10% of RSS after the first 300;
 0 errors.
