@@ -3,7 +3,7 @@
 Layout under the root (ATELIER_GALLERY_DIR, default ./gallery_data):
     images/<id>.png     the image at native size, recipe in its metadata
     inputs/<sha>.png    images a recipe was made from (for "reuse settings"), shared by content
-    index.sqlite        id, created, engine, model, seed, recipe JSON, owner, shared, bytes
+    index.sqlite        id, created, engine, model, seed, recipe JSON, owner, shared, bytes, batch
 
 Who sees what: a private gallery (a public Space) scopes every call to an owner, an opaque string
 the caller gives (ui/visitors.py makes it): an owner lists, gets, shares and deletes only its own
@@ -11,7 +11,7 @@ images, and anyone lists and gets the images their owners shared (the wall). A l
 gallery for everyone, and owners are ignored. Ids carry 80 random bits, so nobody guesses one.
 
 Caps (`Limits`): images and megabytes per owner and in all; a save that goes over expires the
-oldest unshared images (of that owner first), which `add_all` reports.
+oldest unshared images (of that owner first), a grid's all together, which `add_all` reports.
 
 Write order makes a crash harmless: each PNG goes to a temporary file, is fsynced and renamed
 into place, and only then are the index rows committed, a batch (a grid) in one transaction. A
@@ -39,6 +39,10 @@ from gallery.metadata import png_info
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path(os.environ.get("ATELIER_GALLERY_DIR", ROOT / "gallery_data"))
+
+
+# what a cap weighs, a row an image: id, bytes, kept (shared, or in the batch just saved: ? = its ids), batch
+CAP_ROWS = "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)), COALESCE(batch, id) FROM images"
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ class Gallery:
             "model TEXT, seed INTEGER, recipe TEXT NOT NULL)"
         )
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
-        for name, kind in (("owner", "TEXT"), ("shared", "INTEGER NOT NULL DEFAULT 0"), ("bytes", "INTEGER")):
+        added = (("owner", "TEXT"), ("shared", "INTEGER NOT NULL DEFAULT 0"), ("bytes", "INTEGER"), ("batch", "TEXT"))
+        for name, kind in added:
             if name not in columns:  # galleries made before owners, sharing and caps
                 self._db.execute(f"ALTER TABLE images ADD COLUMN {name} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS images_created ON images (created DESC)")
@@ -169,14 +174,15 @@ class Gallery:
             info = png_info(recipe, image.size)
             _write_atomic(path, lambda f, image=image, info=info: image.save(f, format="PNG", pnginfo=info))
             entries.append(Entry(image_id, path, created + i * 1e-6, recipe, owner))  # newest first: the last first
+        batch = entries[0].id if len(entries) > 1 else None  # a grid: it expires whole
         rows = [(e.id, e.created, e.recipe.get("engine"), e.recipe.get("model"), e.recipe.get("seed"),
-                 json.dumps(e.recipe), owner, e.path.stat().st_size) for e in entries]  # fmt: skip
+                 json.dumps(e.recipe), owner, e.path.stat().st_size, batch) for e in entries]  # fmt: skip
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 self._db.executemany(
-                    "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 self._db.execute("COMMIT")
@@ -193,15 +199,13 @@ class Gallery:
         with self._lock:
             if self.private and (limits.images_per_owner or limits.megabytes_per_owner):
                 rows = self._db.execute(
-                    "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)) FROM images WHERE owner = ? "
-                    "ORDER BY created DESC, id DESC",
+                    f"{CAP_ROWS} WHERE owner = ? ORDER BY created DESC, id DESC",
                     (json.dumps(sorted(keep)), owner),
                 ).fetchall()
                 doomed += over_cap(rows, limits.images_per_owner, limits.megabytes_per_owner, caps, "your gallery")
             if limits.megabytes_total:
                 rows = self._db.execute(
-                    "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)) FROM images "
-                    "ORDER BY created DESC, id DESC",
+                    f"{CAP_ROWS} ORDER BY created DESC, id DESC",
                     (json.dumps(sorted(keep)),),
                 ).fetchall()
                 rows = [row for row in rows if row[0] not in doomed]
@@ -313,19 +317,24 @@ class Gallery:
 
 
 def over_cap(rows: list[tuple], images: int | None, megabytes: float | None, caps: list[str], whose: str) -> list[str]:
-    """Ids of the oldest images to remove from `rows` (id, bytes, kept: shared or just saved; newest
-    first) so the rest fit `images` and `megabytes`; names each cap that removed some in `caps`."""
+    """Ids of the oldest images to remove from `rows` (id, bytes, kept: shared or just saved, batch;
+    newest first) so the rest fit `images` and `megabytes`: a batch (a grid) goes whole, but for its
+    kept images. Names each cap that removed some in `caps`."""
+    batches: dict[str, list[tuple]] = {}
+    for row in reversed(rows):  # oldest first
+        batches.setdefault(row[3], []).append(row)
     doomed: list[str] = []
-    count, size = len(rows), sum(b or 0 for _, b, _ in rows)
-    for image_id, nbytes, kept in reversed(rows):  # oldest first
+    count, size = len(rows), sum(row[1] or 0 for row in rows)
+    for members in batches.values():
         too_many = images is not None and count > images
         too_big = megabytes is not None and size > megabytes * 2**20
         if not (too_many or too_big):
             break
-        if kept:
+        going = [(image_id, nbytes) for image_id, nbytes, kept, _ in members if not kept]
+        if not going:
             continue
-        doomed.append(image_id)
-        count, size = count - 1, size - (nbytes or 0)
+        doomed += [image_id for image_id, _ in going]
+        count, size = count - len(going), size - sum(nbytes or 0 for _, nbytes in going)
         cap = f"{whose}: {images} images" if too_many else f"{whose}: {megabytes:g} MB"
         if cap not in caps:
             caps.append(cap)

@@ -151,3 +151,11 @@ def test_a_local_gallery_is_one_gallery_for_everyone(tmp_path):
     gallery = Gallery(tmp_path / "g")
     entry = gallery.add(Image.new("RGB", (8, 8)), {"seed": 0}, owner="a")
     assert gallery.count(owner="b") == 1 and gallery.get(entry.id, "b") and gallery.delete(entry.id, "b")
+
+
+def test_a_grid_expires_whole(tmp_path):
+    gallery = Gallery(tmp_path / "g", private=True, limits=Limits(images_per_owner=5))
+    grid = gallery.add_all([(Image.new("RGB", (8, 8)), {"seed": s}) for s in range(4)], owner="a").entries
+    saved = gallery.add_all([(Image.new("RGB", (8, 8)), {"seed": s}) for s in (10, 11)], owner="a")
+    assert saved.expired == 4 and gallery.count(owner="a") == 2  # not 1 of the 4: the grid went whole
+    assert all(gallery.get(e.id, "a") is None for e in grid)
