@@ -211,8 +211,7 @@ class Gallery:
                 rows = [row for row in rows if row[0] not in doomed]
                 total = over_cap(rows, None, limits.megabytes_total, caps, "the studio")
                 doomed += [image_id for image_id in total if image_id not in doomed]
-        for image_id in doomed:
-            self._remove(image_id)
+        self._remove(*doomed)
         return len(doomed), caps
 
     def _store_input(self, image: Image.Image) -> str:
@@ -287,29 +286,36 @@ class Gallery:
         """Delete one of the owner's images; False if there is none of that id that is theirs."""
         if not self.mine(self.get(image_id, owner), owner):
             return False
-        return self._remove(str(image_id))
+        return self._remove(str(image_id)) == 1
 
-    def _remove(self, image_id: str) -> bool:
-        """Remove the index row first (the image disappears at once), then its file, and the inputs
-        that no other image's recipe names any more."""
+    def _remove(self, *image_ids: str) -> int:
+        """Remove index rows first, all in one transaction (the images disappear at once, and a kill
+        leaves none of a grid half-expired), then their files, and the inputs that no other image's
+        recipe names any more. Returns how many there were."""
         with self._lock:
-            row = self._db.execute("SELECT recipe FROM images WHERE id = ?", (image_id,)).fetchone()
-            if row is None:
-                return False
-            self._db.execute("DELETE FROM images WHERE id = ?", (image_id,))
-            unused = [
-                sha
-                for sha in set(json.loads(row[0]).get("inputs", {}).values())
-                if isinstance(sha, str)
-                and not self._db.execute("SELECT 1 FROM images WHERE recipe LIKE ?", (f"%{sha}%",)).fetchone()
-            ]
-        (self.images_dir / f"{image_id}.png").unlink(missing_ok=True)
+            self._db.execute("BEGIN")
+            try:
+                recipes = {}
+                for image_id in image_ids:
+                    row = self._db.execute("SELECT recipe FROM images WHERE id = ?", (image_id,)).fetchone()
+                    if row is not None:
+                        recipes[image_id] = json.loads(row[0])
+                        self._db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            shas = {sha for r in recipes.values() for sha in r.get("inputs", {}).values() if isinstance(sha, str)}
+            named = "SELECT 1 FROM images WHERE recipe LIKE ?"
+            unused = [sha for sha in shas if not self._db.execute(named, (f"%{sha}%",)).fetchone()]
+        for image_id in recipes:
+            (self.images_dir / f"{image_id}.png").unlink(missing_ok=True)
+            for listener in self.on_remove:
+                listener(image_id)
         for sha in unused:
             if path := self.input_path(sha):
                 path.unlink(missing_ok=True)
-        for listener in self.on_remove:
-            listener(image_id)
-        return True
+        return len(recipes)
 
     def close(self) -> None:
         with self._lock:
