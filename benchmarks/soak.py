@@ -161,7 +161,8 @@ def soak(clients: int, requests: int) -> None:
 
 
 def kill_once(rng: random.Random, folder: Path) -> dict[str, int]:
-    """Start, ask for grids from 4 clients, SIGKILL mid-request, then check the gallery."""
+    """Start, ask for 64-image grids from 4 clients, SIGKILL at a random moment after the first grid
+    was answered (so among saves, not only before the first), then check the gallery."""
     from gallery import Gallery, read_recipe
 
     port = free_port()
@@ -184,7 +185,10 @@ def kill_once(rng: random.Random, folder: Path) -> dict[str, int]:
     threads = [threading.Thread(target=visitor, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
-    time.sleep(rng.uniform(1.0, 4.0))
+    deadline = time.time() + 60
+    while not answered and time.time() < deadline:  # the models are loaded and grids are being saved
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.0, 1.5))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stop.set()
