@@ -103,7 +103,7 @@ class Gallery:
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.inputs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.on_remove: list = []  # called with each removed image's id (the UI drops its served copies)
+        self.on_remove: list = []  # called with each removed image's id and path (the UI drops its copies)
         self._db = sqlite3.connect(self.root / "index.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -309,9 +309,10 @@ class Gallery:
             named = "SELECT 1 FROM images WHERE recipe LIKE ?"
             unused = [sha for sha in shas if not self._db.execute(named, (f"%{sha}%",)).fetchone()]
         for image_id in recipes:
-            (self.images_dir / f"{image_id}.png").unlink(missing_ok=True)
-            for listener in self.on_remove:
-                listener(image_id)
+            path = self.images_dir / f"{image_id}.png"
+            for listener in self.on_remove:  # before the file goes: a listener may read it
+                listener(image_id, path)
+            path.unlink(missing_ok=True)
         for sha in unused:
             if path := self.input_path(sha):
                 path.unlink(missing_ok=True)

@@ -159,3 +159,14 @@ def test_a_grid_expires_whole(tmp_path):
     saved = gallery.add_all([(Image.new("RGB", (8, 8)), {"seed": s}) for s in (10, 11)], owner="a")
     assert saved.expired == 4 and gallery.count(owner="a") == 2  # not 1 of the 4: the grid went whole
     assert all(gallery.get(e.id, "a") is None for e in grid)
+
+
+def test_deleting_a_walk_deletes_its_served_strip_and_animation(space):
+    url, _, _ = space
+    a = Client(url, verbose=False, download_files=False)  # the served URLs, not downloads
+    strip, gif = a.predict(3, 4, 3, 0.8, "tiny-gan", False, api_name="/gan_interpolate")
+    item = a.predict(1, False, api_name="/gallery_list")["items"][0]
+    copies = [strip["url"], gif["url"]]
+    assert all(httpx.get(c).status_code == 200 for c in copies)
+    a.predict(item["id"], api_name="/gallery_delete")
+    assert all(httpx.get(c).status_code in (403, 404) for c in copies)

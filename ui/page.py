@@ -84,6 +84,8 @@ def is_file_reference(value: Any) -> bool:
 
 
 class Page(gr.Blocks):
+    """gr.Blocks whose every call is checked, value by value, before Gradio converts it."""
+
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
         names = parameter_names(block_fn)
         components = block_fn.inputs
@@ -94,10 +96,11 @@ class Page(gr.Blocks):
             wanted = ", ".join(names) or "no values"
             raise gr.Error(f"{endpoint} takes {len(components)} values ({wanted}), not {len(inputs)}")
         for name, block, value in zip(names, components, inputs, strict=True):
+            if getattr(block, "stateful", False):  # a gr.State: the server's own value, not the caller's
+                continue
             if state is not None and block._id in state:  # as this session's page has it (choices change)
                 block = state[block._id]
-            if not getattr(block, "stateful", False):
-                check_value(name, block, value)
+            check_value(name, block, value)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except gr.Error:

@@ -53,7 +53,7 @@ class Studio:
     def __init__(self, engines: Engines, gallery: Gallery, visitors: Visitors | None = None):
         self.engines, self.gallery = engines, gallery
         self.visitors = visitors or Visitors(gallery.private, gallery.root / ".secret")
-        gallery.on_remove.append(forget_served)
+        gallery.on_remove.append(self.forget)
         self.scratch = Path(tempfile.mkdtemp(prefix="atelier-"))  # GIFs for display only
         atexit.register(shutil.rmtree, self.scratch, ignore_errors=True)
         self.engines_key = zerogpu.register(engines)
@@ -136,14 +136,21 @@ class Studio:
         return served(entry.path), str(gif)
 
     def clean_scratch(self, max_age_s: float = SCRATCH_MAX_AGE_S) -> int:
-        """Remove display GIFs older than `max_age_s` (the rest go when the process exits)."""
+        """Remove display GIFs older than `max_age_s`, and their served copies (the rest go when the
+        process exits; their copies with Gradio's cache)."""
         removed, now = 0, time.time()
         for gif in self.scratch.glob("*.gif"):
             with contextlib.suppress(FileNotFoundError):
                 if now - gif.stat().st_mtime > max_age_s:
+                    forget_served(gif)
                     gif.unlink()
                     removed += 1
         return removed
+
+    def forget(self, image_id: str, path: Path) -> None:
+        """A gallery image is being removed: its served copies go first (and its strip's GIF's)."""
+        forget_served(path)
+        forget_served(self.scratch / f"{image_id}.gif")
 
     # ---- diffusion draws, step by step (text tab, DiT section) ---------------------------------
     @contextlib.contextmanager
@@ -213,7 +220,8 @@ class Studio:
 # The gallery's folder is never served (it holds the index and every visitor's images). What a
 # visitor may see is copied into Gradio's upload folder, under a folder named by a keyed hash of the
 # file (Gradio's own scheme: unguessable without the image), and that copy is what the page and API
-# clients fetch; deleting an image deletes its copies too.
+# clients fetch. Deleting an image deletes its copy, found by the same hash (a walk's GIF copy too,
+# while the GIF is in the scratch folder: an hour; Gradio's cache age bounds the rest).
 
 
 def served(path: Path) -> str:
@@ -223,13 +231,16 @@ def served(path: Path) -> str:
     return processing_utils.save_file_to_cache(path, utils.get_upload_folder())
 
 
-def forget_served(image_id: str) -> None:
-    from gradio import utils
+def forget_served(path: Path) -> None:
+    """Delete the served copy of a file (while the file is still there: its copy is found by its hash)."""
+    from gradio import processing_utils, utils
 
-    for copy in Path(utils.get_upload_folder()).glob(f"*/{image_id}.*"):  # the PNG, and a strip's GIF
-        copy.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            copy.parent.rmdir()
+    if not path.is_file():
+        return
+    copy = Path(utils.get_upload_folder()) / processing_utils.hash_file(path) / path.name
+    copy.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        copy.parent.rmdir()
 
 
 # ---- restore: an image's recipe back onto the controls that made it ---------------------------
