@@ -21,6 +21,7 @@ of a grid, is ever listed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,20 +179,25 @@ class Gallery:
         batch = entries[0].id if len(entries) > 1 else None  # a grid: it expires whole
         rows = [(e.id, e.created, e.recipe.get("engine"), e.recipe.get("model"), e.recipe.get("seed"),
                  json.dumps(e.recipe), owner, e.path.stat().st_size, batch) for e in entries]  # fmt: skip
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         expired, caps = self._expire(owner, keep={e.id for e in entries})
         return Saved(entries, expired, caps)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (the caller holds the lock)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _expire(self, owner: str | None, keep: set[str]) -> tuple[int, list[str]]:
         """Delete the oldest unshared images over the caps (the owner's own caps, then the total),
@@ -208,9 +215,8 @@ class Gallery:
                     f"{CAP_ROWS} ORDER BY created DESC, id DESC",
                     (json.dumps(sorted(keep)),),
                 ).fetchall()
-                rows = [row for row in rows if row[0] not in doomed]
-                total = over_cap(rows, None, limits.megabytes_total, caps, "the studio")
-                doomed += [image_id for image_id in total if image_id not in doomed]
+                rows = [row for row in rows if row[0] not in doomed]  # what the owner's caps left
+                doomed += over_cap(rows, None, limits.megabytes_total, caps, "the studio")
         self._remove(*doomed)
         return len(doomed), caps
 
@@ -292,19 +298,14 @@ class Gallery:
         """Remove index rows first, all in one transaction (the images disappear at once, and a kill
         leaves none of a grid half-expired), then their files, and the inputs that no other image's
         recipe names any more. Returns how many there were."""
+        recipes = {}
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                recipes = {}
+            with self._transaction():
                 for image_id in image_ids:
                     row = self._db.execute("SELECT recipe FROM images WHERE id = ?", (image_id,)).fetchone()
                     if row is not None:
                         recipes[image_id] = json.loads(row[0])
                         self._db.execute("DELETE FROM images WHERE id = ?", (image_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             shas = {sha for r in recipes.values() for sha in r.get("inputs", {}).values() if isinstance(sha, str)}
             named = "SELECT 1 FROM images WHERE recipe LIKE ?"
             unused = [sha for sha in shas if not self._db.execute(named, (f"%{sha}%",)).fetchone()]

@@ -142,7 +142,6 @@ class GalleryPanel:
         except (KeyError, TypeError) as error:
             raise gr.Error(f"the recipe of {entry.id} lacks what its settings need ({error})") from None
 
-    @user_errors
     def reuse(self, image_id: str | None, top: gr.Tabs) -> dict[Any, Any]:
         """Every control of the tab that made the image, set as it was; that tab and sub-tab selected."""
         tab, values = self.settings(image_id)

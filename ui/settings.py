@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 
 from gallery import Limits
-from ui.visitors import on_space, private_default
+from ui.visitors import on_space
 
 
 def number(name: str, space: float | None, local: float | None) -> float | None:
@@ -42,6 +42,14 @@ def number(name: str, space: float | None, local: float | None) -> float | None:
     if value < 0:
         raise SystemExit(f"{name} must not be negative, not {raw!r}")
     return value
+
+
+def flag(name: str, space: bool, local: bool) -> bool:
+    """An on/off setting: the environment's ("0", "false", "no": off), else the default where this runs."""
+    raw = os.environ.get(name)
+    if not raw:
+        return space if on_space() else local
+    return raw.lower() not in ("0", "false", "no")
 
 
 def whole(value: float | None) -> int | None:
@@ -63,7 +71,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            private=private_default(),
+            private=flag("ATELIER_PRIVATE_GALLERIES", True, False),
             queue_size=whole(number("ATELIER_QUEUE_SIZE", 64, None)),
             concurrency=whole(number("ATELIER_CONCURRENCY", 2, 2)) or 1,
             rate_per_minute=whole(number("ATELIER_RATE_PER_MINUTE", 30, None)) or 0,

@@ -41,14 +41,6 @@ def on_space() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
-def setting(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def private_default() -> bool:
-    return setting("ATELIER_PRIVATE_GALLERIES", "1" if on_space() else "0").lower() not in ("0", "false", "no")
-
-
 @contextlib.contextmanager
 def answering(request: Any) -> Iterator[None]:
     """The request being answered, while a handler runs; a handler called by another keeps its caller's."""
