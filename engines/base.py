@@ -58,6 +58,24 @@ def weights_hash(spec: ModelSpec) -> str:
     return digest.hexdigest()[:10]
 
 
+def from_pretrained_fp16(pipeline_class: Any, spec: ModelSpec, runtime: Runtime) -> Any:
+    """A diffusers pipeline in the runtime's dtype: from a hub repo's fp16 files where it has them
+    (half the download), else from its full files, cast."""
+    kwargs: dict[str, Any] = {"dtype": runtime.dtype, "use_safetensors": True}
+    if spec.source == "hub" and runtime.dtype == torch.float16:
+        kwargs["variant"] = "fp16"
+    try:
+        return pipeline_class.from_pretrained(spec.location, **kwargs)
+    except (OSError, ValueError) as error:
+        if "variant" not in kwargs:
+            raise
+        kwargs.pop("variant")  # no fp16 files in this repo: load the full ones in fp16
+        try:
+            return pipeline_class.from_pretrained(spec.location, **kwargs)
+        except Exception:
+            raise error from None
+
+
 class Engine:
     """Subclasses set `task` and implement `load_model(spec) -> Loaded` for an available spec."""
 

@@ -25,6 +25,7 @@ HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
         ("madebyollin/taesd", "TAESD (AutoencoderTiny, fast)"),
     ],
     "dit": [("facebook/DiT-XL-2-256", "DiT-XL/2, 256², the 1,000 ImageNet classes (GPU)")],
+    "upscale": [("stabilityai/stable-diffusion-x4-upscaler", "SD ×4 upscaler (prompt-guided diffusion; GPU)")],
     "text": [
         ("stabilityai/sd-turbo", "SD-Turbo (512², 1–4 steps, no guidance; GPU)"),
         ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 1–4 steps, no guidance; GPU)"),
@@ -53,6 +54,12 @@ class ModelSpec:
     def label(self) -> str:
         text = f"{self.id} — {self.title}" if self.title else self.id
         return text if self.available else f"{text} (unavailable: {self.reason})"
+
+
+def prompted_upscaler(spec: ModelSpec) -> bool:
+    """Whether an upscale model is a prompt-guided diffusion pipeline (the SD ×4 upscaler's layout, on
+    the hub or in a folder), not the studio's own network."""
+    return spec.source == "hub" or (Path(spec.location) / "model_index.json").is_file()
 
 
 def read_settings(folder: Path) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from engines.base import Engine, Loaded, Result, pil_batch, weights_hash
+from engines.base import Engine, Loaded, Result, from_pretrained_fp16, pil_batch, weights_hash
 from engines.errors import InputError
 from engines.limits import (
     DEFAULT_SCHEDULER,
@@ -72,19 +72,7 @@ def clean_prompt(prompt: Any, name: str = "prompt") -> str:
 def load_pipeline(spec: ModelSpec, runtime: Runtime) -> LoadedPipeline:
     from diffusers import AutoPipelineForText2Image
 
-    kwargs: dict[str, Any] = {"dtype": runtime.dtype, "use_safetensors": True}
-    if spec.source == "hub" and runtime.dtype == torch.float16:
-        kwargs["variant"] = "fp16"  # half the download where the repo has it
-    try:
-        pipe = AutoPipelineForText2Image.from_pretrained(spec.location, **kwargs)
-    except (OSError, ValueError) as error:
-        if "variant" not in kwargs:
-            raise
-        kwargs.pop("variant")  # no fp16 files in this repo: load the full ones in fp16
-        try:
-            pipe = AutoPipelineForText2Image.from_pretrained(spec.location, **kwargs)
-        except Exception:
-            raise error from None
+    pipe = from_pretrained_fp16(AutoPipelineForText2Image, spec, runtime)
     if os.environ.get("ATELIER_CPU_OFFLOAD", "").lower() in ("1", "true", "yes") and runtime.device.type == "cuda":
         pipe.enable_model_cpu_offload(device=runtime.device)  # for GPUs short of memory: slower, much smaller
     else:

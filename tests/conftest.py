@@ -153,6 +153,69 @@ def save_tiny_upscaler(folder: Path) -> Path:
     return folder
 
 
+def save_tiny_sd_upscaler(folder: Path) -> Path:
+    """A random-weight StableDiffusionUpscalePipeline in the hub layout of
+    stabilityai/stable-diffusion-x4-upscaler (a 7-channel UNet with a noise-level embedding, a VAE that
+    downsamples 4×, a CLIP text encoder), nothing downloaded."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import BertTokenizerFast, CLIPTextConfig, CLIPTextModel
+
+    from engines.text_encoder import model_path
+
+    torch.manual_seed(0)
+    tokenizer = BertTokenizerFast.from_pretrained(model_path(), model_max_length=16)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+        )
+    )
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 32),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=7,  # the noisy latent and the low-resolution image
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        num_class_embeds=351,  # the noise level, 0..max_noise_level
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        scaling_factor=0.08333,
+    )
+    pipe = StableDiffusionUpscalePipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        low_res_scheduler=DDPMScheduler(num_train_timesteps=1000),
+        scheduler=DDIMScheduler(num_train_timesteps=1000, prediction_type="v_prediction"),
+        max_noise_level=350,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 TINY_IMAGENET = {0: "tench, Tinca tinca", 1: "goldfish, Carassius auratus", 207: "golden retriever"}
 
 
@@ -182,6 +245,11 @@ def save_tiny_dit(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dit(tmp_path_factory) -> Path:
     return save_tiny_dit(tmp_path_factory.mktemp("dit") / "tiny-dit")
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_upscaler(tmp_path_factory) -> Path:
+    return save_tiny_sd_upscaler(tmp_path_factory.mktemp("upscale-hub") / "tiny-sd-x4")
 
 
 @pytest.fixture(scope="session")

@@ -386,19 +386,25 @@ EVERY_OPERATION = [
     ("/dit_sample", ("tench", 95, 1, 2, 3.5, "TINY_DIT", True)),
     ("/text_to_image", ("a blue cat", "", 96, 2, 2, 3.0, "model default", "tiny-ldm", True)),
     ("/upscale", ("SAMPLE_PNG", None, "tiny-upscale")),
+    ("/upscale", ("BLUE_PNG", None, "TINY_SD_X4", "a blue square", 97)),  # the SD ×4 upscaler's classes
 ]
 
 
 @pytest.mark.parametrize(("endpoint", "args"), EVERY_OPERATION, ids=[f"{e}{a[-1]}" for e, a in EVERY_OPERATION])
 def test_reuse_settings_remakes_the_same_pixels_for_every_operation(
-    served, endpoint, args, sample_png, tiny_dit, tmp_path
+    served, endpoint, args, sample_png, tiny_dit, tiny_sd_upscaler, tmp_path
 ):
     """Make images, reuse the settings of the last one saved (as the page applies them), make them again
     through the operation's own endpoint, and compare the remade image with the original, pixel for pixel."""
     client, gallery, demo = served
     blue = tmp_path / "blue.png"
     Image.new("RGB", (50, 50), (20, 40, 220)).save(blue)
-    named = {"SAMPLE_PNG": handle_file(str(sample_png)), "BLUE_PNG": handle_file(str(blue)), "TINY_DIT": str(tiny_dit)}
+    named = {
+        "SAMPLE_PNG": handle_file(str(sample_png)),
+        "BLUE_PNG": handle_file(str(blue)),
+        "TINY_DIT": str(tiny_dit),
+        "TINY_SD_X4": str(tiny_sd_upscaler),
+    }
     before = gallery.count()
     client.predict(*[named.get(a, a) if isinstance(a, str) else a for a in args], api_name=endpoint)
     made = gallery.count() - before

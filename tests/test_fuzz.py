@@ -38,7 +38,7 @@ VALID = {
     "/text_to_image": ["a cat", "", 1, 1, 2, 3.0, "model default", "tiny-ldm", False],
     "/text_seed_sweep": ["a cat", "", 1, 2, 2, 3.0, "model default", "tiny-ldm", False],
     "/text_stop": [],
-    "/upscale": [FILE, None, "tiny-upscale"],
+    "/upscale": [FILE, None, "tiny-upscale", "", 0],
     "/gallery_list": [1, False],
     "/gallery_share": ["no-such-id", True],
     "/gallery_delete": ["no-such-id"],

@@ -78,3 +78,23 @@ def test_bundled_upscaler_beats_bicubic_on_held_out_emoji_by_3_5_db():
         bicubic = (F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1) + 1) / 2
         gain = (psnr(ours, truth).mean() - psnr(bicubic, truth).mean()).item()
         assert gain >= 3.5, f"{small}→{large}: {gain:+.2f} dB over bicubic"
+
+
+def test_prompt_guided_hub_upscaler_is_listed_unavailable_offline(engines):
+    (hub,) = [m for m in engines.registry.models("upscale") if m.source == "hub"]
+    assert hub.id == "stabilityai/stable-diffusion-x4-upscaler" and not hub.available and "offline" in hub.reason
+    with pytest.raises(Exception, match="unavailable|offline"):
+        engines.upscale.upscale(Image.new("RGB", (16, 16)), hub.id)
+
+
+def test_prompt_guided_upscaler_in_the_hub_layout_enlarges_with_its_prompt_and_seed(engines, tiny_sd_upscaler):
+    """The SD ×4 upscaler's classes (a tiny random-weight pipeline), loaded from a folder as from the hub."""
+    image, path = Image.new("RGB", (16, 12), (200, 40, 40)), str(tiny_sd_upscaler)
+    result = engines.upscale.upscale(image, path, prompt="  a red\napple ", seed=7)
+    assert result.image.size == (64, 48) and result.recipe["model_source"] == "local"
+    assert {"prompt": "a red apple", "seed": 7, "scale": 4}.items() <= result.recipe["params"].items()
+    again = engines.upscale.upscale(image, path, prompt="a red apple", seed=7)
+    other = engines.upscale.upscale(image, path, prompt="a red apple", seed=8)
+    assert again.image.tobytes() == result.image.tobytes() != other.image.tobytes()
+    with pytest.raises(InputError, match="seed"):
+        engines.upscale.upscale(image, path, prompt="x", seed=-3)

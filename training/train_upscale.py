@@ -43,7 +43,7 @@ from training.run_state import card_command, choose_device, load_run, save_run
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "emoji-upscale"
 TITLE = "Emoji upscaler ×4 (32→128, 64→256)"
-CHANNELS, LAYERS, SCALE = 48, 12, 4
+CHANNELS, LAYERS, SCALE = 48, 12, 4  # the shipped network; --channels/--layers try others
 PATCH = 16  # small crops; the large ones are PATCH * SCALE
 BATCH_SIZE = 32
 LEARNING_RATE = 5e-4
@@ -200,7 +200,8 @@ def write_upscale_card(out_dir: Path, meta: dict, parameters: int, studio_sizes:
             f"{m[key + '_ours'] - m[key + '_bicubic']:+.2f} dB over bicubic)"
         )
     figures["network"] = (
-        f"{parameters / 1e3:.0f}k parameters: {CHANNELS} channels, {LAYERS} layers, PixelShuffle ×{SCALE}"
+        f"{parameters / 1e3:.0f}k parameters: {meta['recipe']['channels']} channels, "
+        f"{meta['recipe']['layers']} layers, PixelShuffle ×{SCALE}"
     )
     figures["training"] = (
         f"{meta['steps']:,} steps × batch {BATCH_SIZE} ({PATCH}×{PATCH} crops), {meta['train_minutes']} min on "
@@ -270,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vae", type=Path, default=ROOT / "checkpoints" / "emoji-vae")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--channels", type=int, default=CHANNELS, help="width of the body")
+    parser.add_argument("--layers", type=int, default=LAYERS, help="convolutions in the body")
     parser.add_argument(
         "--lr-decay-from", type=int, default=None, metavar="STEP",
         help="from this step on, the learning rate falls along a cosine to 0 at --steps",
@@ -281,10 +284,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = choose_device()
     torch.manual_seed(args.seed)
-    recipe = {"channels": CHANNELS, "layers": LAYERS, "scale": SCALE, "patch": PATCH, "batch_size": BATCH_SIZE,
-              "learning_rate": LEARNING_RATE, "lr_decay_from": args.lr_decay_from, "steps": args.steps}  # fmt: skip
+    recipe = {"channels": args.channels, "layers": args.layers, "scale": SCALE, "patch": PATCH,
+              "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "lr_decay_from": args.lr_decay_from,
+              "steps": args.steps}  # fmt: skip
 
-    model = Upscaler(CHANNELS, LAYERS, SCALE).to(device)
+    model = Upscaler(args.channels, args.layers, SCALE).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), LEARNING_RATE)
     args.run_dir.mkdir(parents=True, exist_ok=True)

@@ -106,10 +106,10 @@ class Studio:
         """What a tab made, enlarged ×4 by the bundled upscaler when `hires` is on (else as it is)."""
         if not check_flag("Hires ×4", hires):
             return made
-        upscaler = self.engines.registry.default("upscale")
-        if upscaler is None:
+        upscalers = self.engines.registry.bundled("upscale")  # never the hub's: a GPU model, minutes on a CPU
+        if not upscalers:
             raise InputError("Hires ×4 needs an upscaler, and none is installed (checkpoints/emoji-upscale)")
-        return self._call("upscale", "hires", progress, made=made, model_id=upscaler.id)  # part of the same call
+        return self._call("upscale", "hires", progress, made=made, model_id=upscalers[0].id)  # part of the same call
 
     def save(self, images: list[tuple[Image.Image, dict[str, Any]]], inputs=None) -> list[Entry]:
         """Into the visitor's gallery, all at once; says so when older images expired to make room."""

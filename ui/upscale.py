@@ -10,8 +10,9 @@ from PIL import Image
 
 from engines.errors import InputError
 from engines.limits import MAX_UPSCALE_SIDE
+from engines.registry import prompted_upscaler
 from ui.studio import Operation, Studio, TabUI, served
-from ui.widgets import UploadedImage, example_images, model_picker, user_errors
+from ui.widgets import UploadedImage, example_images, model_picker, seed_input, user_errors
 
 TITLE = "Upscale"
 
@@ -25,9 +26,18 @@ class UpscaleTab:
         self.studio = studio
 
     @user_errors
-    def upscale(self, image: str | None, image_id: str | None, model: str, progress=gr.Progress()):
-        """An uploaded image, or a gallery image by its id, enlarged ×4; saved to the gallery (naming the
-        gallery image it came from). Returns the input (enlarged with hard pixels), the result, a line."""
+    def upscale(
+        self,
+        image: str | None,
+        image_id: str | None,
+        model: str,
+        prompt: str = "",
+        seed: int = 0,
+        progress=gr.Progress(),
+    ):
+        """An uploaded image, or a gallery image by its id, enlarged ×4 (a prompt-guided upscaler also
+        takes a prompt and a seed); saved to the gallery, naming the gallery image it came from.
+        Returns the input (enlarged with hard pixels), the result, a line."""
         if image_id:
             entry = self.studio.gallery.get(image_id, self.studio.owner()) if isinstance(image_id, str) else None
             if entry is None:
@@ -35,12 +45,27 @@ class UpscaleTab:
             image = str(entry.path)
         if not image:
             raise InputError("upload an image (or pick one in the gallery and press Upscale ×4 there)")
-        result = self.studio.run("upscale", "upscale", progress, image=image, model_id=model, source=image_id or None)
+        result = self.studio.run(
+            "upscale",
+            "upscale",
+            progress,
+            image=image,
+            model_id=model,
+            source=image_id or None,
+            prompt=prompt,
+            seed=seed,
+        )
         entry = self.studio.save([(result.image, result.recipe)], inputs=result.inputs)[0]
         original = result.inputs["image"]
         before = original.resize(result.image.size, Image.Resampling.NEAREST)  # the pixels as they were
         line = f"{original.width}×{original.height} → {result.image.width}×{result.image.height} px"
         return before, served(entry.path), f"{line} · saved as `{entry.id}`"
+
+    def prompted(self, model: str) -> bool:
+        try:
+            return prompted_upscaler(self.studio.engines.registry.resolve("upscale", model))
+        except InputError:
+            return False
 
     def layout(self) -> TabUI:
         gr.Markdown(
@@ -49,6 +74,10 @@ class UpscaleTab:
             "has its own **Upscale ×4** button there. Every tab can also do this as it draws: tick *Hires ×4*."
         )
         model = model_picker(self.studio.engines, "upscale")
+        with gr.Row(visible=False) as guided:  # for a prompt-guided upscaler (the SD ×4 upscaler) only
+            prompt = gr.Textbox("", label="Prompt", placeholder="what the image shows, to guide the redraw", scale=3)
+            seed = seed_input()
+        model.change(lambda m: gr.update(visible=self.prompted(m)), model, guided, api_visibility="private")
         with gr.Row():
             with gr.Column(scale=1):
                 image = UploadedImage(
@@ -63,12 +92,18 @@ class UpscaleTab:
         info = gr.Markdown(elem_id="upscale-info")
         image_id = gr.Textbox(visible=False)  # the API's way to name a gallery image instead of a file
         tab = TabUI("upscale", ("upscale",))
-        tab.controls = dict(model=model, image=image, image_id=image_id)
+        tab.controls = dict(model=model, image=image, image_id=image_id, prompt=prompt, seed=seed)
         tab.operations = {
             "upscale": Operation(
                 "upscale",
-                ["image", "image_id", "model"],
-                {"image": "inputs.image", "image_id": lambda recipe: "", "model": "model"},
+                ["image", "image_id", "model", "prompt", "seed"],
+                {
+                    "image": "inputs.image",
+                    "image_id": lambda recipe: "",
+                    "model": "model",
+                    "prompt": lambda recipe: recipe["params"].get("prompt", ""),
+                    "seed": lambda recipe: recipe["params"].get("seed", 0),
+                },
             )
         }
         outputs = [before, after, info]
@@ -77,8 +112,8 @@ class UpscaleTab:
         # the gallery panel's "Upscale ×4": the selected image, shown here
         tab.gallery_action = (
             "⤢ Upscale ×4",
-            lambda image_id, model: self.upscale(None, image_id, model),
-            [model],
+            lambda image_id, model, prompt, seed: self.upscale(None, image_id, model, prompt, seed),
+            [model, prompt, seed],
             outputs,
         )
         return tab

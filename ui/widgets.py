@@ -181,7 +181,7 @@ def hires_checkbox(engines: Engines) -> gr.Checkbox:
         False,
         label="Hires ×4",
         info="enlarge every image 4× with the upscaler (32 → 128 px, 64 → 256 px)",
-        visible=engines.registry.default("upscale") is not None,
+        visible=bool(engines.registry.bundled("upscale")),
         scale=1,
     )
 
