@@ -6,6 +6,7 @@ No torch here: the page is built from these before torch is imported, so it is s
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from engines.errors import InputError
@@ -48,17 +49,24 @@ def draw_defaults(settings: dict[str, Any]) -> tuple[int, float]:
     return int(settings.get("steps", DEFAULT_STEPS)), float(settings.get("guidance_scale", DEFAULT_GUIDANCE))
 
 
+RANDOM_SEED = -1  # as in AUTOMATIC1111: a new seed each run, drawn by the engine and kept in the recipe
+
+
 def check_seed(seed: Any, count: int = 1) -> int:
-    """A seed as typed or sent by an API client -> a valid int, so that seed + count - 1 is valid too."""
+    """A seed as typed or sent by an API client -> a valid int, so that seed + count - 1 is valid too;
+    RANDOM_SEED (-1) -> a random one."""
+    wanted = f"seed must be a whole number from 0 to {MAX_SEED}, or -1 for a random one"
     if isinstance(seed, bool) or seed is None:
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}")
+        raise InputError(wanted)
     try:
         value = float(seed)
     except (TypeError, ValueError):
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}") from None
+        raise InputError(f"{wanted}, not {seed!r}") from None
     if not value.is_integer():
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
+        raise InputError(f"{wanted}, not {seed!r}")
     value = int(value)
+    if value == RANDOM_SEED:
+        return secrets.randbelow(MAX_SEED - (count - 1) + 1)
     if not 0 <= value <= MAX_SEED - (count - 1):
         raise InputError(f"seed must be from 0 to {MAX_SEED - (count - 1)} (for {count} images), not {value}")
     return value

@@ -102,7 +102,7 @@ def test_sample_and_interpolate(served, sample_png, tmp_path):
 
 
 BAD_CALLS = [  # VAE tab and gallery first
-    ("/vae_sample", (-1, 2, "tiny-vae"), "minimum|seed"),
+    ("/vae_sample", (-2, 2, "tiny-vae"), "minimum|seed"),
     ("/vae_sample", (2**70, 2, "tiny-vae"), "maximum|seed"),
     ("/vae_sample", (1, 10**6, "tiny-vae"), "maximum|count"),
     ("/vae_sample", (1, 2, "no-such-model"), "unknown vae model"),
@@ -111,7 +111,7 @@ BAD_CALLS = [  # VAE tab and gallery first
     ("/gallery_list", ("x",), "page"),
     # GAN tab
     ("/gan_sample", (1, 10**6, 0.8, "tiny-gan"), "count must be a whole number from 1 to 64"),
-    ("/gan_sample", (-1, 4, 0.8, "tiny-gan"), "minimum|seed"),
+    ("/gan_sample", (-2, 4, 0.8, "tiny-gan"), "minimum|seed"),
     ("/gan_sample", (2**70, 4, 0.8, "tiny-gan"), "maximum|seed"),
     ("/gan_sample", (1, 4, 0.8, "missing-gan"), "unknown gan model"),
     ("/gan_interpolate", (1, 2, 1000, 0.8, "tiny-gan"), "maximum|frames"),
@@ -387,6 +387,9 @@ EVERY_OPERATION = [
     ("/text_to_image", ("a blue cat", "", 96, 2, 2, 3.0, "model default", "tiny-ldm", True)),
     ("/upscale", ("SAMPLE_PNG", None, "tiny-upscale")),
     ("/upscale", ("BLUE_PNG", None, "TINY_SD_X4", "a blue square", 97)),  # the SD ×4 upscaler's classes
+    # seed -1: a random seed, which the recipe keeps
+    ("/gan_sample", (-1, 3, 0.9, "tiny-gan", False)),
+    ("/text_to_image", ("a red apple", "", -1, 2, 2, 3.0, "Euler", "tiny-ldm", False)),
 ]
 
 

@@ -74,6 +74,17 @@ def test_same_seed_same_pixels_and_batch_rows_match_single_runs(engines):
         assert np.abs(pixels(alone)[0] - pixels(grid)[i]).max() <= 1
 
 
+def test_seed_minus_one_draws_a_new_seed_each_run_and_the_recipe_keeps_it(engines):
+    from engines.limits import MAX_SEED
+
+    runs = [engines.gan.sample(seed=-1, count=4, psi=1.0, model_id="tiny-gan") for _ in range(2)]
+    seeds = [run[0].recipe["seed"] for run in runs]
+    assert seeds[0] != seeds[1] and all(0 <= s <= MAX_SEED - 3 for s in seeds)
+    assert [r.recipe["seed"] for r in runs[0]] == [seeds[0] + i for i in range(4)]
+    again = engines.gan.sample(seed=seeds[0], count=4, psi=1.0, model_id="tiny-gan")
+    assert [r.image.tobytes() for r in again] == [r.image.tobytes() for r in runs[0]]
+
+
 def test_truncation_psi_zero_is_the_average_image_for_every_seed(engines):
     grid = pixels(engines.gan.sample(seed=0, count=4, psi=0.0, model_id="tiny-gan"))
     assert (np.abs(grid - grid[0]).max(axis=(1, 2, 3)) <= 1).all()
@@ -113,7 +124,7 @@ def test_slerp_keeps_the_norm_of_equal_norm_latents():
     [
         ((1, 10**6, 1.0), "grid size"),
         ((1, 0, 1.0), "grid size"),
-        ((-1, 4, 1.0), "seed"),
+        ((-2, 4, 1.0), "seed"),
         ((2**70, 4, 1.0), "seed"),
         ((1, 4, float("nan")), "ψ"),
         ((1, 4, 9.0), "ψ"),

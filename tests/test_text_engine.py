@@ -63,7 +63,7 @@ def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, ti
         ("steps", 10**6, "steps"),
         ("guidance", float("nan"), "guidance"),
         ("count", 9, "images"),
-        ("seed", -1, "seed"),
+        ("seed", -2, "seed"),
         ("scheduler", "Warp drive", "unknown scheduler"),
         ("prompt", "x" * 100_000, "characters"),
         ("prompt", 42, "text"),

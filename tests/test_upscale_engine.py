@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engines.base import Strip
-from engines.errors import InputError
+from engines.errors import InputError, ModelUnavailable
 from engines.limits import MAX_UPSCALE_SIDE
 from gallery.metadata import a1111_parameters
 
@@ -83,7 +83,7 @@ def test_bundled_upscaler_beats_bicubic_on_held_out_emoji_by_3_5_db():
 def test_prompt_guided_hub_upscaler_is_listed_unavailable_offline(engines):
     (hub,) = [m for m in engines.registry.models("upscale") if m.source == "hub"]
     assert hub.id == "stabilityai/stable-diffusion-x4-upscaler" and not hub.available and "offline" in hub.reason
-    with pytest.raises(Exception, match="unavailable|offline"):
+    with pytest.raises(ModelUnavailable, match=r"unavailable|offline"):
         engines.upscale.upscale(Image.new("RGB", (16, 16)), hub.id)
 
 

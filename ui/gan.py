@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED
+from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED, RANDOM_SEED
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import hires_checkbox, model_picker, pixel_gallery, seed_input, strip_outputs, user_errors
 
@@ -72,11 +72,13 @@ class GANTab:
                 with gr.Group():
                     gr.Markdown("**Explore** variations around one image: its latent plus a little seeded noise.")
                     with gr.Row():
-                        selected = gr.Number(value=0, label="Image seed", precision=0, minimum=0, maximum=MAX_SEED)
+                        selected = gr.Number(
+                            value=0, label="Image seed", precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED
+                        )
                         strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Strength")
                         variations = gr.Slider(1, MAX_GRID, value=8, step=1, label="Variations")
                         variation_seed = gr.Number(
-                            value=1, label="Variation seed", precision=0, minimum=0, maximum=MAX_SEED
+                            value=1, label="Variation seed", precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED
                         )
                     explore = gr.Button("Explore", variant="secondary")
                     explored = pixel_gallery("Variations", elem_id="gan-variations")

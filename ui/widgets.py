@@ -19,7 +19,7 @@ from PIL import Image
 from engines import Engines
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import MAX_INPUT_BYTES, upscale_for_display
-from engines.limits import MAX_SEED
+from engines.limits import MAX_SEED, RANDOM_SEED
 from ui.visitors import answering
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +188,9 @@ def hires_checkbox(engines: Engines) -> gr.Checkbox:
 
 def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
     with gr.Row(equal_height=True):
-        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED)
+        seed = gr.Number(
+            value=value, label=label, info="-1: random", precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED
+        )
         dice = gr.Button("🎲", scale=0, min_width=48)
     dice.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private")
     return seed
