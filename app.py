@@ -27,7 +27,7 @@ from ui import conditional, gan, text, upscale, vae
 from ui.gallery import GalleryPanel
 from ui.page import Page
 from ui.settings import Settings, ShortLines, limit_malloc_arenas
-from ui.studio import Studio
+from ui.studio import Studio, reuse_seeds
 from ui.visitors import RateLimit, Visitors
 from ui.widgets import CSS, EXAMPLES_DIR, model_choices
 
@@ -70,11 +70,12 @@ def build_app(
         visited = demo.load(identify, *who, api_visibility="private")
         for tab in tabs:
             rest += tab.on_load
-        for fn, inputs, outputs in rest:
-            visited.then(fn, inputs, outputs, api_visibility="private")
             for task, picker in tab.pickers.items():
                 choices = lambda task=task: gr.update(choices=model_choices(studio.engines, task))  # noqa: E731
                 demo.load(choices, None, picker, api_visibility="private")
+            reuse_seeds(studio, tab)
+        for fn, inputs, outputs in rest:
+            visited.then(fn, inputs, outputs, api_visibility="private")
         demo.load(lambda: running_on(studio.engines), None, footer, api_visibility="private")
     demo.studio, demo.panel = studio, panel  # tests and benchmarks reach the handlers through the app
     demo.tasks = [task for tab in tabs for task in tab.engines]

@@ -494,3 +494,14 @@ def test_upscale_a_file_or_a_gallery_image_and_hires_grids(served, sample_png):
         assert gallery.count() == count
     with pytest.raises(Exception, match="Hires"):
         client.predict(30, 2, 0.8, "tiny-gan", "yes", api_name="/gan_sample")
+
+
+def test_the_seed_reuse_button_puts_back_the_seed_a_random_run_used(served):
+    client, gallery, demo = served
+    client.predict(-1, 2, 0.8, "tiny-gan", False, api_name="/gan_sample")
+    used = gallery.list()[0].recipe["params"]["batch_seed"]
+    gan = next(tab for tab in demo.panel.tabs if tab.id == "gan")
+    field = gan.controls["seed"]
+    (click,) = [fn for fn in demo.fns.values() if fn.outputs == [field] and fn.name == "last_seed"]
+    assert click.fn() == used  # no request: an in-process call, in a local gallery
+    assert gan.controls["seed_a"].reuse.visible  # the walk's seeds have their own

@@ -29,7 +29,7 @@ from engines.limits import check_flag
 from gallery import Entry, Gallery
 from gallery.store import Saved
 from ui.visitors import Visitors
-from ui.widgets import display
+from ui.widgets import display, user_errors
 
 SCRATCH_MAX_AGE_S = 3600  # a walk's GIF is only shown once; Gradio serves its own copy from then on
 
@@ -269,6 +269,35 @@ def read_field(recipe: dict[str, Any], inputs: dict[str, str], where: Field) -> 
         if key in params:
             return params[key]
     raise KeyError(f"the recipe has no {where}")
+
+
+def reuse_seeds(studio: Studio, tab: TabUI) -> None:
+    """Wire each seed field's ♻ button: it puts back the seed of the visitor's newest image made with
+    that field, as *reuse settings* would (a grid's first seed), so a -1 run can be kept."""
+    fields: dict[str, list[str]] = {}  # control name -> the operations whose seed it is
+    for name, operation in tab.operations.items():
+        for control in operation.inputs:
+            if getattr(tab.controls[control], "reuse", None) is not None and control in operation.restore:
+                fields.setdefault(control, []).append(name)
+    for name, control in tab.controls.items():
+        if getattr(control, "reuse", None) is not None and name not in fields:
+            control.reuse.visible = False  # a seed no operation restores: nothing to put back
+    for control, operations in fields.items():
+        field = tab.controls[control]
+        field.reuse.click(last_seed(studio, tab, control, operations), None, field, api_visibility="private")
+
+
+def last_seed(studio: Studio, tab: TabUI, control: str, operations: list[str]) -> Callable[[], Any]:
+    @user_errors
+    def last_seed() -> Any:
+        for entry in studio.gallery.list(1, 200, owner=studio.owner()):
+            recipe = entry.recipe
+            if recipe.get("engine") in tab.engines and recipe.get("operation") in operations:
+                return read_field(recipe, {}, tab.operations[recipe["operation"]].restore[control])
+        gr.Info("no image made with this seed yet")
+        return gr.skip()
+
+    return last_seed
 
 
 @dataclass

@@ -192,6 +192,8 @@ def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
             value=value, label=label, info="-1: random", precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED
         )
         dice = gr.Button("🎲", scale=0, min_width=48)
+        # ♻: the seed of the last run that used this field (ui/studio.reuse_seeds wires it)
+        seed.reuse = gr.Button("♻", scale=0, min_width=48, elem_classes="seed-reuse")
     dice.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private")
     return seed
 
