@@ -29,7 +29,7 @@ from ui.page import Page
 from ui.settings import Settings, ShortLines, limit_malloc_arenas
 from ui.studio import Studio, reuse_seeds
 from ui.visitors import RateLimit, Visitors
-from ui.widgets import CSS, EXAMPLES_DIR, model_choices
+from ui.widgets import CSS, EXAMPLES_DIR, SHORTCUTS, model_choices
 
 TABS = [gan, conditional, vae, text, upscale]  # in page order; a tab is shown when it has a model to run
 log = logging.getLogger("atelier")
@@ -52,7 +52,8 @@ def build_app(
     with Page(title="Atelier", delete_cache=cache) as demo:
         gr.Markdown(
             "# 🎨 Atelier\nMake images with models trained on emoji art. Everything you make is kept "
-            "in the gallery below, with its full recipe."
+            "in the gallery below, with its full recipe. **Ctrl+Enter** (⌘+Enter) generates in the tab you are "
+            "on; seed **-1** is a new random seed each run, and **♻** puts back the last one."
         )
         with gr.Tabs() as top:
             tabs = []
@@ -91,6 +92,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict[str, Any]:
     return dict(
         theme=gr.themes.Soft(primary_hue="violet", secondary_hue="amber"),
         css=CSS,
+        js=SHORTCUTS,
         # Not the gallery's folder (its index, everyone's images): handlers hand out copies (ui.studio.served).
         allowed_paths=[str(EXAMPLES_DIR)],
         footer_links=["api", "gradio", "settings"],

@@ -123,7 +123,7 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     page.goto(studio_url)
     page.get_by_role("tab", name="Text", exact=True).click()
     page.locator("#text-prompt textarea").fill("a cat astronaut")
-    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#text-prompt textarea").press("Control+Enter")  # the shortcut instead of Generate
     page.get_by_text("images saved to the gallery").wait_for(timeout=60_000)
     assert page.locator("#text-images img").count() == 4
     page.locator("#gallery-view img").nth(3).wait_for(timeout=30_000)

@@ -35,10 +35,15 @@ def test_batch_row_i_equals_single_draw_with_seed_plus_i():
     assert not torch.equal(batch[0], batch[1])
 
 
-@pytest.mark.parametrize("seed", [-1, 2**70, 1.5, "abc", None, True, float("nan"), float("inf")])
+@pytest.mark.parametrize("seed", [-2, 2**70, 1.5, "abc", None, True, float("nan"), float("inf")])
 def test_bad_seeds(seed):
     with pytest.raises(InputError, match="seed"):
         check_seed(seed)
+
+
+def test_seed_minus_one_is_random_with_room_for_the_batch():
+    seeds = {check_seed(-1, count=MAX_SEED) for _ in range(20)}
+    assert seeds <= {0, 1} and len({check_seed(-1) for _ in range(20)}) > 1
 
 
 def test_seed_room_for_the_batch():

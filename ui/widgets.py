@@ -38,6 +38,21 @@ CSS = """
 }
 """
 
+# Ctrl+Enter (Cmd+Enter on a Mac), anywhere on the page: press the primary button (Generate,
+# Explore, Walk, ...) of the tab in view, the one holding the focus first.
+SHORTCUTS = """
+() => {
+  const shown = (el) => el.offsetParent !== null;
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.repeat) return;
+    const panel = document.activeElement?.closest?.("[role=tabpanel]") || document;
+    const button = [...panel.querySelectorAll("button.primary")].find(shown)
+      || [...document.querySelectorAll("[role=tabpanel] button.primary")].find(shown);
+    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+  });
+}
+"""
+
 
 class UploadedImage(gr.Image):
     """An image input that hands the server-side path to the engine unopened.
