@@ -102,13 +102,28 @@ def save_tiny_generator(
     return folder
 
 
+def tiny_clip(tokenizer, *, hidden_size: int, intermediate_size: int, max_tokens: int):
+    """A one-layer random-weight CLIP text encoder over the tokenizer's vocabulary, as hub pipelines use."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        max_position_embeddings=max_tokens,
+    )
+    return CLIPTextModel(config)
+
+
 def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
     """A random-weight StableDiffusionPipeline, tokenizer included, nothing downloaded.
 
     bundled=True: our format (MiniLM-style BERT text encoder, 16x16 latents, atelier.json).
     bundled=False: hub-style (CLIP text encoder, no atelier.json), as a hub repo would be."""
     import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast, CLIPTextConfig, CLIPTextModel
+    from transformers import BertConfig, BertModel, BertTokenizerFast
 
     from engines.text_encoder import model_path
     from training.train_ldm import build_pipeline, new_unet
@@ -122,16 +137,7 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
         )
         text_encoder.config.use_attention_mask = True
     else:
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=tokenizer.vocab_size,
-                hidden_size=384,
-                intermediate_size=64,
-                num_hidden_layers=1,
-                num_attention_heads=4,
-                max_position_embeddings=max_tokens,
-            )
-        )
+        text_encoder = tiny_clip(tokenizer, hidden_size=384, intermediate_size=64, max_tokens=max_tokens)
     vae = tiny_kl((8, 8, 8), 64)
     pipe = build_pipeline(new_unet((32, 32), 1, sample_size=16), vae, tokenizer, text_encoder)
     pipe.save_pretrained(folder, safe_serialization=True)
@@ -165,22 +171,13 @@ def save_tiny_sd_upscaler(folder: Path) -> Path:
         StableDiffusionUpscalePipeline,
         UNet2DConditionModel,
     )
-    from transformers import BertTokenizerFast, CLIPTextConfig, CLIPTextModel
+    from transformers import BertTokenizerFast
 
     from engines.text_encoder import model_path
 
     torch.manual_seed(0)
     tokenizer = BertTokenizerFast.from_pretrained(model_path(), model_max_length=16)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            max_position_embeddings=16,
-        )
-    )
+    text_encoder = tiny_clip(tokenizer, hidden_size=32, intermediate_size=37, max_tokens=16)
     unet = UNet2DConditionModel(
         block_out_channels=(32, 32),
         layers_per_block=1,

@@ -92,10 +92,11 @@ class Page(gr.Blocks):
         if len(names) != len(components):  # a handler that takes *values: name them by position
             names = [f"value {i + 1}" for i in range(len(components))]
         endpoint = block_fn.api_name or block_fn.name
-        defaults = [getattr(c, "value", None) for c in components[len(inputs) :]]
-        if len(inputs) < len(components) and all(d is not None for d in defaults):
-            # a caller of an older API leaves out parameters added since, each with a default
-            inputs = [*inputs, *defaults]
+        if len(inputs) < len(components):
+            defaults = [getattr(c, "value", None) for c in components[len(inputs) :]]
+            if all(d is not None for d in defaults):
+                # a caller of an older API leaves out parameters added since, each with a default
+                inputs = [*inputs, *defaults]
         if len(inputs) != len(components):
             wanted = ", ".join(names) or "no values"
             raise gr.Error(f"{endpoint} takes {len(components)} values ({wanted}), not {len(inputs)}")

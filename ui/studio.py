@@ -277,17 +277,20 @@ def reuse_seeds(studio: Studio, tab: TabUI) -> None:
     fields: dict[str, list[str]] = {}  # control name -> the operations whose seed it is
     for name, operation in tab.operations.items():
         for control in operation.inputs:
-            if getattr(tab.controls[control], "reuse", None) is not None and control in operation.restore:
+            if control in operation.restore:
                 fields.setdefault(control, []).append(name)
     for name, control in tab.controls.items():
-        if getattr(control, "reuse", None) is not None and name not in fields:
+        if getattr(control, "reuse", None) is None:
+            continue
+        if name in fields:
+            control.reuse.click(
+                last_seed_handler(studio, tab, name, fields[name]), None, control, api_visibility="private"
+            )
+        else:
             control.reuse.visible = False  # a seed no operation restores: nothing to put back
-    for control, operations in fields.items():
-        field = tab.controls[control]
-        field.reuse.click(last_seed(studio, tab, control, operations), None, field, api_visibility="private")
 
 
-def last_seed(studio: Studio, tab: TabUI, control: str, operations: list[str]) -> Callable[[], Any]:
+def last_seed_handler(studio: Studio, tab: TabUI, control: str, operations: list[str]) -> Callable[[], Any]:
     @user_errors
     def last_seed() -> Any:
         for entry in studio.gallery.list(1, 200, owner=studio.owner()):
