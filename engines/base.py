@@ -52,8 +52,10 @@ def weights_hash(spec: ModelSpec) -> str:
         from huggingface_hub import snapshot_download
 
         return "hub:" + Path(snapshot_download(spec.location, local_files_only=True)).name[:10]
+    # every weights file, in subfolders too: a diffusers folder keeps them in unet/, vae/, text_encoder/
+    folder = Path(spec.location)
     digest = hashlib.sha256()
-    for path in sorted(Path(spec.location).glob("*.safetensors")):
+    for path in sorted(folder.rglob("*.safetensors"), key=lambda p: p.relative_to(folder).as_posix()):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 

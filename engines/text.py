@@ -159,6 +159,7 @@ class TextEngine(Engine):
             "steps": steps,
             "guidance_scale": guidance,
             "scheduler": scheduler,
+            "sampler": sampler_name(pipe.scheduler),
             "size": f"{size}x{size}",
         }
         recipes = [
@@ -177,3 +178,13 @@ class TextEngine(Engine):
 
         class_name, options = SCHEDULERS[name]
         return getattr(diffusers, class_name).from_config(loaded.default_scheduler.config, **options)
+
+
+def sampler_name(scheduler: Any) -> str:
+    """The scheduler a run used, by its name in our list ("DPM-Solver++") or else its class name: what
+    "model default" turned out to be, for the PNG's Sampler field."""
+    config = getattr(scheduler, "config", {})
+    for name, (class_name, options) in SCHEDULERS.items():
+        if type(scheduler).__name__ == class_name and all(config.get(k) == v for k, v in options.items()):
+            return name
+    return type(scheduler).__name__

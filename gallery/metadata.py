@@ -19,7 +19,7 @@ def a1111_parameters(recipe: dict[str, Any], size: tuple[int, int]) -> str:
     params = recipe.get("params", {})
     fields = {
         "Steps": params.get("steps"),
-        "Sampler": params.get("scheduler"),
+        "Sampler": params.get("sampler") or params.get("scheduler"),  # the one used, not "model default"
         "CFG scale": params.get("guidance_scale"),
         "Seed": recipe.get("seed"),
         "Size": f"{size[0]}x{size[1]}",
@@ -34,7 +34,7 @@ def a1111_parameters(recipe: dict[str, Any], size: tuple[int, int]) -> str:
         {
             k.replace("_", " ").capitalize(): v
             for k, v in params.items()
-            if k not in ("steps", "scheduler", "guidance_scale") and isinstance(v, (int, float, str))
+            if k not in ("steps", "scheduler", "sampler", "guidance_scale") and isinstance(v, (int, float, str))
         }
     )
     line = ", ".join(f"{k}: {str(v).replace(',', ' ')}" for k, v in fields.items() if v not in (None, ""))

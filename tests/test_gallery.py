@@ -39,6 +39,12 @@ def test_png_carries_a1111_parameters_and_full_json(gallery):
     assert recipe["prompt"] == RECIPE["prompt"] and recipe["params"] == RECIPE["params"] and recipe["id"] == entry.id
 
 
+def test_sampler_is_the_one_used_not_the_controls_choice():
+    ran = {**RECIPE, "params": {"steps": 4, "scheduler": "model default", "sampler": "DPM-Solver++"}}
+    line = a1111_parameters(ran, (64, 64)).splitlines()[-1]
+    assert "Sampler: DPM-Solver++" in line and "model default" not in line
+
+
 def test_parameters_without_prompt_is_one_line():
     text = a1111_parameters({"engine": "vae", "operation": "sample", "seed": 3, "params": {"index": 0}}, (64, 64))
     assert "\n" not in text and text.startswith("Seed: 3")

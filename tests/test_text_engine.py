@@ -56,6 +56,21 @@ def test_hub_style_pipeline_by_local_path_with_its_own_defaults(text_engines, ti
     assert drawn.image.size == (64, 64) and drawn.recipe["model_source"] == "local"
 
 
+def test_recipe_names_the_weights_and_the_sampler_really_used(text_engines, tiny_hub_text_pipeline):
+    import hashlib
+
+    engine = text_engines.text
+    (default,) = engine.draw("a cat", "", 0, 1, 2, 3.0, "model default", "tiny-ldm")
+    (hub,) = engine.draw("a cat", "", 0, 1, 2, 3.0, "Euler a", str(tiny_hub_text_pipeline))
+    nothing = hashlib.sha256().hexdigest()[:10]  # what hashing a diffusers folder's top level gave
+    assert nothing not in (default.recipe["model_hash"], hub.recipe["model_hash"])
+    assert default.recipe["model_hash"] != hub.recipe["model_hash"]  # the weights in unet/, vae/, text_encoder/
+    scheduler_class = type(engine.load("tiny-ldm")[0].default_scheduler).__name__
+    assert default.recipe["params"]["scheduler"] == "model default"  # what the control showed, for reuse
+    assert default.recipe["params"]["sampler"] in ("DPM-Solver++", scheduler_class)
+    assert hub.recipe["params"]["sampler"] == "Euler a"
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
