@@ -67,12 +67,13 @@ class Entry:
 
     @property
     def caption(self) -> str:
-        """What the image shows first (its prompt or class), since a thumbnail's caption is cut short;
-        otherwise which tool made it."""
+        """Its seed ("#42"), then what it shows (its prompt or class; otherwise which tool made it): a
+        thumbnail's caption is cut short, and the seed is what an artist reads it for. The recipe view
+        has the rest."""
         r = self.recipe
         what = r.get("prompt") or r.get("label") or f"{r.get('engine', '?')}: {r.get('operation', '')}"
-        seed = f" · seed {r['seed']}" if r.get("seed") is not None else ""
-        return f"{what}{seed}"[:120]
+        seed = f"#{r['seed']} · " if r.get("seed") is not None else ""
+        return f"{seed}{what}"[:120]
 
 
 def _write_atomic(path: Path, write) -> None:

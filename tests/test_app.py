@@ -90,13 +90,13 @@ def test_sample_and_interpolate(served, sample_png, tmp_path):
     blue = tmp_path / "blue.png"
     Image.new("RGB", (50, 50), (20, 40, 220)).save(blue)
     images = client.predict(5, 3, "tiny-vae", api_name="/vae_sample")
-    assert [item["caption"] for item in images] == ["seed 5", "seed 6", "seed 7"]
+    assert [item["caption"] for item in images] == ["#5", "#6", "#7"]
     downloaded = read_recipe(images[0]["image"])  # the file the client gets still carries the recipe
     assert downloaded["seed"] == 5 and downloaded["engine"] == "vae"
     strip, gif = client.predict(
         handle_file(str(sample_png)), handle_file(str(blue)), 4, "tiny-vae", api_name="/vae_interpolate"
     )
-    assert Image.open(strip).size == (4 * 32, 32)
+    assert Image.open(strip).size == (2 * 32, 2 * 32)  # 4 frames in rows of 2
     assert Image.open(gif).is_animated
     assert gallery.list()[0].recipe["operation"] == "interpolate"
 
@@ -196,12 +196,12 @@ def test_gan_endpoints(served):
     client, gallery, _ = served
     before = gallery.count()
     grid = client.predict(11, 4, 0.8, "tiny-gan", api_name="/gan_sample")
-    assert [item["caption"] for item in grid] == ["seed 11", "seed 12", "seed 13", "seed 14"]
+    assert [item["caption"] for item in grid] == ["#11", "#12", "#13", "#14"]
     assert read_recipe(grid[0]["image"])["params"]["psi"] == 0.8
     variations = client.predict(12, 0.8, 0.3, 3, 5, "tiny-gan", api_name="/gan_variations")
     assert len(variations) == 3 and read_recipe(variations[0]["image"])["operation"] == "variation"
     strip, gif = client.predict(1, 2, 5, 1.0, "tiny-gan", api_name="/gan_interpolate")
-    assert Image.open(strip).size == (5 * 16, 16) and Image.open(gif).is_animated
+    assert Image.open(strip).size == (3 * 16, 2 * 16) and Image.open(gif).is_animated
     assert gallery.count() == before + 4 + 3 + 1
 
 
@@ -261,7 +261,7 @@ def test_text_to_image_saves_prompt_and_history_and_reuse_restores_it(served):
     images, status = client.predict(
         "a cat\nwith a hat", "", 30, 2, 3, 3.0, "model default", "tiny-ldm", api_name="/text_to_image"
     )
-    assert [item["caption"] for item in images] == ["seed 30", "seed 31"] and "2 images saved" in status
+    assert [item["caption"] for item in images] == ["#30", "#31"] and "2 images saved" in status
     assert gallery.count() == before + 2
     recipe = read_recipe(images[1]["image"])
     assert recipe["prompt"] == "a cat with a hat" and recipe["seed"] == 31 and recipe["params"]["steps"] == 3
@@ -279,7 +279,7 @@ def test_text_to_image_saves_prompt_and_history_and_reuse_restores_it(served):
 def test_seed_sweep_goes_past_one_batch(served):
     client, _, _ = served
     images, status = client.predict("rocket", "", 5, 10, 2, 0.0, "Euler", "tiny-ldm", api_name="/text_seed_sweep")
-    assert [item["caption"] for item in images] == [f"seed {s}" for s in range(5, 15)] and "10 images" in status
+    assert [item["caption"] for item in images] == [f"#{s}" for s in range(5, 15)] and "10 images" in status
 
 
 def test_stop_ends_a_run_and_saves_nothing(served):
@@ -305,14 +305,14 @@ def test_conditional_endpoints_and_reuse(served):
     client, gallery, demo = served
     before = gallery.count()
     grid = client.predict("animals", "any", 3, 4, 0.8, "tiny-cgan", api_name="/conditional_sample")
-    assert [item["caption"] for item in grid] == [f"Animals · seed {s}" for s in range(3, 7)]
+    assert [item["caption"] for item in grid] == [f"#{s} · Animals" for s in range(3, 7)]
     assert read_recipe(grid[0]["image"])["params"]["labels"] == {"category": "animals", "style": "any"}
     classes = client.predict(9, 2, 0.8, "tiny-cgan", api_name="/conditional_class_grid")
     assert len(classes) == (3 + 2) * 2 and classes[0]["caption"] == "Smileys"
     strip, gif = client.predict(
         "style", "flat", "3d", "food", "any", 4, 5, 1.0, "tiny-cgan", api_name="/conditional_morph"
     )
-    assert Image.open(strip).size == (5 * 16, 16) and Image.open(gif).is_animated
+    assert Image.open(strip).size == (3 * 16, 2 * 16) and Image.open(gif).is_animated
     assert gallery.count() == before + 4 + 10 + 1
 
     settings = restored(demo, gallery.list()[0].id)  # the morph
@@ -342,7 +342,7 @@ def test_a_model_with_subjects_keeps_its_two_pickers_and_reuse_remakes_the_grid(
 def test_dit_by_local_path_and_reuse(served, tiny_dit):
     client, gallery, demo = served
     images, status = client.predict("goldfish", 3, 2, 2, 4.0, str(tiny_dit), api_name="/dit_sample")
-    assert [item["caption"] for item in images] == ["goldfish · seed 3", "goldfish · seed 4"] and "saved" in status
+    assert [item["caption"] for item in images] == ["#3 · goldfish", "#4 · goldfish"] and "saved" in status
     settings = restored(demo, gallery.list()[0].id)
     assert (settings["tab"], settings["mode"], settings["dit_label"]) == ("conditional", "dit", "goldfish")
     with pytest.raises(Exception, match="out of range"):

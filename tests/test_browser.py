@@ -96,6 +96,13 @@ def test_upload_reconstruct_and_find_it_in_the_gallery_after_reload(browser, stu
 
     gallery_images.first.click()  # select: the recipe shows and actions unlock
     page.get_by_text('"operation": "reconstruct"').wait_for(timeout=15_000)
+
+    page.get_by_role("tab", name="VAE", exact=True).click()  # the reload opened the first tab
+    page.locator("button[role=tab]:visible", has_text="Interpolate").click()  # the VAE's sub-tab
+    walk = page.get_by_role("button", name="Interpolate", exact=True)
+    walk.wait_for()
+    image_b = page.locator("#vae-image-b").bounding_box()
+    assert walk.bounding_box()["y"] - (image_b["y"] + image_b["height"]) < 200  # not below the example pairs
     page.close()
 
 
@@ -114,6 +121,17 @@ def test_make_a_gan_grid_and_explore_around_an_image(browser, studio_url, tmp_pa
     page.get_by_role("button", name="Explore", exact=True).click()
     page.locator("#gan-variations img").nth(7).wait_for(timeout=60_000)
     page.locator("#gallery-view img").nth(16 + 7).wait_for(timeout=60_000)  # 16 + 8 images saved
+
+    page.get_by_label("Seed", exact=True).first.fill("-1")  # a random grid: the clicked image's seed is its own
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.wait_for_function(
+        "document.querySelector('#gan-grid .caption-label')?.innerText !== '#40'", timeout=60_000
+    )  # the new grid is in
+    caption = page.locator("#gan-grid .caption-label").nth(3).inner_text()  # "#<seed>"
+    grid_images.nth(3).click()
+    page.wait_for_function(
+        f"document.querySelector('input[aria-label=\"Image seed\"]').value === '{caption.removeprefix('#')}'"
+    )
     page.screenshot(path=str(os.environ.get("ATELIER_GAN_SCREENSHOT", tmp_path / "gan-tab.png")), full_page=True)
     page.close()
 
@@ -126,6 +144,9 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     page.locator("#text-prompt textarea").press("Control+Enter")  # the shortcut instead of Generate
     page.get_by_text("images saved to the gallery").wait_for(timeout=60_000)
     assert page.locator("#text-images img").count() == 4
+    page.locator("#text-images img").first.click()  # opens big: it was ~80 px, under the thumbnail size
+    page.locator("#text-images .preview").wait_for()
+    assert page.locator("#text-images .preview .media-button img").bounding_box()["height"] >= 256
     page.locator("#gallery-view img").nth(3).wait_for(timeout=30_000)
     history_cell = page.locator("#text-history").get_by_text("a cat astronaut").filter(visible=True).first
     history_cell.wait_for(timeout=15_000)
@@ -148,7 +169,7 @@ def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_p
     page.get_by_role("button", name="Generate", exact=True).click()
     grid = page.locator("#conditional-grid img")
     grid.nth(15).wait_for(timeout=60_000)
-    assert page.locator("#conditional-grid").get_by_text("Food & Drink · seed 0").count() == 1
+    assert page.locator("#conditional-grid").get_by_text("#0 · Food & Drink").count() == 1
 
     page.get_by_role("tab", name="One seed, every class", exact=True).click()
     page.get_by_role("button", name="Every class", exact=True).click()

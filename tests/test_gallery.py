@@ -51,10 +51,10 @@ def test_parameters_without_prompt_is_one_line():
 
 
 def test_captions_lead_with_what_the_image_shows(gallery):
-    """A thumbnail shows a caption's first dozen characters: the prompt or class, then the seed."""
+    """A thumbnail shows a caption's first dozen characters: the seed, then the prompt or class."""
     conditional = {"engine": "conditional", "operation": "sample", "label": "Food & Drink · Noto", "seed": 3}
-    assert gallery.add(Image.new("RGB", (8, 8)), conditional).caption == "Food & Drink · Noto · seed 3"
-    assert gallery.add(Image.new("RGB", (8, 8)), RECIPE).caption == "a cat astronaut, ünïcode ✨ · seed 42"
+    assert gallery.add(Image.new("RGB", (8, 8)), conditional).caption == "#3 · Food & Drink · Noto"
+    assert gallery.add(Image.new("RGB", (8, 8)), RECIPE).caption == "#42 · a cat astronaut, ünïcode ✨"
     unnamed = {"engine": "gan", "operation": "interpolate", "seed": None}
     assert gallery.add(Image.new("RGB", (8, 8)), unnamed).caption == "gan: interpolate"
     assert "Class: Food & Drink · Noto" in a1111_parameters({**conditional, "params": {}}, (32, 32))

@@ -95,7 +95,7 @@ def zero_gpu_app(tiny_checkpoints, tmp_path_factory):
 def test_engine_calls_cross_the_boundary(zero_gpu_app, sample_png):
     client, gallery, requests = zero_gpu_app
     grid = client.predict(11, 4, 0.8, "tiny-gan", api_name="/gan_sample")
-    assert [item["caption"] for item in grid] == ["seed 11", "seed 12", "seed 13", "seed 14"]
+    assert [item["caption"] for item in grid] == ["#11", "#12", "#13", "#14"]
     assert ("_call", zerogpu.CALL_SECONDS) in requests
     *_, scores = client.predict(handle_file(str(sample_png)), "tiny-vae", api_name="/vae_reconstruct")
     assert "PSNR" in scores and gallery.list()[0].recipe["operation"] == "reconstruct"

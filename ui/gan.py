@@ -51,6 +51,12 @@ class GANTab:
         )
         return self.studio.save_strip(self.studio.hires(walk, hires, progress))
 
+    @user_errors
+    def seed_of_clicked(self, grid: list, event: gr.SelectData):
+        """The clicked image's own seed, as its recipe has it (with seed -1 the grid's seed was drawn)."""
+        entry = self.studio.picked(grid, event.index)
+        return entry.recipe["seed"] if entry else gr.skip()
+
     def layout(self) -> TabUI:
         gr.Markdown(
             "A GAN dreams up new emoji-like images from random numbers. Make a grid, click an image to explore "
@@ -67,7 +73,6 @@ class GANTab:
                     seed = seed_input()
                     count = gr.Slider(1, MAX_GRID, value=16, step=1, label="Grid size")
                 run = gr.Button("Generate", variant="primary")
-                grid_seed = gr.State(0)
                 grid = pixel_gallery("Click an image to explore around it", allow_preview=False, elem_id="gan-grid")
                 with gr.Group():
                     gr.Markdown("**Explore** variations around one image: its latent plus a little seeded noise.")
@@ -125,18 +130,12 @@ class GANTab:
             ),
         }  # fmt: skip
         generated = run.click(self.sample, tab.inputs("sample"), grid, api_name="gan_sample")
-        generated.success(lambda s: int(s), seed, grid_seed, api_visibility="private")  # the grid's first seed
-        grid.select(seed_of_clicked, grid_seed, selected, api_visibility="private")
+        grid.select(self.seed_of_clicked, grid, selected, api_visibility="private")
         explored_event = explore.click(self.variations, tab.inputs("variation"), explored, api_name="gan_variations")
         walked = walk.click(self.interpolate, tab.inputs("interpolate"), [strip, gif], api_name="gan_interpolate")
         tab.saves = [generated, explored_event, walked]
         tab.pickers = {"gan": model}
         return tab
-
-
-def seed_of_clicked(first_seed: int, event: gr.SelectData) -> int:
-    """Image i of a grid was made from the grid's seed + i."""
-    return int(first_seed) + event.index
 
 
 def build(studio: Studio) -> TabUI:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import shutil
 import tempfile
 import threading
@@ -37,16 +38,16 @@ LOADING = "loading the model…"
 
 
 def caption(recipe: dict[str, Any]) -> str:
-    """An image's caption in a tab's grid: what it shows (its class), then its seed."""
-    if recipe.get("engine") == "text":
-        return f"seed {recipe['seed']}"
+    """An image's caption in a tab's grid: its seed first ("#42", never cut off by a narrow thumbnail),
+    then what it shows (its class) where the grid mixes them."""
     if recipe.get("operation") == "class_grid":  # the row's class in full; a column is one seed in every row
         return recipe["label"]
-    if recipe.get("label"):  # a class (conditional GAN, DiT), in words
-        return f"{recipe['label']} · seed {recipe['seed']}"
+    seed = f"#{recipe['seed']}"
+    if recipe.get("engine") != "text" and recipe.get("label"):  # a class (conditional GAN, DiT), in words
+        return f"{seed} · {recipe['label']}"
     if recipe.get("operation") == "variation":
-        return f"seed {recipe['seed']} · variation {recipe['params']['index'] + 1}"
-    return f"seed {recipe['seed']}"
+        return f"{seed} · variation {recipe['params']['index'] + 1}"
+    return seed
 
 
 class Studio:
@@ -126,11 +127,23 @@ class Studio:
         entries = self.save([(r.image, r.recipe) for r in results])
         return [(served(e.path), caption(e.recipe)) for e in entries]
 
+    def picked(self, items: list | None, index: Any) -> Entry | None:
+        """The gallery entry of the image clicked in a tab's grid (a grid's files are named by their
+        images' ids), if it is the visitor's to see; None otherwise."""
+        if not items or not isinstance(index, int) or not 0 <= index < len(items):
+            return None
+        item = items[index]
+        path = item[0] if isinstance(item, tuple | list) else item
+        return self.gallery.get(Path(str(path)).stem, self.owner()) if isinstance(path, str) else None
+
     def save_strip(self, strip) -> tuple[str, str]:
-        """A walk's frames -> one strip saved to the gallery (with the images it was made from), plus a
-        display-size GIF; returns both paths."""
+        """A walk's frames -> one sheet saved to the gallery (with the images it was made from), plus a
+        display-size GIF; returns both paths. The sheet wraps the frames into rows, left to right, as
+        near square as they go: one 12-frame row of 32 px frames showed each at ~50 px on a desktop page,
+        and as a gallery thumbnail even less."""
         frames: list[Image.Image] = strip.frames
-        entry = self.save([(image_grid(frames, columns=len(frames), pad=0), strip.recipe)], strip.inputs)[0]
+        sheet = image_grid(frames, columns=math.ceil(math.sqrt(len(frames))), pad=0)
+        entry = self.save([(sheet, strip.recipe)], strip.inputs)[0]
         self.clean_scratch()
         gif = save_gif([display(f) for f in frames], self.scratch / f"{entry.id}.gif")
         return served(entry.path), str(gif)

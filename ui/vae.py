@@ -106,12 +106,16 @@ class VAETab:
             with gr.Tab("Interpolate", id="interpolate"):
                 with gr.Row():
                     image_a = UploadedImage(type="filepath", image_mode=None, label="Image A", height=200)
-                    image_b = UploadedImage(type="filepath", image_mode=None, label="Image B", height=200)
-                if example_images():
-                    pairs = [list(pair) for pair in zip(example_images()[::2], example_images()[1::2], strict=False)]
-                    gr.Examples(pairs, inputs=[image_a, image_b], label="Example pairs", examples_per_page=6)
+                    image_b = UploadedImage(
+                        type="filepath", image_mode=None, label="Image B", height=200, elem_id="vae-image-b"
+                    )
                 frames = gr.Slider(2, MAX_VAE_FRAMES, value=8, step=1, label="Frames")
                 interpolate = gr.Button("Interpolate", variant="primary")
+                # the example pairs stand ~700 px tall: folded, so the controls and the result stay in view
+                if example_images():
+                    pairs = [list(pair) for pair in zip(example_images()[::2], example_images()[1::2], strict=False)]
+                    with gr.Accordion("Example pairs (held-out emoji)", open=False):
+                        gr.Examples(pairs, inputs=[image_a, image_b], label=None, examples_per_page=6)
                 strip, gif = strip_outputs()
             with gr.Tab("Sample", id="sample"):
                 with gr.Row():

@@ -32,6 +32,12 @@ CSS = """
 #recipe textarea { font-family: ui-monospace, monospace; font-size: 12px; }
 /* galleries grow with their images instead of reserving 450 px for one row */
 .pixelated .grid-wrap.fixed-height { min-height: 0; height: auto; max-height: none; }
+/* a clicked image opens big (an auto-height gallery left its preview ~80 px, under the thumbnail size):
+   the preview takes the grid's place in the page instead of floating over the grid's height */
+.pixelated .preview { position: relative; padding-bottom: 60px; }  /* the thumbnails strip sits in it, at its foot */
+.pixelated:has(.preview) .grid-wrap { display: none; }
+.pixelated .preview .media-button { height: min(55vh, 440px) !important; flex: none; }
+.pixelated .preview .media-button img { height: 100% !important; width: 100%; }
 /* the class grid's captions are class names ("Smileys & Emotion"): room for them at 8 columns */
 #conditional-classes .caption-label {
   max-width: calc(100% - 2 * var(--block-label-margin)); font-size: 12px; padding: 1px 5px;
@@ -227,8 +233,13 @@ def pixel_gallery(label: str, columns: int = 8, **kwargs) -> gr.Gallery:
 
 
 def strip_outputs() -> tuple[gr.Image, gr.Image]:
-    """The strip (saved to the gallery) and its animation, side by side."""
-    with gr.Row(elem_classes="pixelated"):
-        strip = gr.Image(label="Strip (saved to the gallery)", format="png", interactive=False, type="filepath")
-        gif = gr.Image(label="Animation", interactive=False, type="filepath")
+    """The walk's frames (one sheet, saved to the gallery) and its animation, side by side, enlarged with
+    sharp pixels. Captions go above, not on the images: a label drawn over one covered its first frames."""
+    with gr.Row(elem_classes="pixelated strip"):
+        with gr.Column(min_width=240):
+            gr.Markdown("**Frames**, left to right, row by row (saved to the gallery)")
+            strip = gr.Image(show_label=False, format="png", interactive=False, type="filepath", height=320)
+        with gr.Column(min_width=240):
+            gr.Markdown("**Animation**")
+            gif = gr.Image(show_label=False, interactive=False, type="filepath", height=320)
     return strip, gif
