@@ -28,6 +28,8 @@ MAX_UPSCALE_SIDE = 512
 
 # diffusion draws (text and DiT); schedulers by name -> (diffusers class, options)
 MAX_DRAW = 8  # images per draw
+MAX_BATCHES = 16  # draws one after another (batch count), each from the next seeds
+UNTIL_STOP_BATCHES = 100  # "until Stop" ends by itself after these, so a forgotten tab frees the queue
 MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
 MAX_DIT_GUIDANCE = 20.0

@@ -282,7 +282,7 @@ def test_seed_sweep_goes_past_one_batch(served):
     assert [item["caption"] for item in images] == [f"#{s}" for s in range(5, 15)] and "10 images" in status
 
 
-def test_stop_ends_a_run_and_saves_nothing(served):
+def test_stop_ends_a_run_and_saves_nothing_half_made(served):
     client, gallery, _ = served
     before = gallery.count()
     job = client.submit("a slow cat", "", 0, 8, 100, 3.0, "model default", "tiny-ldm", api_name="/text_to_image")
@@ -290,7 +290,38 @@ def test_stop_ends_a_run_and_saves_nothing(served):
         time.sleep(0.05)
     client.predict(api_name="/text_stop")
     images, status = job.result(timeout=120)
-    assert images == [] and "stopped at step" in status and gallery.count() == before
+    assert all(item["caption"] == "stopped · not saved" for item in images)  # the last preview, if any
+    assert "stopped at step" in status and "nothing was saved" in status and gallery.count() == before
+
+
+def test_batch_count_draws_batch_after_batch_from_the_next_seeds(served):
+    client, gallery, _ = served
+    before = gallery.count()
+    images, status = client.predict(
+        "a cat", "", 40, 2, 2, 3.0, "model default", "tiny-ldm", False, 3, api_name="/text_to_image"
+    )
+    assert [item["caption"] for item in images] == [f"#{s}" for s in range(40, 46)] and "6 images saved" in status
+    assert [read_recipe(i["image"])["params"]["batch_seed"] for i in images] == [40, 40, 42, 42, 44, 44]
+    assert gallery.count() == before + 6
+    with pytest.raises(Exception, match="batches must be a whole number from 1 to 16"):
+        client.predict("a cat", "", 40, 2, 2, 3.0, "model default", "tiny-ldm", False, 99, api_name="/text_to_image")
+
+
+def test_until_stop_keeps_drawing_and_stop_keeps_the_finished_batches(served):
+    client, gallery, _ = served
+    before = gallery.count()
+    job = client.submit(
+        "a cat", "", 100, 1, 2, 3.0, "model default", "tiny-ldm", False, 1, True, api_name="/text_to_image"
+    )
+    deadline = time.monotonic() + 120
+    while gallery.count() < before + 3 and time.monotonic() < deadline:  # three batches saved, and counting
+        time.sleep(0.05)
+    client.predict(api_name="/text_stop")
+    images, status = job.result(timeout=120)
+    kept = [item for item in images if item["caption"] != "stopped · not saved"]
+    assert len(kept) >= 3 and "stopped" in status and f"{len(kept)} images saved" in status
+    assert [item["caption"] for item in kept] == [f"#{s}" for s in range(100, 100 + len(kept))]
+    assert gallery.count() == before + len(kept)  # only finished images were saved
 
 
 def test_empty_prompt_is_allowed_and_guidance_nan_is_refused(served):

@@ -158,6 +158,26 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     page.close()
 
 
+def test_draw_until_stop_and_stop_keeps_the_finished_images(browser, studio_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_role("tab", name="Text", exact=True).click()
+    page.locator("#text-prompt textarea").fill("a red apple")
+    page.get_by_label("number input for Images").fill("2")
+    page.get_by_label("Until Stop").check()
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#text-status", has_text="batch 3 of").wait_for(timeout=60_000)  # two batches are in
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.locator("#text-status", has_text="stopped").wait_for(timeout=60_000)
+    status = page.locator("#text-status").inner_text()
+    saved = int(status.split(":")[-1].split()[0])  # "stopped …: 6 images saved"
+    assert saved >= 4 and saved % 2 == 0
+    captions = page.locator("#text-images .caption-label").all_inner_texts()
+    assert len([c for c in captions if c.startswith("#")]) == saved  # the finished images stay on screen
+    page.screenshot(path=str(tmp_path / "text-stopped.png"), full_page=True)
+    page.close()
+
+
 def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     page.goto(studio_url)

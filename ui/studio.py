@@ -188,9 +188,10 @@ class Studio:
                 event.set()
 
     def draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: Any = False):
-        """Run the draws of `task` one after another; yield (preview images, status) per step, then
-        (saved images, status), enlarged first with Hires ×4. Stop (or a closed page) ends the draw
-        after its current step, and a stopped run saves nothing."""
+        """Run the draws of `task` one after another; yield (images, status) per step: the images saved so
+        far, then the current run's previews. Each finished run is saved at once (enlarged first with
+        Hires ×4). Stop (or a closed page) ends the draw after its current step: what was finished stays
+        saved and shown, the last preview stays on screen marked as stopped, and nothing half-made is saved."""
         check_flag("Hires ×4", hires)
         self.visitors.admit()
         with self.working(), self.stop_event(request) as stop:
@@ -201,32 +202,55 @@ class Studio:
         model_id = runs[0].get("model_id")
         if isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
             yield gr.skip(), LOADING
-        drawn: list = []
+        saved: list[tuple[str, str]] = []
+        preview: list[Image.Image] = []
         last_step = 0
-        for run in runs:
-            prefix = f"seeds {run['seed']}–{run['seed'] + run['count'] - 1} · " if len(runs) > 1 else ""
+        for number, run in enumerate(runs):
+            prefix = f"batch {number + 1} of {len(runs)} · seeds {run['seed']}–{run['seed'] + run['count'] - 1} · "
+            prefix = prefix if len(runs) > 1 else ""
+            if number:
+                try:
+                    self.visitors.admit()  # every batch counts against the visitor's rate
+                except InputError as error:
+                    yield saved, f"{len_saved(saved)} saved; stopped before batch {number + 1}: {error}"
+                    return
+            drawn, preview = [], []
             steps = zerogpu.draw_steps(self.engines_key, task, run)
             try:
                 for kind, value in steps:
                     if kind == "error":
                         raise value
                     if kind == "done":
-                        drawn += value
+                        drawn = value
                         break
                     last_step = value.step
                     status = f"{prefix}step {value.step} of {value.total}"
-                    yield ([(display(im), "preview") for im in value.preview] or gr.skip()), status
+                    preview = [display(im) for im in value.preview] or preview
+                    shown = saved + [(im, "preview") for im in preview] if value.preview else gr.skip()
+                    yield shown, status
                     if stop.is_set():
                         break
             finally:
                 steps.close()  # on Stop, or when Gradio closes this handler: the draw ends at its next step
-            if kind != "done" or not value or (stop.is_set() and run is not runs[-1]):
-                yield [], f"stopped at step {last_step}: nothing was saved"
+            if drawn:  # a finished run is kept, even when Stop came during its last step
+                if hires:
+                    yield gr.skip(), f"{prefix}Hires ×4: enlarging…"
+                saved += self.save_all(self.hires(drawn, hires))
+            if not drawn or (stop.is_set() and number < len(runs) - 1):
+                kept = f"{len_saved(saved)} saved" if saved else "nothing was saved"
+                if drawn:  # stopped between batches
+                    yield saved, f"stopped after batch {number + 1} of {len(runs)}: {kept}"
+                else:
+                    yield (
+                        saved + [(im, "stopped · not saved") for im in preview],
+                        f"stopped at step {last_step}: {kept}",
+                    )
                 return
-        if hires:
-            yield gr.skip(), "Hires ×4: enlarging…"
-        saved = self.save_all(self.hires(drawn, hires))
-        yield saved, f"{len(saved)} image{'s' * (len(saved) > 1)} saved to the gallery"
+        yield saved, f"{len_saved(saved)} saved to the gallery"
+
+
+def len_saved(saved: list) -> str:
+    return f"{len(saved)} image{'s' * (len(saved) != 1)}"
 
 
 # ---- serving gallery files ---------------------------------------------------------------------

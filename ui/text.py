@@ -11,10 +11,14 @@ import gradio as gr
 
 from engines.limits import (
     DEFAULT_SCHEDULER,
+    MAX_BATCHES,
     MAX_DRAW,
     MAX_GUIDANCE,
+    MAX_SEED,
     MAX_STEPS,
     SCHEDULERS,
+    UNTIL_STOP_BATCHES,
+    check_flag,
     check_int,
     check_seed,
     draw_defaults,
@@ -39,14 +43,23 @@ class TextTab:
     @user_errors
     def text_to_image(
         self, prompt: str, negative_prompt: str, seed: float, count: float, steps: float, guidance_scale: float,
-        scheduler: str, model: str, hires: bool = False, request: gr.Request = None,
+        scheduler: str, model: str, hires: bool = False, batches: float = 1, until_stop: bool = False,
+        request: gr.Request = None,
     ):  # fmt: skip
-        """Images from a prompt (image i uses seed + i); streams previews, then returns the saved images."""
+        """Images from a prompt (image i uses seed + i); streams previews, then returns the saved images.
+        `batches` draws run one after another, each from the next `count` seeds (A1111's batch count);
+        `until_stop` keeps drawing batches until Stop (at most UNTIL_STOP_BATCHES)."""
+        count = check_int("images", count, 1, MAX_DRAW)
+        batches = check_int("batches", batches, 1, MAX_BATCHES)
+        if check_flag("until Stop", until_stop):
+            batches = UNTIL_STOP_BATCHES
+        seed = check_seed(seed, count * (1 if until_stop else batches))  # until Stop: as far as the seeds go
         run = dict(
-            prompt=prompt, negative_prompt=negative_prompt, seed=seed, count=count, steps=steps,
+            prompt=prompt, negative_prompt=negative_prompt, count=count, steps=steps,
             guidance_scale=guidance_scale, scheduler=scheduler, model_id=model,
         )  # fmt: skip
-        yield from self.studio.draw("text", [run], request, hires)
+        seeds = [seed + b * count for b in range(batches) if seed + (b + 1) * count - 1 <= MAX_SEED]
+        yield from self.studio.draw("text", [run | dict(seed=s) for s in seeds], request, hires)
 
     @user_errors
     def seed_sweep(
@@ -112,7 +125,9 @@ class TextTab:
             count = gr.Slider(1, MAX_DRAW, value=4, step=1, label="Images")
             steps = gr.Slider(1, MAX_STEPS, value=steps_default, step=1, label="Steps")
             guidance = gr.Slider(0, MAX_GUIDANCE, value=guidance_default, step=0.5, label="Guidance scale")
-        with gr.Row():
+        with gr.Row(equal_height=True):
+            batches = gr.Slider(1, MAX_BATCHES, value=1, step=1, label="Batches", info="one after another", scale=2)
+            until_stop = gr.Checkbox(False, label="Until Stop", info=f"up to {UNTIL_STOP_BATCHES} batches", scale=1)
             run = gr.Button("Generate", variant="primary", scale=4)
             stop = gr.Button("Stop", variant="stop", scale=1)
         status = gr.Markdown(elem_id="text-status")
@@ -131,13 +146,15 @@ class TextTab:
         tab = TabUI("text", ("text",))
         tab.controls = dict(
             prompt=prompt, negative=negative, seed=seed, count=count, steps=steps, guidance=guidance,
-            scheduler=scheduler, model=model, hires=hires, sweep_count=sweep_count,
+            scheduler=scheduler, model=model, hires=hires, sweep_count=sweep_count, batches=batches,
+            until_stop=until_stop,
         )  # fmt: skip
         settings = ["prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model", "hires"]
+        loop = ["batches", "until_stop"]
         tab.operations = {
             "text_to_image": Operation(
                 "text_to_image",
-                settings,
+                settings + loop,
                 {
                     "prompt": "prompt",
                     "negative": "negative_prompt",
@@ -148,6 +165,8 @@ class TextTab:
                     "scheduler": "params.scheduler",
                     "model": "model",
                     "hires": hires_of,
+                    "batches": lambda recipe: 1,  # an image comes back with its own batch, once
+                    "until_stop": lambda recipe: False,
                 },
             )
         }
