@@ -43,6 +43,44 @@ MAX_INPUT_BYTES = 50 * 2**20
 MIN_INPUT_SIDE = 8  # below this there is nothing for a model to see
 
 
+def open_image(path: str | Path) -> Image.Image:
+    """Open an uploaded file lazily, or raise InputError: its size and its header's pixel count are
+    checked, and no pixel is decoded (what PNG Info needs: the text chunks, not the image)."""
+    from PIL import UnidentifiedImageError
+
+    from engines.errors import InputError
+
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise InputError("no image was given: upload an image file (PNG, JPEG, WebP, GIF, ...)")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("the uploaded image could not be found on the server; upload it again")
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > MAX_INPUT_BYTES / 2**20:
+        raise InputError(f"the file is {size_mb:.0f} MB; images up to {MAX_INPUT_BYTES // 2**20} MB are accepted")
+    if path.stat().st_size == 0:
+        raise InputError("the file is empty")
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+        if isinstance(error, Image.DecompressionBombError):
+            raise InputError(f"the image is too large (over {MAX_INPUT_PIXELS // 1_000_000} megapixels)") from None
+        raise InputError("this file is not an image that can be read (try PNG, JPEG, WebP or GIF)") from None
+    check_pixels(image)
+    return image
+
+
+def check_pixels(image: Image.Image) -> None:
+    from engines.errors import InputError
+
+    width, height = image.size
+    if width * height > MAX_INPUT_PIXELS:
+        raise InputError(
+            f"the image is {width}×{height} ({width * height / 1e6:.0f} MP); "
+            f"images up to {MAX_INPUT_PIXELS // 1_000_000} megapixels are accepted"
+        )
+
+
 def load_image(source: str | Path | Image.Image) -> Image.Image:
     """Open anything an artist or API client may send as an 8-bit RGB image, or raise InputError.
 
@@ -50,35 +88,13 @@ def load_image(source: str | Path | Image.Image) -> Image.Image:
     greyscale, 16-bit and float images, CMYK, EXIF rotation and animations (first frame).
     The pixel count is checked from the header before any pixel is decoded.
     """
-    from PIL import ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
     from engines.errors import InputError
 
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        if not isinstance(source, (str, Path)) or not str(source):
-            raise InputError("no image was given: upload an image file (PNG, JPEG, WebP, GIF, ...)")
-        path = Path(source)
-        if not path.is_file():
-            raise InputError("the uploaded image could not be found on the server; upload it again")
-        size_mb = path.stat().st_size / 2**20
-        if size_mb > MAX_INPUT_BYTES / 2**20:
-            raise InputError(f"the file is {size_mb:.0f} MB; images up to {MAX_INPUT_BYTES // 2**20} MB are accepted")
-        if path.stat().st_size == 0:
-            raise InputError("the file is empty")
-        try:
-            image = Image.open(path)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
-            if isinstance(error, Image.DecompressionBombError):
-                raise InputError(f"the image is too large (over {MAX_INPUT_PIXELS // 1_000_000} megapixels)") from None
-            raise InputError("this file is not an image that can be read (try PNG, JPEG, WebP or GIF)") from None
+    image = source if isinstance(source, Image.Image) else open_image(source)
+    check_pixels(image)
     width, height = image.size
-    if width * height > MAX_INPUT_PIXELS:
-        raise InputError(
-            f"the image is {width}×{height} ({width * height / 1e6:.0f} MP); "
-            f"images up to {MAX_INPUT_PIXELS // 1_000_000} megapixels are accepted"
-        )
     if min(width, height) < MIN_INPUT_SIDE:
         raise InputError(f"the image is {width}×{height} px; it needs to be at least {MIN_INPUT_SIDE}×{MIN_INPUT_SIDE}")
     try:

@@ -57,3 +57,63 @@ def read_recipe(path: str) -> dict[str, Any] | None:
     with Image.open(path) as image:
         text = image.info.get(JSON_KEY) or getattr(image, "text", {}).get(JSON_KEY)
     return json.loads(text) if text else None
+
+
+def read_parameters(image: Image.Image) -> dict[str, Any] | None:
+    """What made a PNG, in one shape whichever tool wrote it: {source, prompt, negative_prompt, seed,
+    steps, guidance_scale, sampler, size, model, model_hash, recipe (ours, else None)}; None when
+    it carries no recipe. Atelier's own JSON first; then AUTOMATIC1111, ComfyUI, Fooocus, InvokeAI
+    and NovelAI chunks, read by sd-parsers (maintained against those tools' formats)."""
+    text = image.info.get(JSON_KEY) or _text_chunks(image).get(JSON_KEY)
+    if text:
+        try:
+            recipe = json.loads(text)
+        except ValueError:
+            recipe = None
+        if isinstance(recipe, dict):
+            params = recipe.get("params") if isinstance(recipe.get("params"), dict) else {}
+            return {
+                "source": "Atelier",
+                "prompt": recipe.get("prompt"),
+                "negative_prompt": recipe.get("negative_prompt"),
+                "seed": recipe.get("seed"),
+                "steps": params.get("steps"),
+                "guidance_scale": params.get("guidance_scale"),
+                "sampler": params.get("scheduler"),
+                "size": params.get("size") or f"{image.width}x{image.height}",
+                "model": recipe.get("model"),
+                "model_hash": recipe.get("model_hash"),
+                "recipe": recipe,
+            }
+    from sd_parsers import ParserManager
+
+    try:
+        info = ParserManager().parse(image)
+    except Exception:  # a malformed chunk in a stranger's file: as good as none
+        info = None
+    if info is None or not info.samplers:
+        return None
+    sampler = info.samplers[0]
+    model = sampler.model or next(iter(info.models), None)
+    return {
+        "source": info.generator.value,  # "AUTOMATIC1111", "ComfyUI", ...
+        "prompt": info.full_prompt or None,
+        "negative_prompt": info.full_negative_prompt or None,
+        "seed": sampler.parameters.get("seed"),
+        "steps": sampler.parameters.get("steps"),
+        "guidance_scale": sampler.parameters.get("cfg_scale"),
+        "sampler": sampler.name,
+        "size": info.metadata.get("Size") or f"{image.width}x{image.height}",
+        "model": getattr(model, "name", None),
+        "model_hash": getattr(model, "hash", None),
+        "recipe": None,
+    }
+
+
+def _text_chunks(image: Image.Image) -> dict[str, str]:
+    """A PNG's text chunks, those after the pixels too (reading them decodes the image: the caller
+    checked its size first)."""
+    try:
+        return dict(getattr(image, "text", {}) or {})
+    except (OSError, ValueError, SyntaxError):
+        return {}

@@ -65,7 +65,7 @@ def test_named_endpoints(served):
         "/gan_variations",
     }
     expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
-    expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale"}
+    expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale", "/png_info"}
     assert expected <= set(endpoints)
 
 
@@ -322,6 +322,41 @@ def test_until_stop_keeps_drawing_and_stop_keeps_the_finished_batches(served):
     assert len(kept) >= 3 and "stopped" in status and f"{len(kept)} images saved" in status
     assert [item["caption"] for item in kept] == [f"#{s}" for s in range(100, 100 + len(kept))]
     assert gallery.count() == before + len(kept)  # only finished images were saved
+
+
+def test_png_info_reads_our_pngs_and_a1111_pngs_and_sends_them_to_the_text_tab(served, tmp_path):
+    from PIL import PngImagePlugin
+
+    client, _, demo = served
+    send = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "send")
+    made, _ = client.predict("a fox", "blurry", 70, 2, 3, 5.0, "Euler a", "tiny-ldm", api_name="/text_to_image")
+    table, found = client.predict(handle_file(made[1]["image"]), api_name="/png_info")
+    assert found["source"] == "Atelier" and found["seed"] == 71 and found["recipe"]["params"]["index"] == 1
+    assert "| prompt | a fox |" in table and "| seed | 71 |" in table
+    settings = send(made[1]["image"])
+    assert settings == ["a fox", "blurry", 71, 3, 5.0, "Euler a", "tiny-ldm"]
+    (again,), _ = client.predict(*settings[:3], 1, *settings[3:], api_name="/text_to_image")
+    alone, in_batch = (np.asarray(Image.open(f), dtype=np.int16) for f in (again["image"], made[1]["image"]))
+    assert np.abs(alone - in_batch).max() <= 2  # the same image (batched matmuls round a little differently)
+
+    info = PngImagePlugin.PngInfo()  # what AUTOMATIC1111 writes
+    info.add_text(
+        "parameters",
+        "a cat in a hat | ok\nNegative prompt: lowres\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, "
+        "Seed: 1234, Size: 512x512, Model hash: abcdef1234, Model: v1-5-pruned",
+    )
+    a1111 = tmp_path / "a1111.png"
+    Image.new("RGB", (64, 64)).save(a1111, pnginfo=info)
+    table, found = client.predict(handle_file(str(a1111)), api_name="/png_info")
+    assert found["source"] == "AUTOMATIC1111" and found["model"] == "v1-5-pruned" and found["recipe"] is None
+    assert "| prompt | a cat in a hat \\| ok |" in table  # a | in a prompt stays in its cell
+    gr_skip = gr.skip()
+    assert send(str(a1111)) == ["a cat in a hat | ok", "lowres", 1234, 20, 7.0, "DPM-Solver++", gr_skip]  # no such model
+
+    bare = tmp_path / "bare.png"
+    Image.new("RGB", (64, 64)).save(bare)
+    with pytest.raises(Exception, match="carries no recipe"):
+        client.predict(handle_file(str(bare)), api_name="/png_info")
 
 
 def test_empty_prompt_is_allowed_and_guidance_nan_is_refused(served):

@@ -206,8 +206,9 @@ class Studio:
         preview: list[Image.Image] = []
         last_step = 0
         for number, run in enumerate(runs):
-            prefix = f"batch {number + 1} of {len(runs)} · seeds {run['seed']}–{run['seed'] + run['count'] - 1} · "
-            prefix = prefix if len(runs) > 1 else ""
+            prefix = ""  # the runs' seeds are checked by their tab (several) or by the engine (one)
+            if len(runs) > 1:
+                prefix = f"batch {number + 1} of {len(runs)} · seeds {run['seed']}–{run['seed'] + run['count'] - 1} · "
             if number:
                 try:
                     self.visitors.admit()  # every batch counts against the visitor's rate

@@ -23,6 +23,7 @@ from engines.limits import (
     check_seed,
     draw_defaults,
 )
+from ui.pnginfo import PngInfo
 from ui.studio import Operation, Studio, TabUI, hires_of, read_field
 from ui.widgets import hires_checkbox, model_picker, model_settings, pixel_gallery, seed_input, user_errors
 
@@ -149,6 +150,7 @@ class TextTab:
             scheduler=scheduler, model=model, hires=hires, sweep_count=sweep_count, batches=batches,
             until_stop=until_stop,
         )  # fmt: skip
+        PngInfo(self.studio).layout(tab.controls)  # below the history: read a PNG, send it here
         settings = ["prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model", "hires"]
         loop = ["batches", "until_stop"]
         tab.operations = {
