@@ -350,8 +350,8 @@ def test_png_info_reads_our_pngs_and_a1111_pngs_and_sends_them_to_the_text_tab(s
     table, found = client.predict(handle_file(str(a1111)), api_name="/png_info")
     assert found["source"] == "AUTOMATIC1111" and found["model"] == "v1-5-pruned" and found["recipe"] is None
     assert "| prompt | a cat in a hat \\| ok |" in table  # a | in a prompt stays in its cell
-    gr_skip = gr.skip()
-    assert send(str(a1111)) == ["a cat in a hat | ok", "lowres", 1234, 20, 7.0, "DPM-Solver++", gr_skip]  # no such model
+    no_such_model = gr.skip()
+    assert send(str(a1111)) == ["a cat in a hat | ok", "lowres", 1234, 20, 7.0, "DPM-Solver++", no_such_model]
 
     bare = tmp_path / "bare.png"
     Image.new("RGB", (64, 64)).save(bare)

@@ -213,7 +213,7 @@ class Studio:
                 try:
                     self.visitors.admit()  # every batch counts against the visitor's rate
                 except InputError as error:
-                    yield saved, f"{len_saved(saved)} saved; stopped before batch {number + 1}: {error}"
+                    yield saved, f"{how_many(saved)} saved; stopped before batch {number + 1}: {error}"
                     return
             drawn, preview = [], []
             steps = zerogpu.draw_steps(self.engines_key, task, run)
@@ -238,7 +238,7 @@ class Studio:
                     yield gr.skip(), f"{prefix}Hires ×4: enlarging…"
                 saved += self.save_all(self.hires(drawn, hires))
             if not drawn or (stop.is_set() and number < len(runs) - 1):
-                kept = f"{len_saved(saved)} saved" if saved else "nothing was saved"
+                kept = f"{how_many(saved)} saved" if saved else "nothing was saved"
                 if drawn:  # stopped between batches
                     yield saved, f"stopped after batch {number + 1} of {len(runs)}: {kept}"
                 else:
@@ -247,10 +247,11 @@ class Studio:
                         f"stopped at step {last_step}: {kept}",
                     )
                 return
-        yield saved, f"{len_saved(saved)} saved to the gallery"
+        yield saved, f"{how_many(saved)} saved to the gallery"
 
 
-def len_saved(saved: list) -> str:
+def how_many(saved: list) -> str:
+    """'1 image', '4 images'."""
     return f"{len(saved)} image{'s' * (len(saved) != 1)}"
 
 
@@ -312,7 +313,7 @@ def read_field(recipe: dict[str, Any], inputs: dict[str, str], where: Field) -> 
 def reuse_seeds(studio: Studio, tab: TabUI) -> None:
     """Wire each seed field's ♻ button: it puts back the seed of the visitor's newest image made with
     that field, as *reuse settings* would (a grid's first seed), so a -1 run can be kept."""
-    fields: dict[str, list[str]] = {}  # control name -> the operations whose seed it is
+    fields: dict[str, list[str]] = {}  # control name -> the operations that restore it
     for name, operation in tab.operations.items():
         for control in operation.inputs:
             if control in operation.restore:

@@ -52,7 +52,8 @@ class TextTab:
         `until_stop` keeps drawing batches until Stop (at most UNTIL_STOP_BATCHES)."""
         count = check_int("images", count, 1, MAX_DRAW)
         batches = check_int("batches", batches, 1, MAX_BATCHES)
-        if check_flag("until Stop", until_stop):
+        until_stop = check_flag("until Stop", until_stop)
+        if until_stop:
             batches = UNTIL_STOP_BATCHES
         seed = check_seed(seed, count * (1 if until_stop else batches))  # until Stop: as far as the seeds go
         run = dict(
