@@ -55,12 +55,13 @@ def build_app(
             "in the gallery below, with its full recipe. **Ctrl+Enter** (⌘+Enter) generates in the tab you are "
             "on; seed **-1** is a new random seed each run, and **♻** puts back the last one."
         )
-        with gr.Tabs() as top:
+        with gr.Tabs(overflow_behavior="wrap") as top:  # a phone shows every tab, no "…" menu
             tabs = []
             for module in TABS:
                 if module.available(studio) and only in (None, module.__name__):
                     with gr.Tab(module.TITLE, id=module.__name__.removeprefix("ui.")):
                         tabs.append(module.build(studio))
+                        tabs[-1].title = module.TITLE
         panel = GalleryPanel(studio, tabs)
         panel.layout(top)
         footer = gr.Markdown()

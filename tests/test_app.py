@@ -41,6 +41,12 @@ def restored(demo: gr.Blocks, image_id: str) -> dict:
     return {"tab": tab.id} | values
 
 
+def restored_alone(demo: gr.Blocks, image_id: str) -> dict:
+    """*Use this seed*, as the page applies it: the image by itself."""
+    _, values = demo.panel.settings(image_id, alone=True)
+    return {k: v.get("value", v.get("selected")) if isinstance(v, dict) else v for k, v in values.items()}
+
+
 @pytest.fixture(scope="module")
 def served(tiny_checkpoints, tmp_path_factory):
     engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
@@ -274,6 +280,29 @@ def test_text_to_image_saves_prompt_and_history_and_reuse_restores_it(served):
     names = ("prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model")
     again, _ = client.predict(*[settings[name] for name in names], api_name="/text_to_image")
     assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(i["image"]).tobytes() for i in images]
+
+
+def test_use_this_seed_makes_the_clicked_image_alone_with_the_same_pixels(served):
+    client, _, demo = served
+    grid = client.predict(50, 4, 0.8, "tiny-gan", api_name="/gan_sample")
+    items = [(item["image"], item["caption"]) for item in grid]  # as the page sends the grid back
+    entry = demo.studio.picked(items, 2)
+    assert entry is not None and entry.recipe["seed"] == 52
+    settings = restored_alone(demo, entry.id)
+    assert (settings["seed"], settings["count"]) == (52, 1)  # its own seed, one image: not its batch's 50, 4
+    (alone,) = client.predict(
+        settings["seed"], settings["count"], settings["psi"], settings["model"], api_name="/gan_sample"
+    )
+    assert Image.open(alone["image"]).tobytes() == Image.open(grid[2]["image"]).tobytes()
+
+    (text,), _ = client.predict("a fox", "", 80, 1, 2, 3.0, "model default", "tiny-ldm", api_name="/text_to_image")
+    assert restored_alone(demo, demo.studio.picked([text["image"]], 0).id)["count"] == 1
+    variations = client.predict(12, 0.8, 0.3, 3, 5, "tiny-gan", api_name="/gan_variations")
+    variation = demo.studio.picked([v["image"] for v in variations], 1)
+    assert not demo.panel.makes_alone(variation.recipe)  # one draw of noise for the batch: no image alone
+    with pytest.raises(gr.Error, match="cannot be made by itself"):
+        demo.panel.settings(variation.id, alone=True)
+    assert demo.studio.picked(items, 9) is None and demo.studio.picked([("/tmp/preview.png", "")], 0) is None
 
 
 def test_seed_sweep_goes_past_one_batch(served):

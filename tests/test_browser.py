@@ -151,6 +151,17 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     history_cell = page.locator("#text-history").get_by_text("a cat astronaut").filter(visible=True).first
     history_cell.wait_for(timeout=15_000)
 
+    page.locator("#text-images .thumbnails button").nth(1).click()  # the second image: seed 1
+    bar = page.locator(".selection-bar").filter(visible=True)  # under the grid
+    bar.get_by_text("#1").wait_for(timeout=15_000)
+    bar.get_by_role("button", name="🌱 Use this seed").click()  # that image alone
+    seed_field = page.get_by_label("Seed", exact=True).filter(visible=True).first
+    page.wait_for_function("el => el.value === '1'", arg=seed_field.element_handle())  # its own seed, not 0
+    assert page.get_by_label("number input for Images").input_value() == "1"
+    bar.get_by_role("button", name="→ VAE").click()  # to the VAE's reconstruction
+    page.locator("#vae-image img").first.wait_for(timeout=15_000)
+    page.get_by_role("tab", name="Text", exact=True).click()
+
     page.locator("#text-prompt textarea").fill("something else")
     history_cell.click()  # one click puts it back
     page.wait_for_function("document.querySelector('#text-prompt textarea').value === 'a cat astronaut'")
@@ -175,6 +186,27 @@ def test_draw_until_stop_and_stop_keeps_the_finished_images(browser, studio_url,
     captions = page.locator("#text-images .caption-label").all_inner_texts()
     assert len([c for c in captions if c.startswith("#")]) == saved  # the finished images stay on screen
     page.screenshot(path=str(tmp_path / "text-stopped.png"), full_page=True)
+    page.close()
+
+
+def test_on_a_phone_every_tab_is_reachable_and_grids_wrap_to_the_width(browser, studio_url):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(studio_url)
+    for name in ("Class-conditional", "VAE", "Text", "Upscale", "GAN"):  # every tab in view, no "…" menu
+        tab = page.get_by_role("tab", name=name, exact=True)
+        box = tab.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+        tab.click()
+    page.get_by_role("button", name="Generate", exact=True).click()
+    images = page.locator("#gan-grid img")
+    images.nth(15).wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    right_edges = [images.nth(i).bounding_box()["x"] + images.nth(i).bounding_box()["width"] for i in range(16)]
+    assert max(right_edges) <= 390  # all 16 in the page's width: no swiping inside the grid
+    images.nth(5).click()
+    bar = page.locator(".selection-bar").filter(visible=True)
+    bar.get_by_role("button", name="🌱 Use this seed").wait_for()
+    assert bar.bounding_box()["x"] + bar.bounding_box()["width"] <= 390
     page.close()
 
 

@@ -23,6 +23,7 @@ from ui.widgets import (
     model_settings,
     pixel_gallery,
     seed_input,
+    selection_bar,
     strip_outputs,
     user_errors,
 )
@@ -145,13 +146,14 @@ class ConditionalTab:
             )
         tab = TabUI("conditional", ("conditional", "dit"), refine=self.refine)
         tab.controls["hires"] = hires  # the DiT section's too
-        with gr.Tabs() as mode:
+        with gr.Tabs(overflow_behavior="wrap") as mode:
             with gr.Tab("Sample", id="sample"):
                 with gr.Row():
                     seed = seed_input()
                     count = gr.Slider(1, MAX_GRID, value=16, step=1, label="Grid size")
                 run = gr.Button("Generate", variant="primary")
                 grid = pixel_gallery("Images", elem_id="conditional-grid")
+                tab.bars.append(selection_bar(grid))
             with gr.Tab("One seed, every class", id="class_grid"):
                 with gr.Row():
                     grid_seed = seed_input()
@@ -161,6 +163,7 @@ class ConditionalTab:
                 class_grid = pixel_gallery(
                     "A row per class; each column one seed, the same in every row", 8, elem_id="conditional-classes"
                 )
+                tab.bars.append(selection_bar(class_grid))
             with gr.Tab("DiT · ImageNet classes", id="dit"):
                 DiTSection(self.studio).layout(tab)
             with gr.Tab("Morph", id="morph"):

@@ -7,7 +7,7 @@ import gradio as gr
 from engines.errors import InputError, ModelUnavailable
 from engines.limits import MAX_DIT_GUIDANCE, MAX_DRAW, MAX_STEPS
 from ui.studio import Operation, Studio, TabUI, hires_of
-from ui.widgets import model_picker, pixel_gallery, seed_input, user_errors
+from ui.widgets import model_picker, pixel_gallery, seed_input, selection_bar, user_errors
 
 
 class DiTSection:
@@ -63,6 +63,7 @@ class DiTSection:
             stop = gr.Button("Stop", variant="stop", scale=1)
         status = gr.Markdown()
         images = pixel_gallery("Images", 4, elem_id="dit-images")
+        tab.bars.append(selection_bar(images))
         tab.controls |= dict(
             dit_model=model, dit_label=label, dit_seed=seed, dit_count=count, dit_steps=steps, dit_guidance=guidance
         )

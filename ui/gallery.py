@@ -100,13 +100,45 @@ class GalleryPanel:
             recipe,
             download,
             *[gr.update(interactive=True)] * self.buttons,
+            gr.update(interactive=self.makes_alone(entry.recipe)),
             share,
             gr.update(interactive=mine),
         )
 
     def cleared(self):
         off = gr.update(interactive=False)
-        return None, "", gr.update(value=None, interactive=False), *[off] * self.buttons, off, off
+        return None, "", gr.update(value=None, interactive=False), *[off] * self.buttons, off, off, off
+
+    def maker(self, recipe: dict[str, Any]) -> TabUI | None:
+        """The tab that restores this recipe's image, if the page has it."""
+        tab = next((t for t in self.tabs if recipe.get("engine") in t.engines), None)
+        return tab if tab is not None and recipe.get("operation") in tab.operations else None
+
+    def makes_alone(self, recipe: dict[str, Any]) -> bool:
+        tab = self.maker(recipe)
+        return tab is not None and tab.makes_alone(recipe)
+
+    @user_errors
+    def pick(self, items: list | None, event: gr.SelectData):
+        """An image clicked in a tab's grid: the bar under the grid, with what can be done to it (a
+        preview, not saved yet, has none)."""
+        entry = self.studio.picked(items, event.index)
+        if entry is None:
+            return None, gr.update(visible=False), "", gr.update(value=None), gr.update()
+        download = gr.update(value=served(entry.path))
+        alone = gr.update(interactive=self.makes_alone(entry.recipe))
+        return entry.id, gr.update(visible=True), f"**{entry.caption}**", download, alone
+
+    def send(self, image_id: str | None, tab: TabUI, top: gr.Tabs) -> dict[Any, Any]:
+        """The image, as the input of the tab that takes one (its sub-tab and the tab selected)."""
+        entry = self.gallery.get(image_id, self.studio.owner()) if image_id else None
+        if entry is None:
+            raise gr.Error("select an image first")
+        name, mode = tab.image_input
+        values = {tab.controls[name]: served(entry.path), top: gr.update(selected=tab.id)}
+        if mode:
+            values[tab.controls["mode"]] = gr.update(selected=mode)
+        return values
 
     @user_errors
     def delete(self, image_id: str | None, page: float, view: str):
@@ -121,31 +153,34 @@ class GalleryPanel:
             gr.Info(f"{entry.id} is {'off' if entry.shared else 'on'} the shared wall")
         return (*self.page(page, view), *self.cleared())
 
-    def settings(self, image_id: str | None) -> tuple[TabUI, dict[str, Any]]:
+    def settings(self, image_id: str | None, alone: bool = False) -> tuple[TabUI, dict[str, Any]]:
         """The tab that made an image, and its controls' values (by name) that make it again.
 
-        Grids are restored whole (the batch seed and size), so the same grid comes back bit for bit."""
+        Grids are restored whole (the batch seed and size), so the same grid comes back bit for bit;
+        with `alone`, the image by itself (its own seed, one image)."""
         entry = self.gallery.get(image_id, self.studio.owner()) if image_id else None
         if entry is None:
             raise gr.Error("select an image in the gallery first")
         recipe = entry.recipe
-        tab = next((t for t in self.tabs if recipe.get("engine") in t.engines), None)
-        if tab is None or recipe.get("operation") not in tab.operations:
+        tab = self.maker(recipe)
+        if tab is None:
             raise gr.Error(f"{entry.id} was made by {recipe.get('engine')}, which this page has no tab for")
+        if alone and not tab.makes_alone(recipe):
+            raise gr.Error(f"{entry.id} cannot be made by itself (it is one of a batch drawn together)")
         # the images it was made from (kept by the gallery) come back only to their owner: a shared
         # image shares its recipe, not the photo its owner uploaded
         mine = self.gallery.mine(entry, self.studio.owner())
         stored = {name: self.gallery.input_path(sha) for name, sha in recipe.get("inputs", {}).items() if mine}
         inputs = {name: served(path) for name, path in stored.items() if path}
         try:
-            return tab, tab.restore(recipe, inputs)
+            return tab, tab.restore(recipe, inputs, alone)
         except (KeyError, TypeError) as error:
             raise gr.Error(f"the recipe of {entry.id} lacks what its settings need ({error})") from None
 
-    def reuse(self, image_id: str | None, top: gr.Tabs) -> dict[Any, Any]:
+    def reuse(self, image_id: str | None, top: gr.Tabs, alone: bool = False) -> dict[Any, Any]:
         """Every control of the tab that made the image, set as it was; that tab and sub-tab selected."""
-        tab, values = self.settings(image_id)
-        gr.Info(f"settings of {image_id} restored")
+        tab, values = self.settings(image_id, alone)
+        gr.Info(f"settings of {image_id} restored" + (", for it alone" if alone else ""))
         return {top: gr.update(selected=tab.id)} | {tab.controls[name]: value for name, value in values.items()}
 
     def identify(self, key: str | None, profile: gr.OAuthProfile | None, request: gr.Request):
@@ -203,14 +238,18 @@ class GalleryPanel:
                 with gr.Column(scale=0, min_width=200):
                     download = gr.DownloadButton("⬇ Download PNG (with recipe)", interactive=False)
                     reuse = gr.Button("↺ Reuse settings", interactive=False)
+                    alone = gr.Button("🌱 Use this seed", interactive=False)
                     actions = [
                         (gr.Button(t.gallery_action[0], interactive=False), t) for t in self.tabs if t.gallery_action
                     ]
+                    sends = [(gr.Button(f"→ {t.title}", interactive=False), t) for t in self.tabs if t.image_input]
                     share = gr.Button("🌐 Share", interactive=False, visible=private)
                     delete = gr.Button("🗑 Delete", variant="stop", interactive=False)
-        self.buttons = 1 + len(actions)  # reuse and the tabs' actions: enabled while an image is selected
+        # reuse, the tabs' actions and sends: enabled while an image is selected
+        self.buttons = 1 + len(actions) + len(sends)
         panel = [view, ids, page, caption]
-        selection = [selected, recipe, download, reuse, *(button for button, _ in actions), share, delete]
+        buttons = [reuse, *(button for button, _ in actions), *(button for button, _ in sends)]
+        selection = [selected, recipe, download, *buttons, alone, share, delete]
         for tab in self.tabs:
             for event in tab.saves:
                 event.success(self.page, [page, whose], panel, api_visibility="private")
@@ -226,19 +265,42 @@ class GalleryPanel:
         view.select(self.select, ids, selection, api_visibility="private")
         delete.click(self.delete, [selected, page, whose], panel + selection, api_visibility="private")
         share.click(self.toggle_share, [selected, page, whose], panel + selection, api_visibility="private")
-        for button, tab in actions:
-            _, act, inputs, outputs = tab.gallery_action
-            shown = lambda image_id, *values, act=act, tab=tab: (*act(image_id, *values), gr.update(selected=tab.id))  # noqa: E731
-            acted = button.click(
-                user_errors(shown),
-                [selected, *inputs],
-                [*outputs, top],
-                api_visibility="private",
-            )
-            acted.success(self.page, [page, whose], panel, api_visibility="private")
         every_control = [top, *(c for tab in self.tabs for c in tab.controls.values())]
-        reuse.click(
-            user_errors(lambda image_id: self.reuse(image_id, top)), selected, every_control, api_visibility="private"
-        )
+
+        def wire(selected: gr.State, reuse: gr.Button, alone: gr.Button, actions: list, sends: list) -> None:
+            """The buttons that act on the selected image, in this panel or under a tab's grid."""
+            for button, tab in actions:
+                _, act, inputs, outputs = tab.gallery_action
+
+                def shown(image_id, *values, act=act, tab=tab):  # the result, in its tab
+                    return (*act(image_id, *values), gr.update(selected=tab.id))
+
+                acted = button.click(user_errors(shown), [selected, *inputs], [*outputs, top], api_visibility="private")
+                acted.success(self.page, [page, whose], panel, api_visibility="private")
+            for button, tab in sends:
+                name, mode = tab.image_input
+                targets = [tab.controls[name], top] + ([tab.controls["mode"]] if mode else [])
+                sent = user_errors(lambda image_id, tab=tab: self.send(image_id, tab, top))
+                button.click(sent, selected, targets, api_visibility="private")
+            for button, whole in ((reuse, True), (alone, False)):
+                restored = user_errors(lambda image_id, whole=whole: self.reuse(image_id, top, alone=not whole))
+                button.click(restored, selected, every_control, api_visibility="private")
+
+        wire(selected, reuse, alone, actions, sends)
+        for tab in self.tabs:  # the bar under each result grid
+            for bar in tab.bars:
+                bar_actions = [(bar.act, t) for _, t in actions[:1]]  # a bar has one slot of each
+                bar_sends = [(bar.send, t) for _, t in sends[:1]]
+                for button, t in bar_actions:
+                    button.value, button.visible = t.gallery_action[0], True
+                for button, t in bar_sends:
+                    button.value, button.visible = f"→ {t.title}", True
+                bar.grid.select(
+                    self.pick,
+                    bar.grid,
+                    [bar.selected, bar.row, bar.caption, bar.download, bar.alone],
+                    api_visibility="private",
+                )
+                wire(bar.selected, bar.batch, bar.alone, bar_actions, bar_sends)
         # page load: who is visiting first, then their gallery (app.py runs the tabs' loads after these)
         self.on_load = [(self.identify, key, key), (self.page, [page, whose], panel)]

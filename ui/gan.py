@@ -9,7 +9,15 @@ import gradio as gr
 
 from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED, RANDOM_SEED
 from ui.studio import Operation, Studio, TabUI, hires_of
-from ui.widgets import hires_checkbox, model_picker, pixel_gallery, seed_input, strip_outputs, user_errors
+from ui.widgets import (
+    hires_checkbox,
+    model_picker,
+    pixel_gallery,
+    seed_input,
+    selection_bar,
+    strip_outputs,
+    user_errors,
+)
 
 TITLE = "GAN"
 
@@ -67,13 +75,14 @@ class GANTab:
             model = model_picker(self.studio.engines, "gan")
             psi = gr.Slider(0, MAX_PSI, value=0.8, step=0.05, label="Truncation ψ")
             hires = hires_checkbox(self.studio.engines)
-        with gr.Tabs() as mode:
+        with gr.Tabs(overflow_behavior="wrap") as mode:
             with gr.Tab("Sample", id="sample"):
                 with gr.Row():
                     seed = seed_input()
                     count = gr.Slider(1, MAX_GRID, value=16, step=1, label="Grid size")
                 run = gr.Button("Generate", variant="primary")
                 grid = pixel_gallery("Click an image to explore around it", allow_preview=False, elem_id="gan-grid")
+                bars = [selection_bar(grid)]
                 with gr.Group():
                     gr.Markdown("**Explore** variations around one image: its latent plus a little seeded noise.")
                     with gr.Row():
@@ -87,6 +96,7 @@ class GANTab:
                         )
                     explore = gr.Button("Explore", variant="secondary")
                     explored = pixel_gallery("Variations", elem_id="gan-variations")
+                    bars.append(selection_bar(explored))
             with gr.Tab("Interpolate", id="interpolate"):
                 with gr.Row():
                     seed_a = seed_input("Seed A", 0)
@@ -94,7 +104,7 @@ class GANTab:
                     frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
                 walk = gr.Button("Interpolate", variant="primary")
                 strip, gif = strip_outputs()
-        tab = TabUI("gan", ("gan",))
+        tab = TabUI("gan", ("gan",), bars=bars)
         tab.controls = dict(
             model=model, mode=mode, psi=psi, hires=hires, seed=seed, count=count, selected=selected, strength=strength,
             variations=variations, variation_seed=variation_seed, seed_a=seed_a, seed_b=seed_b, frames=frames,

@@ -361,6 +361,7 @@ class TabUI:
 
     id: str  # the gr.Tab's id: its module's name (app.py)
     engines: tuple[str, ...]  # the recipes' `engine` values this tab restores
+    title: str = ""  # the tab's label (app.py sets it from the module's TITLE)
     controls: dict[str, Any] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
     saves: list[Any] = field(default_factory=list)
@@ -370,14 +371,30 @@ class TabUI:
     gallery_action: tuple[str, Callable, list[Any], list[Any]] | None = None
     # the tab's own additions to a restore (e.g. the classes of a restored model): (recipe, values) -> values
     refine: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    # where another tab's image can be sent to: (the image control's name, its sub-tab or None)
+    image_input: tuple[str, str | None] | None = None
+    bars: list[Any] = field(default_factory=list)  # ui.widgets.SelectionBar under each result grid
 
     def inputs(self, operation: str) -> list[Any]:
         return [self.controls[name] for name in self.operations[operation].inputs]
 
-    def restore(self, recipe: dict[str, Any], inputs: dict[str, str]) -> dict[str, Any]:
-        """Control name -> value that makes this recipe's image again ("mode" selects the sub-tab)."""
+    def restore(self, recipe: dict[str, Any], inputs: dict[str, str], alone: bool = False) -> dict[str, Any]:
+        """Control name -> value that makes this recipe's image again ("mode" selects the sub-tab): its
+        whole batch, or with `alone` the image by itself (its own seed, one image; see `makes_alone`)."""
         operation = self.operations[recipe.get("operation")]
         values = {name: read_field(recipe, inputs, where) for name, where in operation.restore.items()}
+        if alone:
+            for name, where in operation.restore.items():
+                if where == "params.batch_seed":
+                    values[name] = recipe["seed"]
+                elif where == "params.count":
+                    values[name] = 1
         if operation.mode:
             values["mode"] = gr.update(selected=operation.mode)
         return self.refine(recipe, values) if self.refine else values
+
+    def makes_alone(self, recipe: dict[str, Any]) -> bool:
+        """Whether the recipe's image can be made by itself: image i of its batch came from seed + i.
+        (A GAN variation cannot: the variations of a batch are one draw of noise.)"""
+        operation = self.operations.get(recipe.get("operation"))
+        return operation is not None and "params.batch_seed" in operation.restore.values()

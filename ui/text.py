@@ -25,7 +25,15 @@ from engines.limits import (
 )
 from ui.pnginfo import PngInfo
 from ui.studio import Operation, Studio, TabUI, hires_of, read_field
-from ui.widgets import hires_checkbox, model_picker, model_settings, pixel_gallery, seed_input, user_errors
+from ui.widgets import (
+    hires_checkbox,
+    model_picker,
+    model_settings,
+    pixel_gallery,
+    seed_input,
+    selection_bar,
+    user_errors,
+)
 
 TITLE = "Text"
 HISTORY_ROWS = 10
@@ -134,6 +142,7 @@ class TextTab:
             stop = gr.Button("Stop", variant="stop", scale=1)
         status = gr.Markdown(elem_id="text-status")
         images = pixel_gallery("Images (previews while it denoises)", elem_id="text-images")
+        bar = selection_bar(images)
         with gr.Accordion("Seed sweep: one prompt, many seeds side by side", open=False), gr.Row():
             sweep_count = gr.Slider(2, MAX_SWEEP, value=8, step=1, label="Seeds")
             sweep = gr.Button("Sweep seeds", variant="secondary")
@@ -145,7 +154,7 @@ class TextTab:
                 wrap=True,
                 elem_id="text-history",
             )
-        tab = TabUI("text", ("text",))
+        tab = TabUI("text", ("text",), bars=[bar])
         tab.controls = dict(
             prompt=prompt, negative=negative, seed=seed, count=count, steps=steps, guidance=guidance,
             scheduler=scheduler, model=model, hires=hires, sweep_count=sweep_count, batches=batches,

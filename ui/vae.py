@@ -18,6 +18,7 @@ from ui.widgets import (
     model_picker,
     pixel_gallery,
     seed_input,
+    selection_bar,
     strip_outputs,
     user_errors,
 )
@@ -79,7 +80,7 @@ class VAETab:
             policy = gr.Markdown()
             # a reconstruction stays at the model's size: it measures the model against its input
             hires = hires_checkbox(self.studio.engines)
-        with gr.Tabs() as mode:
+        with gr.Tabs(overflow_behavior="wrap") as mode:
             with gr.Tab("Reconstruct", id="reconstruct"), gr.Row():
                 with gr.Column(scale=1):
                     image = UploadedImage(
@@ -123,7 +124,8 @@ class VAETab:
                     count = gr.Slider(1, MAX_SAMPLES, value=8, step=1, label="Images")
                 sample = gr.Button("Sample from the prior", variant="primary")
                 samples = pixel_gallery("Samples")
-        tab = TabUI("vae", ("vae",))
+                bar = selection_bar(samples)
+        tab = TabUI("vae", ("vae",), image_input=("image", "reconstruct"), bars=[bar])
         tab.controls = dict(
             model=model, mode=mode, hires=hires, image=image, image_a=image_a, image_b=image_b, frames=frames,
             seed=seed, count=count,

@@ -9,6 +9,7 @@ import functools
 import inspect
 import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -38,6 +39,15 @@ CSS = """
 .pixelated:has(.preview) .grid-wrap { display: none; }
 .pixelated .preview .media-button { height: min(55vh, 440px) !important; flex: none; }
 .pixelated .preview .media-button img { height: 100% !important; width: 100%; }
+/* the bar under a grid (ui/widgets.selection_bar): its caption on a line of its own on a phone */
+.selection-bar { flex-wrap: wrap; gap: 6px; }
+.selection-bar .selection-caption { flex: 1 1 220px; min-width: min(100%, 220px) !important; }
+/* a phone: grids wrap to the width (no swiping inside a grid) */
+@media (max-width: 640px) {
+  .pixelated .grid-container {
+    grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; grid-template-rows: none !important;
+  }
+}
 /* the class grid's captions are class names ("Smileys & Emotion"): room for them at 8 columns */
 #conditional-classes .caption-label {
   max-width: calc(100% - 2 * var(--block-label-margin)); font-size: 12px; padding: 1px 5px;
@@ -228,6 +238,7 @@ def pixel_gallery(label: str, columns: int = 8, **kwargs) -> gr.Gallery:
         elem_classes="pixelated",
         format="png",
         object_fit="contain",
+        interactive=False,  # an output: as an event's input too (a click's image), it still takes no upload
         **kwargs,
     )
 
@@ -243,3 +254,30 @@ def strip_outputs() -> tuple[gr.Image, gr.Image]:
             gr.Markdown("**Animation**")
             gif = gr.Image(show_label=False, interactive=False, type="filepath", height=320)
     return strip, gif
+
+
+@dataclass
+class SelectionBar:
+    """Under a tab's result grid: what to do with the image clicked in it (ui/gallery.py wires it)."""
+
+    grid: gr.Gallery
+    selected: gr.State  # the clicked image's gallery id
+    row: gr.Row
+    caption: gr.Markdown
+    alone: gr.Button  # its settings back, for this image alone: its own seed, one image
+    batch: gr.Button  # its settings back, for its whole batch
+    act: gr.Button  # the gallery action of another tab (⤢ Upscale ×4)
+    send: gr.Button  # to the tab that takes an image (the VAE's reconstruction)
+    download: gr.DownloadButton
+
+
+def selection_bar(grid: gr.Gallery) -> SelectionBar:
+    selected = gr.State(None)
+    with gr.Row(visible=False, elem_classes="selection-bar") as row:
+        caption = gr.Markdown(container=False, elem_classes="selection-caption")
+        alone = gr.Button("🌱 Use this seed", size="sm", scale=0, min_width=140)
+        batch = gr.Button("↺ Its whole batch", size="sm", scale=0, min_width=140)
+        act = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
+        send = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
+        download = gr.DownloadButton("⬇ PNG", size="sm", scale=0, min_width=100)
+    return SelectionBar(grid, selected, row, caption, alone, batch, act, send, download)
