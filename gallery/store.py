@@ -3,7 +3,8 @@
 Layout under the root (ATELIER_GALLERY_DIR, default ./gallery_data):
     images/<id>.png     the image at native size, recipe in its metadata
     inputs/<sha>.png    images a recipe was made from (for "reuse settings"), shared by content
-    index.sqlite        id, created, engine, model, seed, recipe JSON, owner, shared, bytes, batch
+    index.sqlite        id, created, engine, model, seed, recipe JSON, owner, shared, bytes, batch,
+                        favourite, search (the words a search matches)
 
 Who sees what: a private gallery (a public Space) scopes every call to an owner, an opaque string
 the caller gives (ui/visitors.py makes it): an owner lists, gets, shares and deletes only its own
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path(os.environ.get("ATELIER_GALLERY_DIR", ROOT / "gallery_data"))
 
 
+ENTRY_COLUMNS = "id, created, recipe, owner, shared, favourite"
 # what a cap weighs, a row an image: id, bytes, kept (shared, or in the batch just saved: ? = its ids), batch
 CAP_ROWS = "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)), COALESCE(batch, id) FROM images"
 
@@ -57,6 +59,38 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Query:
+    """Which images a listing shows: those whose prompt, class, model or tool hold every word
+    ("#42": seed 42 exactly), made by one of `engines` (empty: any), favourites only or all."""
+
+    words: str = ""
+    engines: tuple[str, ...] = ()
+    favourites: bool = False
+
+    def sql(self) -> tuple[str, tuple]:
+        conditions, args = [], []
+        for word in self.words.lower().split()[:12]:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append("search LIKE ? ESCAPE '\\'")
+            args.append(f"% {escaped} %" if word.startswith("#") else f"%{escaped}%")
+        if self.engines:
+            conditions.append(f"engine IN ({', '.join('?' * len(self.engines))})")
+            args += self.engines
+        if self.favourites:
+            conditions.append("favourite = 1")
+        return " AND ".join(conditions) or "1", tuple(args)
+
+
+def search_text(recipe: dict[str, Any]) -> str:
+    """What a search matches, lowercased and space-delimited: prompt, class, model, engine and
+    operation, and the seed as "#42"."""
+    words = [recipe.get(key) for key in ("prompt", "label", "model", "engine", "operation")]
+    if recipe.get("seed") is not None:
+        words.append(f"#{recipe['seed']}")
+    return " " + " ".join(str(w).lower() for w in words if w) + " "
+
+
+@dataclass(frozen=True)
 class Entry:
     id: str
     path: Path
@@ -64,6 +98,7 @@ class Entry:
     recipe: dict[str, Any]
     owner: str | None = None
     shared: bool = False
+    favourite: bool = False
 
     @property
     def caption(self) -> str:
@@ -115,12 +150,23 @@ class Gallery:
             "model TEXT, seed INTEGER, recipe TEXT NOT NULL)"
         )
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
-        added = (("owner", "TEXT"), ("shared", "INTEGER NOT NULL DEFAULT 0"), ("bytes", "INTEGER"), ("batch", "TEXT"))
+        added = (
+            ("owner", "TEXT"),
+            ("shared", "INTEGER NOT NULL DEFAULT 0"),
+            ("bytes", "INTEGER"),
+            ("batch", "TEXT"),
+            ("favourite", "INTEGER NOT NULL DEFAULT 0"),
+            ("search", "TEXT"),
+        )
         for name, kind in added:
             if name not in columns:  # galleries made before owners, sharing and caps
                 self._db.execute(f"ALTER TABLE images ADD COLUMN {name} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS images_created ON images (created DESC)")
         self._db.execute("CREATE INDEX IF NOT EXISTS images_owner ON images (owner, created DESC)")
+        unsearched = self._db.execute("SELECT id, recipe FROM images WHERE search IS NULL").fetchall()
+        if unsearched:  # a gallery made before search
+            rows = [(search_text(json.loads(recipe)), image_id) for image_id, recipe in unsearched]
+            self._db.executemany("UPDATE images SET search = ? WHERE id = ?", rows)
         self.recover()
 
     def recover(self) -> dict[str, int]:
@@ -179,11 +225,12 @@ class Gallery:
             entries.append(Entry(image_id, path, created + i * 1e-6, recipe, owner))  # newest first: the last first
         batch = entries[0].id if len(entries) > 1 else None  # a grid: it expires whole
         rows = [(e.id, e.created, e.recipe.get("engine"), e.recipe.get("model"), e.recipe.get("seed"),
-                 json.dumps(e.recipe), owner, e.path.stat().st_size, batch) for e in entries]  # fmt: skip
+                 json.dumps(e.recipe), owner, e.path.stat().st_size, batch, search_text(e.recipe))
+                for e in entries]  # fmt: skip
         with self._lock, self._transaction():
             self._db.executemany(
-                "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch, search) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         expired, caps = self._expire(owner, keep={e.id for e in entries})
@@ -236,42 +283,55 @@ class Gallery:
         return path if path.exists() else None
 
     def _entry(self, row: tuple) -> Entry:
-        image_id, created, recipe, owner, shared = row
-        return Entry(image_id, self.images_dir / f"{image_id}.png", created, json.loads(recipe), owner, bool(shared))
+        image_id, created, recipe, owner, shared, favourite = row
+        path = self.images_dir / f"{image_id}.png"
+        return Entry(image_id, path, created, json.loads(recipe), owner, bool(shared), bool(favourite))
 
-    def _scope(self, owner: str | None, wall: bool = False) -> tuple[str, tuple]:
+    def _scope(self, owner: str | None, wall: bool = False, query: Query | None = None) -> tuple[str, tuple]:
         """The SQL condition for what a caller sees: the wall (shared images), or its own gallery
-        (everything, in a local gallery). In a private gallery a None owner matches nothing."""
+        (everything, in a local gallery), narrowed by `query`. In a private gallery a None owner
+        matches nothing."""
         if wall:
-            return "shared = 1", ()
-        return ("owner = ?", (owner,)) if self.private else ("1", ())
+            where, args = "shared = 1", ()
+        else:
+            where, args = ("owner = ?", (owner,)) if self.private else ("1", ())
+        if query is not None:
+            narrowed, more = query.sql()
+            where, args = f"{where} AND {narrowed}", (*args, *more)
+        return where, args
 
-    def list(self, page: int = 1, per_page: int = 24, owner: str | None = None, wall: bool = False) -> list[Entry]:
+    def list(
+        self,
+        page: int = 1,
+        per_page: int = 24,
+        owner: str | None = None,
+        wall: bool = False,
+        query: Query | None = None,
+    ) -> list[Entry]:
         """Newest first; pages start at 1. `wall`: the images their owners shared."""
         page, per_page = max(1, int(page)), max(1, min(200, int(per_page)))
-        where, args = self._scope(owner, wall)
+        where, args = self._scope(owner, wall, query)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, created, recipe, owner, shared FROM images WHERE {where} "
-                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                f"SELECT {ENTRY_COLUMNS} FROM images WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
                 (*args, per_page, (page - 1) * per_page),
             ).fetchall()
         return [self._entry(r) for r in rows]
 
-    def count(self, owner: str | None = None, wall: bool = False) -> int:
-        where, args = self._scope(owner, wall)
+    def count(self, owner: str | None = None, wall: bool = False, query: Query | None = None) -> int:
+        where, args = self._scope(owner, wall, query)
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM images WHERE {where}", args).fetchone()[0]
 
-    def pages(self, per_page: int = 24, owner: str | None = None, wall: bool = False) -> int:
-        return max(1, -(-self.count(owner, wall) // per_page))
+    def pages(
+        self, per_page: int = 24, owner: str | None = None, wall: bool = False, query: Query | None = None
+    ) -> int:
+        return max(1, -(-self.count(owner, wall, query) // per_page))
 
     def get(self, image_id: str, owner: str | None = None) -> Entry | None:
         """The image if the owner may see it: its own, or a shared one (any, in a local gallery)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, created, recipe, owner, shared FROM images WHERE id = ?", (str(image_id),)
-            ).fetchone()
+            row = self._db.execute(f"SELECT {ENTRY_COLUMNS} FROM images WHERE id = ?", (str(image_id),)).fetchone()
         entry = self._entry(row) if row else None
         if entry and self.private and entry.owner != owner and not entry.shared:
             return None
@@ -287,6 +347,14 @@ class Gallery:
             return False
         with self._lock:
             self._db.execute("UPDATE images SET shared = ? WHERE id = ?", (int(shared), str(image_id)))
+        return True
+
+    def favour(self, image_id: str, owner: str | None, favourite: bool = True) -> bool:
+        """Star one of the owner's images (or unstar it); False if it is not theirs."""
+        if not self.mine(self.get(image_id, owner), owner):
+            return False
+        with self._lock:
+            self._db.execute("UPDATE images SET favourite = ? WHERE id = ?", (int(favourite), str(image_id)))
         return True
 
     def delete(self, image_id: str, owner: str | None = None) -> bool:

@@ -305,6 +305,24 @@ def test_use_this_seed_makes_the_clicked_image_alone_with_the_same_pixels(served
     assert demo.studio.picked(items, 9) is None and demo.studio.picked([("/tmp/preview.png", "")], 0) is None
 
 
+def test_gallery_search_by_words_and_seed_filter_by_tab_and_favourites(served):
+    client, gallery, demo = served
+    client.predict("a zebracorn", "", 9001, 2, 2, 3.0, "model default", "tiny-ldm", api_name="/text_to_image")
+    client.predict(9001, 2, 0.8, "tiny-gan", api_name="/gan_sample")
+    found = client.predict(1, False, "ZEBRACORN", api_name="/gallery_list")
+    assert found["total"] == 2 and {i["recipe"]["prompt"] for i in found["items"]} == {"a zebracorn"}
+    by_seed = client.predict(1, False, "#9001", api_name="/gallery_list")  # the seed exactly, in any tab
+    assert sorted(i["recipe"]["engine"] for i in by_seed["items"]) == ["gan", "text"]
+    assert client.predict(1, False, "zebracorn 100%", api_name="/gallery_list")["total"] == 0  # % is a character
+
+    items, ids, _, caption = demo.panel.page(1, "Mine", "#9002", "gan", False)  # the GAN tab's only
+    assert [gallery.get(i).recipe["engine"] for i in ids] == ["gan"] and "1 image found" in caption
+    demo.panel.toggle_favourite(ids[0], 1, "Mine", "", "any tab", False)
+    _, starred, _, _ = demo.panel.page(1, "Mine", "", "any tab", True)
+    assert starred == ids and items[0][1].startswith("#9002")
+    assert gallery.get(ids[0]).favourite and "★" in demo.panel.page(1, "Mine")[0][0][1]
+
+
 def test_seed_sweep_goes_past_one_batch(served):
     client, _, _ = served
     images, status = client.predict("rocket", "", 5, 10, 2, 0.0, "Euler", "tiny-ldm", api_name="/text_seed_sweep")

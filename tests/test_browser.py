@@ -210,6 +210,29 @@ def test_on_a_phone_every_tab_is_reachable_and_grids_wrap_to_the_width(browser, 
     page.close()
 
 
+def test_search_the_gallery_and_keep_favourites(browser, studio_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(studio_url)
+    page.get_by_label("Seed", exact=True).first.fill("40")
+    page.get_by_label("number input for Grid size").fill("4")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    view = page.locator("#gallery-view img")
+    view.nth(3).wait_for(timeout=60_000)
+    page.locator("#gallery-search textarea, #gallery-search input").first.fill("#41")
+    page.keyboard.press("Enter")
+    page.get_by_text("1 image found").wait_for(timeout=15_000)
+    assert view.count() == 1
+    view.first.click()
+    page.get_by_role("button", name="★ Favourite").click()
+    page.locator("#gallery-search textarea, #gallery-search input").first.fill("")
+    page.keyboard.press("Enter")
+    page.get_by_text("4 images").first.wait_for(timeout=15_000)
+    page.get_by_label("★ favourites only").check()
+    page.get_by_text("1 image found").wait_for(timeout=15_000)
+    assert view.count() == 1 and page.locator("#gallery-view .caption-label").first.inner_text().startswith("★ #41")
+    page.close()
+
+
 def test_pick_a_category_generate_and_see_every_class(browser, studio_url, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     page.goto(studio_url)

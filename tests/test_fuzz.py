@@ -40,7 +40,7 @@ VALID = {
     "/text_stop": [],
     "/upscale": [FILE, None, "tiny-upscale", "", 0],
     "/png_info": [FILE],
-    "/gallery_list": [1, False],
+    "/gallery_list": [1, False, ""],
     "/gallery_share": ["no-such-id", True],
     "/gallery_delete": ["no-such-id"],
 }

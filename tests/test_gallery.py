@@ -172,3 +172,21 @@ def test_a_grid_is_listed_in_order(gallery):
     entries = gallery.add_all([(Image.new("RGB", (8, 8)), {"engine": "gan", "seed": s}) for s in range(4)]).entries
     assert [e.recipe["seed"] for e in gallery.list()] == [3, 2, 1, 0]  # newest first: the grid's last image first
     assert [e.id for e in entries] == [e.id for e in reversed(gallery.list())]
+
+
+def test_search_words_seeds_tabs_and_favourites_also_in_an_older_gallery(tmp_path):
+    from gallery import Query
+
+    gallery = Gallery(tmp_path / "g")
+    apple = gallery.add(Image.new("RGB", (8, 8)), {**RECIPE, "prompt": "a Red apple", "seed": 42})
+    gallery.add(Image.new("RGB", (8, 8)), {"engine": "gan", "operation": "sample", "seed": 420, "model": "emoji-gan"})
+    gallery._db.execute("UPDATE images SET search = NULL")  # as a gallery made before search has it
+    gallery.close()
+    gallery = Gallery(tmp_path / "g")
+    ids = lambda query: [e.id for e in gallery.list(query=query)]  # noqa: E731
+    assert ids(Query("red APPLE")) == [apple.id] and ids(Query("#42")) == [apple.id]
+    assert len(ids(Query("42"))) == 2 and ids(Query("50%_")) == []  # a word matches inside; % and _ are literal
+    assert [e.recipe["engine"] for e in gallery.list(query=Query(engines=("gan",)))] == ["gan"]
+    assert gallery.favour(apple.id, None) and ids(Query(favourites=True)) == [apple.id]
+    assert gallery.count(query=Query("emoji")) == 2
+    gallery.close()

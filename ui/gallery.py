@@ -13,12 +13,15 @@ import gradio as gr
 
 from engines.errors import InputError
 from engines.limits import check_flag, check_int
+from gallery import Query
 from ui.studio import Studio, TabUI, served
 from ui.visitors import on_space
 from ui.widgets import user_errors
 
 PAGE_SIZE = 24
 MINE, WALL = "Mine", "Shared wall"
+ANY_TAB = "any tab"
+MAX_SEARCH_CHARS = 200
 
 
 class GalleryPanel:
@@ -27,17 +30,20 @@ class GalleryPanel:
         self.gallery = studio.gallery
 
     @user_errors
-    def listing(self, page: float = 1, wall: bool = False) -> dict[str, Any]:
-        """Your gallery (or the shared wall), newest first: {page, pages, total, items: [{id, url, shared,
-        recipe}]}; url fetches the PNG, recipe inside."""
+    def listing(self, page: float = 1, wall: bool = False, query: str = "") -> dict[str, Any]:
+        """Your gallery (or the shared wall), newest first, or only the images whose prompt, class, model
+        or tool hold every word of `query` ("#42": seed 42): {page, pages, total, items: [{id, url,
+        shared, recipe}]}; url fetches the PNG, recipe inside."""
         page = check_int("page", page, 1, 10**9)
         wall = check_flag("wall", wall)
-        owner = self.studio.owner()
-        entries = self.gallery.list(page, PAGE_SIZE, owner, wall)
+        if not isinstance(query, str):
+            raise InputError("query must be text: words to search for (#42 for seed 42)")
+        owner, query = self.studio.owner(), self.query(query)
+        entries = self.gallery.list(page, PAGE_SIZE, owner, wall, query)
         return {
             "page": page,
-            "pages": self.gallery.pages(PAGE_SIZE, owner, wall),
-            "total": self.gallery.count(owner, wall),
+            "pages": self.gallery.pages(PAGE_SIZE, owner, wall, query),
+            "total": self.gallery.count(owner, wall, query),
             "items": [
                 {"id": e.id, "url": f"/gradio_api/file={served(e.path)}", "shared": e.shared, "recipe": e.recipe}
                 for e in entries
@@ -59,16 +65,24 @@ class GalleryPanel:
             raise InputError(f"you have no image {str(image_id)[:80]!r} in your gallery")
         return f"{image_id} deleted"
 
+    def query(self, words: str | None = "", made_in: str | None = ANY_TAB, favourites: bool = False) -> Query:
+        """What the panel's search row asks for: words, the tab the images were made in, favourites."""
+        tab = next((t for t in self.tabs if t.id == made_in), None)
+        return Query((words or "")[:MAX_SEARCH_CHARS], tab.engines if tab else (), bool(favourites))
+
     @user_errors
-    def page(self, page: float, view: str = MINE):
+    def page(self, page: float, view: str = MINE, words: str = "", made_in: str = ANY_TAB, favourites: bool = False):
         """The panel: images of one page, ids in the same order, and the page caption."""
-        owner, wall = self.studio.owner(), view == WALL
-        pages = self.gallery.pages(PAGE_SIZE, owner, wall)
+        owner, wall, query = self.studio.owner(), view == WALL, self.query(words, made_in, favourites)
+        pages = self.gallery.pages(PAGE_SIZE, owner, wall, query)
         page = min(max(1, int(page or 1)), pages)
-        entries = self.gallery.list(page, PAGE_SIZE, owner, wall)
-        items = [(served(e.path), ("🌐 " if e.shared and not wall else "") + e.caption) for e in entries]
-        total = self.gallery.count(owner, wall)
-        return items, [e.id for e in entries], page, f"page {page} of {pages} · {total} images{self.note(wall)}"
+        entries = self.gallery.list(page, PAGE_SIZE, owner, wall, query)
+        marks = lambda e: ("★ " if e.favourite and not wall else "") + ("🌐 " if e.shared and not wall else "")  # noqa: E731
+        items = [(served(e.path), marks(e) + e.caption) for e in entries]
+        total = self.gallery.count(owner, wall, query)
+        found = " found" if query != Query() else ""
+        caption = f"page {page} of {pages} · {total} image{'s' * (total != 1)}{found}{self.note(wall)}"
+        return items, [e.id for e in entries], page, caption
 
     def note(self, wall: bool) -> str:
         """What the caption says of who sees what."""
@@ -95,6 +109,7 @@ class GalleryPanel:
         download = gr.update(value=served(entry.path), interactive=True)
         mine = self.gallery.mine(entry, self.studio.owner())
         share = gr.update(interactive=mine, value="🌐 Unshare" if entry.shared else "🌐 Share")
+        star = gr.update(interactive=mine, value="☆ Unfavourite" if entry.favourite else "★ Favourite")
         return (
             entry.id,
             recipe,
@@ -102,12 +117,13 @@ class GalleryPanel:
             *[gr.update(interactive=True)] * self.buttons,
             gr.update(interactive=self.makes_alone(entry.recipe)),
             share,
+            star,
             gr.update(interactive=mine),
         )
 
     def cleared(self):
         off = gr.update(interactive=False)
-        return None, "", gr.update(value=None, interactive=False), *[off] * self.buttons, off, off, off
+        return None, "", gr.update(value=None, interactive=False), *[off] * self.buttons, off, off, off, off
 
     def maker(self, recipe: dict[str, Any]) -> TabUI | None:
         """The tab that restores this recipe's image, if the page has it."""
@@ -141,17 +157,24 @@ class GalleryPanel:
         return values
 
     @user_errors
-    def delete(self, image_id: str | None, page: float, view: str):
+    def delete(self, image_id: str | None, page: float, *looking):
         if image_id:
             self.gallery.delete(image_id, self.studio.owner())
-        return (*self.page(page, view), *self.cleared())
+        return (*self.page(page, *looking), *self.cleared())
 
     @user_errors
-    def toggle_share(self, image_id: str | None, page: float, view: str):
+    def toggle_share(self, image_id: str | None, page: float, *looking):
         entry = self.gallery.get(image_id, self.studio.owner()) if image_id else None
         if entry is not None and self.gallery.share(entry.id, self.studio.owner(), not entry.shared):
             gr.Info(f"{entry.id} is {'off' if entry.shared else 'on'} the shared wall")
-        return (*self.page(page, view), *self.cleared())
+        return (*self.page(page, *looking), *self.cleared())
+
+    @user_errors
+    def toggle_favourite(self, image_id: str | None, page: float, *looking):
+        entry = self.gallery.get(image_id, self.studio.owner()) if image_id else None
+        if entry is not None and self.gallery.favour(entry.id, self.studio.owner(), not entry.favourite):
+            gr.Info(f"{entry.id} is {'no longer' if entry.favourite else 'now'} a favourite")
+        return (*self.page(page, *looking), *self.cleared())
 
     def settings(self, image_id: str | None, alone: bool = False) -> tuple[TabUI, dict[str, Any]]:
         """The tab that made an image, and its controls' values (by name) that make it again.
@@ -189,16 +212,17 @@ class GalleryPanel:
         return self.studio.visitors.identify(request, key, login)
 
     @user_errors
-    def newer(self, page: float, view: str):
-        return self.page(max(1, int(page or 1) - 1), view)
+    def newer(self, page: float, *looking):
+        return self.page(max(1, int(page or 1) - 1), *looking)
 
     @user_errors
-    def older(self, page: float, view: str):
-        return self.page(int(page or 1) + 1, view)
+    def older(self, page: float, *looking):
+        return self.page(int(page or 1) + 1, *looking)
 
     @user_errors
-    def switch(self, view: str):
-        return self.page(1, view)
+    def first(self, *looking):
+        """Page 1 of what is now asked for (another view, search or filter)."""
+        return self.page(1, *looking)
 
     def layout(self, top: gr.Tabs) -> None:
         private = self.gallery.private
@@ -211,6 +235,18 @@ class GalleryPanel:
                 refresh = gr.Button("↻ Refresh", scale=0, size="sm")
                 if private and on_space() and os.environ.get("OAUTH_CLIENT_ID"):  # the Space enables OAuth
                     gr.LoginButton("Sign in to keep your gallery on any device", scale=0, size="sm")
+            with gr.Row(equal_height=True):
+                search = gr.Textbox(
+                    "",
+                    show_label=False,
+                    placeholder="search: prompt words, a class, a model, #42 for seed 42",
+                    max_length=MAX_SEARCH_CHARS,
+                    scale=3,
+                    elem_id="gallery-search",
+                )
+                tabs = [(ANY_TAB, ANY_TAB), *((t.title or t.id, t.id) for t in self.tabs)]
+                made_in = gr.Dropdown(tabs, value=ANY_TAB, show_label=False, scale=1, min_width=140)
+                favourites = gr.Checkbox(False, label="★ favourites only", scale=1, min_width=140)
             page = gr.State(1)
             ids = gr.State([])
             selected = gr.State(None)
@@ -244,27 +280,32 @@ class GalleryPanel:
                     ]
                     sends = [(gr.Button(f"→ {t.title}", interactive=False), t) for t in self.tabs if t.image_input]
                     share = gr.Button("🌐 Share", interactive=False, visible=private)
+                    star = gr.Button("★ Favourite", interactive=False)
                     delete = gr.Button("🗑 Delete", variant="stop", interactive=False)
         # reuse, the tabs' actions and sends: enabled while an image is selected
         self.buttons = 1 + len(actions) + len(sends)
         panel = [view, ids, page, caption]
         buttons = [reuse, *(button for button, _ in actions), *(button for button, _ in sends)]
-        selection = [selected, recipe, download, *buttons, alone, share, delete]
+        selection = [selected, recipe, download, *buttons, alone, share, star, delete]
+        looking = [whose, search, made_in, favourites]  # what the panel lists (page 1 on a change)
+        paging = [page, *looking]
         for tab in self.tabs:
             for event in tab.saves:
-                event.success(self.page, [page, whose], panel, api_visibility="private")
+                event.success(self.page, paging, panel, api_visibility="private")
         gr.api(self.listing, api_name="gallery_list")
         gr.api(self.share_api, api_name="gallery_share")
         gr.api(self.delete_api, api_name="gallery_delete")
-        refresh.click(self.page, [page, whose], panel, api_visibility="private")
-        prev.click(self.newer, [page, whose], panel, api_visibility="private")
-        next_page.click(self.older, [page, whose], panel, api_visibility="private")
-        whose.change(self.switch, whose, panel, api_visibility="private").then(
-            self.cleared, None, selection, api_visibility="private"
-        )
+        refresh.click(self.page, paging, panel, api_visibility="private")
+        prev.click(self.newer, paging, panel, api_visibility="private")
+        next_page.click(self.older, paging, panel, api_visibility="private")
+        for changed in (whose.change, search.submit, made_in.input, favourites.input):
+            changed(self.first, looking, panel, api_visibility="private").then(
+                self.cleared, None, selection, api_visibility="private"
+            )
         view.select(self.select, ids, selection, api_visibility="private")
-        delete.click(self.delete, [selected, page, whose], panel + selection, api_visibility="private")
-        share.click(self.toggle_share, [selected, page, whose], panel + selection, api_visibility="private")
+        delete.click(self.delete, [selected, *paging], panel + selection, api_visibility="private")
+        share.click(self.toggle_share, [selected, *paging], panel + selection, api_visibility="private")
+        star.click(self.toggle_favourite, [selected, *paging], panel + selection, api_visibility="private")
         every_control = [top, *(c for tab in self.tabs for c in tab.controls.values())]
 
         def wire(selected: gr.State, reuse: gr.Button, alone: gr.Button, actions: list, sends: list) -> None:
@@ -276,7 +317,7 @@ class GalleryPanel:
                     return (*act(image_id, *values), gr.update(selected=tab.id))
 
                 acted = button.click(user_errors(shown), [selected, *inputs], [*outputs, top], api_visibility="private")
-                acted.success(self.page, [page, whose], panel, api_visibility="private")
+                acted.success(self.page, paging, panel, api_visibility="private")
             for button, tab in sends:
                 name, mode = tab.image_input
                 targets = [tab.controls[name], top] + ([tab.controls["mode"]] if mode else [])
@@ -303,4 +344,4 @@ class GalleryPanel:
                 )
                 wire(bar.selected, bar.batch, bar.alone, bar_actions, bar_sends)
         # page load: who is visiting first, then their gallery (app.py runs the tabs' loads after these)
-        self.on_load = [(self.identify, key, key), (self.page, [page, whose], panel)]
+        self.on_load = [(self.identify, key, key), (self.page, paging, panel)]
