@@ -161,3 +161,53 @@ def difference_heatmap(a: Image.Image, b: Image.Image, full_scale: float = 0.25)
     frac = (position - low)[..., None]
     rgb = anchors[low] * (1 - frac) + anchors[low + 1] * frac
     return Image.fromarray(rgb.round().astype("uint8"), "RGB")
+
+
+def label_font(size: int):
+    """DejaVu Sans where the system has it (Greek, accents: "ψ", "ü"), else Pillow's own font."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def labelled_grid(cells: list[list[Image.Image]], row_labels: list[str], column_labels: list[str]) -> Image.Image:
+    """An X/Y plot: rows of equally sized images, each column headed by its label and each row led
+    by its label (a label too long for its room is cut with "…"). Small images are enlarged with
+    sharp pixels first, so the labels stay readable beside them."""
+    from PIL import ImageDraw
+
+    side = max(cells[0][0].size)
+    scale = max(1, -(-128 // side))  # cells at least 128 px: a 32 px emoji next to 14 px text
+    w, h = cells[0][0].width * scale, cells[0][0].height * scale
+    font, pad = label_font(14), 6
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    fit = lambda text, room: fitted(measure, str(text), font, room)  # noqa: E731
+    row_labels = [fit(label, 200) for label in row_labels]
+    left = max([measure.textlength(label, font=font) for label in row_labels if label] or [0])
+    left = int(left) + 2 * pad if left else 0
+    top = 14 + 2 * pad if any(column_labels) else 0
+    sheet = Image.new("RGB", (left + len(cells[0]) * (w + pad) + pad, top + len(cells) * (h + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(column_labels):
+        x = left + pad + c * (w + pad)
+        draw.text((x + w / 2, pad), fit(label, w), fill="black", font=font, anchor="mt")
+    for r, row in enumerate(cells):
+        y = top + pad + r * (h + pad)
+        if row_labels[r]:
+            draw.text((pad, y + h / 2), row_labels[r], fill="black", font=font, anchor="lm")
+        for c, image in enumerate(row):
+            big = image.convert("RGB").resize((w, h), Image.Resampling.NEAREST)
+            sheet.paste(big, (left + pad + c * (w + pad), y))
+    return sheet
+
+
+def fitted(draw, text: str, font, room: float) -> str:
+    """The text, cut with "…" to fit `room` pixels."""
+    if draw.textlength(text, font=font) <= room:
+        return text
+    while text and draw.textlength(text + "…", font=font) > room:
+        text = text[:-1]
+    return text + "…"

@@ -4,7 +4,8 @@ Layout under the root (ATELIER_GALLERY_DIR, default ./gallery_data):
     images/<id>.png     the image at native size, recipe in its metadata
     inputs/<sha>.png    images a recipe was made from (for "reuse settings"), shared by content
     index.sqlite        id, created, engine, model, seed, recipe JSON, owner, shared, bytes, batch,
-                        favourite, search (the words a search matches)
+                        favourite, search (the words a search matches), digest (pixels + recipe),
+                        deleted (when: a deletion can be undone for UNDO_S, then the image goes)
 
 Who sees what: a private gallery (a public Space) scopes every call to an owner, an opaque string
 the caller gives (ui/visitors.py makes it): an owner lists, gets, shares and deletes only its own
@@ -23,6 +24,7 @@ of a grid, is ever listed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -45,6 +47,7 @@ DEFAULT_ROOT = Path(os.environ.get("ATELIER_GALLERY_DIR", ROOT / "gallery_data")
 
 
 ENTRY_COLUMNS = "id, created, recipe, owner, shared, favourite"
+UNDO_S = 600  # a deleted image can be brought back for 10 minutes; unlisted and unserved meanwhile
 # what a cap weighs, a row an image: id, bytes, kept (shared, or in the batch just saved: ? = its ids), batch
 CAP_ROWS = "SELECT id, bytes, shared OR id IN (SELECT value FROM json_each(?)), COALESCE(batch, id) FROM images"
 
@@ -79,6 +82,15 @@ class Query:
         if self.favourites:
             conditions.append("favourite = 1")
         return " AND ".join(conditions) or "1", tuple(args)
+
+
+def content_digest(image: Image.Image, recipe: dict[str, Any]) -> str:
+    """The same pixels from the same recipe (whenever it was made) give the same digest."""
+    lasting = {k: v for k, v in recipe.items() if k not in ("created", "id")}
+    digest = hashlib.sha256(json.dumps(lasting, sort_keys=True, default=str).encode())
+    digest.update(f"{image.mode} {image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
 
 
 def search_text(recipe: dict[str, Any]) -> str:
@@ -130,6 +142,7 @@ class Saved:
     entries: list[Entry]
     expired: int = 0
     caps: list[str] = field(default_factory=list)  # which caps made them expire, in words
+    again: int = 0  # images the owner already had (a remake): their entries, not saved twice
 
 
 class Gallery:
@@ -157,12 +170,15 @@ class Gallery:
             ("batch", "TEXT"),
             ("favourite", "INTEGER NOT NULL DEFAULT 0"),
             ("search", "TEXT"),
+            ("digest", "TEXT"),
+            ("deleted", "REAL"),
         )
         for name, kind in added:
             if name not in columns:  # galleries made before owners, sharing and caps
                 self._db.execute(f"ALTER TABLE images ADD COLUMN {name} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS images_created ON images (created DESC)")
         self._db.execute("CREATE INDEX IF NOT EXISTS images_owner ON images (owner, created DESC)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS images_digest ON images (digest)")
         unsearched = self._db.execute("SELECT id, recipe FROM images WHERE search IS NULL").fetchall()
         if unsearched:  # a gallery made before search
             rows = [(search_text(json.loads(recipe)), image_id) for image_id, recipe in unsearched]
@@ -207,34 +223,57 @@ class Gallery:
     ) -> Saved:
         """Save a batch (a grid) as one: every file is written first, then every index row in one
         transaction, so a crash leaves the whole batch listed or none of it (its files are orphans
-        that `recover` removes). Then the caps: the oldest unshared images over them expire."""
+        that `recover` removes). Then the caps: the oldest unshared images over them expire.
+
+        An image the owner already has (the same pixels from the same recipe: a remake) is not saved
+        again: its entry comes back in its place, and `Saved.again` counts them."""
         shared = {name: self._store_input(img) for name, img in (inputs or {}).items()}
         created = time.time()
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        entries = []
+        entries, fresh, again = [], [], 0
         for i, (image, recipe) in enumerate(images):
             recipe = dict(recipe)
             if shared:
                 recipe["inputs"] = shared
+            digest = content_digest(image, recipe)
+            if existing := self._same(digest, owner):  # a remake: the image comes back to the top, once
+                entries.append(dataclasses.replace(existing, created=created + i * 1e-6))
+                again += 1
+                continue
             image_id = f"{stamp}-{secrets.token_hex(10)}"
             recipe.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             recipe["id"] = image_id
             path = self.images_dir / f"{image_id}.png"
             info = png_info(recipe, image.size)
             _write_atomic(path, lambda f, image=image, info=info: image.save(f, format="PNG", pnginfo=info))
-            entries.append(Entry(image_id, path, created + i * 1e-6, recipe, owner))  # newest first: the last first
-        batch = entries[0].id if len(entries) > 1 else None  # a grid: it expires whole
+            entry = Entry(image_id, path, created + i * 1e-6, recipe, owner)  # newest first: the last first
+            entries.append(entry)
+            fresh.append((entry, digest))
+        batch = fresh[0][0].id if len(fresh) > 1 else None  # a grid: it expires whole
         rows = [(e.id, e.created, e.recipe.get("engine"), e.recipe.get("model"), e.recipe.get("seed"),
-                 json.dumps(e.recipe), owner, e.path.stat().st_size, batch, search_text(e.recipe))
-                for e in entries]  # fmt: skip
+                 json.dumps(e.recipe), owner, e.path.stat().st_size, batch, search_text(e.recipe), digest)
+                for e, digest in fresh]  # fmt: skip
+        new_ids = {e.id for e, _ in fresh}
+        remade = [(e.created, e.id) for e in entries if e.id not in new_ids]
         with self._lock, self._transaction():
             self._db.executemany(
-                "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch, search) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO images (id, created, engine, model, seed, recipe, owner, bytes, batch, search, digest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            self._db.executemany("UPDATE images SET created = ? WHERE id = ?", remade)
         expired, caps = self._expire(owner, keep={e.id for e in entries})
-        return Saved(entries, expired, caps)
+        self.purge()
+        return Saved(entries, expired, caps, again)
+
+    def _same(self, digest: str, owner: str | None) -> Entry | None:
+        """The owner's image of this digest, if there is one (any owner's, in a local gallery)."""
+        where, args = self._scope(owner)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM images WHERE digest = ? AND {where} LIMIT 1", (digest, *args)
+            ).fetchone()
+        return self._entry(row) if row else None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -295,6 +334,7 @@ class Gallery:
             where, args = "shared = 1", ()
         else:
             where, args = ("owner = ?", (owner,)) if self.private else ("1", ())
+        where = f"deleted IS NULL AND {where}"
         if query is not None:
             narrowed, more = query.sql()
             where, args = f"{where} AND {narrowed}", (*args, *more)
@@ -331,7 +371,9 @@ class Gallery:
     def get(self, image_id: str, owner: str | None = None) -> Entry | None:
         """The image if the owner may see it: its own, or a shared one (any, in a local gallery)."""
         with self._lock:
-            row = self._db.execute(f"SELECT {ENTRY_COLUMNS} FROM images WHERE id = ?", (str(image_id),)).fetchone()
+            row = self._db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM images WHERE id = ? AND deleted IS NULL", (str(image_id),)
+            ).fetchone()
         entry = self._entry(row) if row else None
         if entry and self.private and entry.owner != owner and not entry.shared:
             return None
@@ -358,10 +400,40 @@ class Gallery:
         return True
 
     def delete(self, image_id: str, owner: str | None = None) -> bool:
-        """Delete one of the owner's images; False if there is none of that id that is theirs."""
-        if not self.mine(self.get(image_id, owner), owner):
+        """Delete one of the owner's images; False if there is none of that id that is theirs. It is
+        unlisted and unserved at once (the listeners drop its copies), and can be brought back with
+        `undo` for UNDO_S; then `purge` removes it for good."""
+        entry = self.get(image_id, owner)
+        if not self.mine(entry, owner):
             return False
-        return self._remove(str(image_id)) == 1
+        with self._lock:
+            self._db.execute("UPDATE images SET deleted = ? WHERE id = ?", (time.time(), entry.id))
+        for listener in self.on_remove:
+            listener(entry.id, entry.path)
+        self.purge()
+        return True
+
+    def undo(self, owner: str | None = None) -> Entry | None:
+        """Bring back the owner's latest deletion of the last UNDO_S (a grid's images one by one);
+        None if there is none."""
+        self.purge()
+        where = "owner = ?" if self.private else "1"
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT id FROM images WHERE deleted IS NOT NULL AND {where} ORDER BY deleted DESC LIMIT 1",
+                (owner,) if self.private else (),
+            ).fetchone()
+            if row is None:
+                return None
+            self._db.execute("UPDATE images SET deleted = NULL WHERE id = ?", (row[0],))
+        return self.get(row[0], owner)
+
+    def purge(self, now: float | None = None) -> int:
+        """Remove for good the images deleted over UNDO_S ago; how many."""
+        cutoff = (time.time() if now is None else now) - UNDO_S
+        with self._lock:
+            doomed = [r[0] for r in self._db.execute("SELECT id FROM images WHERE deleted < ?", (cutoff,))]
+        return self._remove(*doomed) if doomed else 0
 
     def _remove(self, *image_ids: str) -> int:
         """Remove index rows first, all in one transaction (the images disappear at once, and a kill

@@ -72,6 +72,7 @@ def test_named_endpoints(served):
     }
     expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
     expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale", "/png_info"}
+    expected |= {"/text_xy_plot", "/gallery_undo"}
     assert expected <= set(endpoints)
 
 
@@ -323,6 +324,82 @@ def test_gallery_search_by_words_and_seed_filter_by_tab_and_favourites(served):
     assert gallery.get(ids[0]).favourite and "★" in demo.panel.page(1, "Mine")[0][0][1]
 
 
+def test_making_the_same_grid_again_adds_nothing_and_shows_the_saved_images(served):
+    client, gallery, _ = served
+    grid = client.predict(777, 3, 0.8, "tiny-gan", api_name="/gan_sample")
+    before = gallery.count()
+    again = client.predict(777, 3, 0.8, "tiny-gan", api_name="/gan_sample")
+    assert gallery.count() == before and [a["caption"] for a in again] == [g["caption"] for g in grid]
+    assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(g["image"]).tobytes() for g in grid]
+    client.predict(776, 3, 0.8, "tiny-gan", api_name="/gan_sample")  # seeds 776-778: another grid's recipes
+    assert gallery.count() == before + 3
+
+
+def test_an_xy_plot_saves_its_cells_as_single_runs_and_a_labelled_sheet(served):
+    client, gallery, demo = served
+    before = gallery.count()
+    shown, status = client.predict(
+        "a red apple", "", 60, 2, 3.0, "model default", "tiny-ldm", "guidance", "1, 4", "seed", "60-62",
+        api_name="/text_xy_plot",
+    )  # fmt: skip
+    assert "2 × 3 cells" in status and gallery.count() == before + 6 + 1
+    assert [item["caption"] for item in shown] == ["X/Y plot"] + [
+        f"seed {s} · guidance {g}" for s in (60, 61, 62) for g in (1, 4)
+    ]
+    sheet = read_recipe(shown[0]["image"])
+    assert sheet["operation"] == "xy_plot" and sheet["params"]["x_values"] == "1, 4" and sheet["params"]["cells"] == 6
+    assert Image.open(shown[0]["image"]).width > 2 * 128  # cells enlarged, with room for the labels
+    (alone,), _ = client.predict(
+        "a red apple", "", 61, 1, 2, 4.0, "model default", "tiny-ldm", api_name="/text_to_image"
+    )
+    assert Image.open(alone["image"]).tobytes() == Image.open(shown[4]["image"]).tobytes()  # a cell is a single run
+
+    settings = restored(demo, gallery.get(Path(shown[0]["image"]).stem).id)  # the whole plot comes back
+    assert (settings["x_axis"], settings["x_values"], settings["y_values"], settings["seed"]) == (
+        "guidance",
+        "1, 4",
+        "60-62",
+        60,
+    )
+    words, _ = client.predict(
+        "a red apple",
+        "",
+        5,
+        2,
+        3.0,
+        "Euler",
+        "tiny-ldm",
+        "prompt S/R",
+        "red, blue",
+        "none",
+        "",
+        api_name="/text_xy_plot",
+    )
+    assert [read_recipe(w["image"])["prompt"] for w in words[1:]] == ["a red apple", "a blue apple"]
+    for x_axis, x_values, message in (
+        ("prompt S/R", "green, blue", "has no 'green'"),
+        ("guidance", "1, 99", "guidance"),
+        ("steps", "1-40", "at most 8"),
+        ("scheduler", "Warp", "unknown scheduler"),
+        ("colour", "red", "must be one of none, seed"),
+    ):
+        with pytest.raises(Exception, match=message):
+            client.predict(
+                "a red apple",
+                "",
+                5,
+                2,
+                3.0,
+                "Euler",
+                "tiny-ldm",
+                x_axis,
+                x_values,
+                "none",
+                "",
+                api_name="/text_xy_plot",
+            )
+
+
 def test_seed_sweep_goes_past_one_batch(served):
     client, _, _ = served
     images, status = client.predict("rocket", "", 5, 10, 2, 0.0, "Euler", "tiny-ldm", api_name="/text_seed_sweep")
@@ -491,6 +568,7 @@ EVERY_OPERATION = [
     ("/dit_sample", ("goldfish", 88, 2, 2, 3.5, "TINY_DIT")),
     ("/text_to_image", ("a red apple", "blurry", 89, 3, 3, 5.5, "Euler", "tiny-ldm")),
     ("/text_seed_sweep", ("a rocket", "", 90, 10, 2, 0.0, "UniPC", "tiny-ldm")),
+    ("/text_xy_plot", ("a red apple", "", 98, 2, 3.0, "Euler", "tiny-ldm", "guidance", "1, 4", "steps", "1-2")),
     # Hires ×4 (the last argument) on an operation of every tab, and the Upscale tab's own
     ("/vae_sample", (71, 2, "tiny-vae", True)),
     ("/gan_sample", (91, 3, 0.9, "tiny-gan", True)),

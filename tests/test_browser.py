@@ -177,7 +177,9 @@ def test_draw_until_stop_and_stop_keeps_the_finished_images(browser, studio_url,
     page.get_by_label("number input for Images").fill("2")
     page.get_by_label("Until Stop").check()
     page.get_by_role("button", name="Generate", exact=True).click()
-    page.locator("#text-status", has_text="batch 3 of").wait_for(timeout=60_000)  # two batches are in
+    page.wait_for_function(  # two batches or more are in
+        "/batch ([3-9]|\\d\\d+) of/.test(document.querySelector('#text-status')?.innerText || '')", timeout=60_000
+    )
     page.get_by_role("button", name="Stop", exact=True).click()
     page.locator("#text-status", has_text="stopped").wait_for(timeout=60_000)
     status = page.locator("#text-status").inner_text()
@@ -230,6 +232,20 @@ def test_search_the_gallery_and_keep_favourites(browser, studio_url):
     page.get_by_label("★ favourites only").check()
     page.get_by_text("1 image found").wait_for(timeout=15_000)
     assert view.count() == 1 and page.locator("#gallery-view .caption-label").first.inner_text().startswith("★ #41")
+
+    page.get_by_label("★ favourites only").uncheck()
+    page.get_by_text("4 images").first.wait_for(timeout=15_000)
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    view.first.click()
+    page.get_by_role("button", name="🗑 Delete").click()  # asked, and declined: nothing happens
+    page.wait_for_timeout(1000)
+    assert asked and "Undo" in asked[0] and view.count() == 4
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="🗑 Delete").click()
+    page.get_by_text("3 images").first.wait_for(timeout=15_000)
+    page.get_by_role("button", name="↶ Undo delete").click()
+    page.get_by_text("4 images").first.wait_for(timeout=15_000)
     page.close()
 
 

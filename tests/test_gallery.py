@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from PIL import Image
 
 from gallery import Gallery, read_recipe
 from gallery.metadata import a1111_parameters
+from gallery.store import UNDO_S
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = {
@@ -66,8 +68,10 @@ def test_newest_first_paging_and_delete(gallery):
     assert [e.id for e in gallery.list(3, 2)] == ids[:1]
     assert gallery.count() == 5 and gallery.pages(2) == 3
     assert gallery.delete(ids[2]) and not gallery.delete(ids[2])
-    assert gallery.get(ids[2]) is None and not (gallery.images_dir / f"{ids[2]}.png").exists()
-    assert gallery.count() == 4
+    assert gallery.get(ids[2]) is None and gallery.count() == 4 and ids[2] not in [e.id for e in gallery.list()]
+    assert gallery.undo().id == ids[2] and gallery.count() == 5 and gallery.undo() is None  # brought back, once
+    assert gallery.delete(ids[2]) and gallery.purge(time.time() + UNDO_S + 1) == 1  # gone for good
+    assert not (gallery.images_dir / f"{ids[2]}.png").exists() and gallery.undo() is None
 
 
 def test_inputs_are_stored_once_by_content(gallery):
@@ -190,3 +194,15 @@ def test_search_words_seeds_tabs_and_favourites_also_in_an_older_gallery(tmp_pat
     assert gallery.favour(apple.id, None) and ids(Query(favourites=True)) == [apple.id]
     assert gallery.count(query=Query("emoji")) == 2
     gallery.close()
+
+
+def test_a_remake_is_not_saved_twice_and_comes_back_to_the_top(gallery):
+    red, blue = Image.new("RGB", (8, 8), "red"), Image.new("RGB", (8, 8), "blue")
+    first = gallery.add(red, RECIPE)
+    gallery.add(blue, {**RECIPE, "seed": 7})
+    again = gallery.add_all([(red, {**RECIPE, "created": "later"})])  # the same pixels from the same recipe
+    assert again.again == 1 and again.entries[0].id == first.id and gallery.count() == 2
+    assert gallery.list()[0].id == first.id  # shown as the newest
+    other = gallery.add_all([(red, {**RECIPE, "seed": 8}), (blue, {**RECIPE, "seed": 7})])  # one new, one remake
+    assert other.again == 1 and gallery.count() == 3
+    assert gallery.add_all([(blue, RECIPE)]).again == 0  # other pixels, same recipe: a new image

@@ -4,6 +4,7 @@ serves no gallery file but a visitor's own copies, and a deleted image's copy go
 
 from __future__ import annotations
 
+import time
 import types
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from engines.errors import InputError
 from engines.registry import Registry
 from engines.runtime import Runtime
 from gallery import Gallery, Limits
+from gallery.store import UNDO_S
 from ui.visitors import RateLimit, Visitors, answering
 
 
@@ -67,6 +69,13 @@ def test_two_api_clients_see_only_their_own_images_until_one_shares(space):
     a.predict(target, False, api_name="/gallery_share")
     assert b.predict(1, True, api_name="/gallery_list")["total"] == 0
 
+    # A's deletion is A's to undo, not B's
+    a.predict(target, api_name="/gallery_delete")
+    with pytest.raises(Exception, match="nothing to bring back"):
+        b.predict(api_name="/gallery_undo")
+    assert a.predict(api_name="/gallery_undo") == f"{target} is back"
+    assert a.predict(1, False, api_name="/gallery_list")["total"] == 3
+
 
 def mine_owner(gallery: Gallery, image_id: str) -> str:
     """The owner of an image, read as the gallery's own test would (not through any visitor)."""
@@ -84,8 +93,9 @@ def test_the_file_route_serves_no_gallery_file_and_no_deleted_image(space, sampl
     copy = url.rstrip("/") + item["url"]
     assert httpx.get(copy).status_code == 200 and Path(item["url"].split("file=", 1)[1]).name == image.name
     a.predict(item["id"], api_name="/gallery_delete")
-    assert httpx.get(copy).status_code in (403, 404) and not image.exists()
-    assert not upload.exists()  # the upload only this image was made from goes with it
+    assert httpx.get(copy).status_code in (403, 404)  # unserved at once; its file kept while it can be undone
+    gallery.purge(time.time() + UNDO_S + 1)
+    assert not image.exists() and not upload.exists()  # the upload only this image was made from goes with it
 
 
 def test_ids_are_unguessable(space):

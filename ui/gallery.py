@@ -14,6 +14,7 @@ import gradio as gr
 from engines.errors import InputError
 from engines.limits import check_flag, check_int
 from gallery import Query
+from gallery.store import UNDO_S
 from ui.studio import Studio, TabUI, served
 from ui.visitors import on_space
 from ui.widgets import user_errors
@@ -21,6 +22,7 @@ from ui.widgets import user_errors
 PAGE_SIZE = 24
 MINE, WALL = "Mine", "Shared wall"
 ANY_TAB = "any tab"
+UNDONE = f"↶ Undo delete brings it back for {UNDO_S // 60} minutes"
 MAX_SEARCH_CHARS = 200
 
 
@@ -60,10 +62,19 @@ class GalleryPanel:
 
     @user_errors
     def delete_api(self, image_id: str) -> str:
-        """Delete one of your images (its file and every served copy)."""
+        """Delete one of your images: unlisted and unserved at once, gone for good in 10 minutes unless
+        /gallery_undo brings it back."""
         if not isinstance(image_id, str) or not self.gallery.delete(image_id[:200], self.studio.owner()):
             raise InputError(f"you have no image {str(image_id)[:80]!r} in your gallery")
-        return f"{image_id} deleted"
+        return f"{image_id} deleted; {UNDONE}"
+
+    @user_errors
+    def undo_api(self) -> str:
+        """Bring back your latest deleted image (of the last 10 minutes)."""
+        entry = self.gallery.undo(self.studio.owner())
+        if entry is None:
+            raise InputError(f"nothing to bring back: you deleted no image in the last {UNDO_S // 60} minutes")
+        return f"{entry.id} is back"
 
     def query(self, words: str | None = "", made_in: str | None = ANY_TAB, favourites: bool = False) -> Query:
         """What the panel's search row asks for: words, the tab the images were made in, favourites."""
@@ -158,9 +169,21 @@ class GalleryPanel:
 
     @user_errors
     def delete(self, image_id: str | None, page: float, *looking):
-        if image_id:
-            self.gallery.delete(image_id, self.studio.owner())
+        """Delete the selected image (the page asked to confirm first: a None id is a "no")."""
+        if not image_id:  # declined: the page and the selection stay as they are
+            return (gr.skip(),) * (4 + len(self.cleared()))
+        if self.gallery.delete(image_id, self.studio.owner()):
+            gr.Info(f"deleted; {UNDONE}")
         return (*self.page(page, *looking), *self.cleared())
+
+    @user_errors
+    def undo(self, page: float, *looking):
+        entry = self.gallery.undo(self.studio.owner())
+        if entry is None:
+            gr.Info(f"nothing to bring back: no image deleted in the last {UNDO_S // 60} minutes")
+        else:
+            gr.Info(f"{entry.id} is back")
+        return self.page(page, *looking)
 
     @user_errors
     def toggle_share(self, image_id: str | None, page: float, *looking):
@@ -233,6 +256,7 @@ class GalleryPanel:
                 caption = gr.Markdown()
                 next_page = gr.Button("Older ▶", scale=0, size="sm")
                 refresh = gr.Button("↻ Refresh", scale=0, size="sm")
+                undo = gr.Button("↶ Undo delete", scale=0, size="sm")
                 if private and on_space() and os.environ.get("OAUTH_CLIENT_ID"):  # the Space enables OAuth
                     gr.LoginButton("Sign in to keep your gallery on any device", scale=0, size="sm")
             with gr.Row(equal_height=True):
@@ -295,6 +319,7 @@ class GalleryPanel:
         gr.api(self.listing, api_name="gallery_list")
         gr.api(self.share_api, api_name="gallery_share")
         gr.api(self.delete_api, api_name="gallery_delete")
+        gr.api(self.undo_api, api_name="gallery_undo")
         refresh.click(self.page, paging, panel, api_visibility="private")
         prev.click(self.newer, paging, panel, api_visibility="private")
         next_page.click(self.older, paging, panel, api_visibility="private")
@@ -303,7 +328,9 @@ class GalleryPanel:
                 self.cleared, None, selection, api_visibility="private"
             )
         view.select(self.select, ids, selection, api_visibility="private")
-        delete.click(self.delete, [selected, *paging], panel + selection, api_visibility="private")
+        confirm = f"(id, ...rest) => [confirm('Delete this image? {UNDONE}.') ? id : null, ...rest]"
+        delete.click(self.delete, [selected, *paging], panel + selection, js=confirm, api_visibility="private")
+        undo.click(self.undo, paging, panel, api_visibility="private")
         share.click(self.toggle_share, [selected, *paging], panel + selection, api_visibility="private")
         star.click(self.toggle_favourite, [selected, *paging], panel + selection, api_visibility="private")
         every_control = [top, *(c for tab in self.tabs for c in tab.controls.values())]

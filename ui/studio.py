@@ -120,6 +120,10 @@ class Studio:
                 f"the gallery is full ({', '.join(saved.caps)}): your {saved.expired} oldest unshared "
                 f"image{'s' * (saved.expired > 1)} expired to make room; share an image to keep it"
             )
+        if saved.again:
+            gr.Info(
+                f"{how_many(saved.again)} already in your gallery (same pixels, same recipe): shown, not saved twice"
+            )
         return saved.entries
 
     def save_all(self, results) -> list[tuple[str, str]]:
@@ -191,12 +195,13 @@ class Studio:
         """Run the draws of `task` one after another; yield (images, status) per step: the images saved so
         far, then the current run's previews. Each finished run is saved at once (enlarged first with
         Hires ×4). Stop (or a closed page) ends the draw after its current step: what was finished stays
-        saved and shown, the last preview stays on screen marked as stopped, and nothing half-made is saved."""
+        saved and shown, the last preview stays on screen marked as stopped, and nothing half-made is saved.
+        Returns (the saved images, whether every run finished)."""
         check_flag("Hires ×4", hires)
         self.visitors.admit()
         with self.working(), self.stop_event(request) as stop:
             stop.clear()
-            yield from self._draw(task, runs, stop, hires)
+            return (yield from self._draw(task, runs, stop, hires))
 
     def _draw(self, task: str, runs: list[dict[str, Any]], stop: threading.Event, hires: bool):
         model_id = runs[0].get("model_id")
@@ -213,8 +218,8 @@ class Studio:
                 try:
                     self.visitors.admit()  # every batch counts against the visitor's rate
                 except InputError as error:
-                    yield saved, f"{how_many(saved)} saved; stopped before batch {number + 1}: {error}"
-                    return
+                    yield saved, f"{how_many(len(saved))} saved; stopped before batch {number + 1}: {error}"
+                    return saved, False
             drawn, preview = [], []
             steps = zerogpu.draw_steps(self.engines_key, task, run)
             try:
@@ -238,7 +243,7 @@ class Studio:
                     yield gr.skip(), f"{prefix}Hires ×4: enlarging…"
                 saved += self.save_all(self.hires(drawn, hires))
             if not drawn or (stop.is_set() and number < len(runs) - 1):
-                kept = f"{how_many(saved)} saved" if saved else "nothing was saved"
+                kept = f"{how_many(len(saved))} saved" if saved else "nothing was saved"
                 if drawn:  # stopped between batches
                     yield saved, f"stopped after batch {number + 1} of {len(runs)}: {kept}"
                 else:
@@ -246,13 +251,14 @@ class Studio:
                         saved + [(im, "stopped · not saved") for im in preview],
                         f"stopped at step {last_step}: {kept}",
                     )
-                return
-        yield saved, f"{how_many(saved)} saved to the gallery"
+                return saved, False
+        yield saved, f"{how_many(len(saved))} saved to the gallery"
+        return saved, True
 
 
-def how_many(saved: list) -> str:
+def how_many(count: int) -> str:
     """'1 image', '4 images'."""
-    return f"{len(saved)} image{'s' * (len(saved) != 1)}"
+    return f"{count} image{'s' * (count != 1)}"
 
 
 # ---- serving gallery files ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from engines.limits import (
     check_seed,
     draw_defaults,
 )
+from ui.compare import Compare
 from ui.pnginfo import PngInfo
 from ui.studio import Operation, Studio, TabUI, hires_of, read_field
 from ui.widgets import (
@@ -95,7 +96,7 @@ class TextTab:
         rows, seen = [], set()
         for entry in self.studio.gallery.list(1, 200, owner=self.studio.owner()):
             recipe = entry.recipe
-            if recipe.get("engine") != "text":
+            if recipe.get("engine") != "text" or recipe.get("operation") != "text_to_image":  # not plots
                 continue
             row = [recipe.get("prompt", ""), recipe.get("negative_prompt", "")]
             row += [read_field(recipe, {}, f"params.{name}") for name in ("batch_seed", "count", "steps")]
@@ -143,7 +144,10 @@ class TextTab:
         status = gr.Markdown(elem_id="text-status")
         images = pixel_gallery("Images (previews while it denoises)", elem_id="text-images")
         bar = selection_bar(images)
-        with gr.Accordion("Seed sweep: one prompt, many seeds side by side", open=False), gr.Row():
+        compare = Compare(self.studio)
+        compare.layout()
+        # the seed sweep's controls: hidden, /text_seed_sweep kept for API callers (Compare plots seeds)
+        with gr.Accordion("Seed sweep", open=False, visible=False), gr.Row():
             sweep_count = gr.Slider(2, MAX_SWEEP, value=8, step=1, label="Seeds")
             sweep = gr.Button("Sweep seeds", variant="secondary")
         with gr.Accordion("Prompt history (click a row to reuse it)", open=True):
@@ -197,6 +201,7 @@ class TextTab:
         # steps and guidance restored with it.
         model.input(self.defaults, model, [steps, guidance], api_visibility="private")
         tab.saves = [generated, swept]
+        compare.wire(tab, outputs).success(self.history, None, history, api_visibility="private")
         tab.pickers = {"text": model}
         tab.on_load.append((self.history, None, history))  # the visitor's own prompts
         return tab
