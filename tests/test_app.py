@@ -400,6 +400,19 @@ def test_an_xy_plot_saves_its_cells_as_single_runs_and_a_labelled_sheet(served):
             )
 
 
+def test_the_prompt_history_survives_a_restart(tiny_checkpoints, tmp_path):
+    """History is read from the gallery at each page load, so a new server on the same folder has it."""
+    engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
+    first = Gallery(tmp_path / "gallery")
+    demo = app.build_app(engines, first)
+    history = lambda demo: next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "history")  # noqa: E731
+    text_to_image = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "text_to_image")
+    list(text_to_image("a paper boat", "", 3, 1, 2, 3.0, "model default", "tiny-ldm"))
+    first.close()
+    again = app.build_app(engines, Gallery(tmp_path / "gallery"))  # a restart
+    assert history(again)()[0][:3] == ["a paper boat", "", 3]
+
+
 def test_seed_sweep_goes_past_one_batch(served):
     client, _, _ = served
     images, status = client.predict("rocket", "", 5, 10, 2, 0.0, "Euler", "tiny-ldm", api_name="/text_seed_sweep")

@@ -168,9 +168,9 @@ class GalleryPanel:
         return values
 
     @user_errors
-    def delete(self, image_id: str | None, page: float, *looking):
-        """Delete the selected image (the page asked to confirm first: a None id is a "no")."""
-        if not image_id:  # declined: the page and the selection stay as they are
+    def delete(self, confirmed: bool, image_id: str | None, page: float, *looking):
+        """Delete the selected image once the page's confirm said yes."""
+        if not confirmed or not image_id:  # declined: the page and the selection stay as they are
             return (gr.skip(),) * (4 + len(self.cleared()))
         if self.gallery.delete(image_id, self.studio.owner()):
             gr.Info(f"deleted; {UNDONE}")
@@ -328,8 +328,12 @@ class GalleryPanel:
                 self.cleared, None, selection, api_visibility="private"
             )
         view.select(self.select, ids, selection, api_visibility="private")
-        confirm = f"(id, ...rest) => [confirm('Delete this image? {UNDONE}.') ? id : null, ...rest]"
-        delete.click(self.delete, [selected, *paging], panel + selection, js=confirm, api_visibility="private")
+        # the browser's confirm answers into a hidden checkbox (a js function cannot change a gr.State input)
+        confirmed = gr.Checkbox(False, visible=False)
+        confirm = f"(yes, ...rest) => [confirm('Delete this image? {UNDONE}.'), ...rest]"
+        delete.click(
+            self.delete, [confirmed, selected, *paging], panel + selection, js=confirm, api_visibility="private"
+        )
         undo.click(self.undo, paging, panel, api_visibility="private")
         share.click(self.toggle_share, [selected, *paging], panel + selection, api_visibility="private")
         star.click(self.toggle_favourite, [selected, *paging], panel + selection, api_visibility="private")
