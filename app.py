@@ -53,7 +53,8 @@ def build_app(
         gr.Markdown(
             "# 🎨 Atelier\nMake images with models trained on emoji art. Everything you make is kept "
             "in the gallery below, with its full recipe. **Ctrl+Enter** (⌘+Enter) generates in the tab you are "
-            "on; seed **-1** is a new random seed each run, and **♻** puts back the last one."
+            "on; seeds start at **-1**, a new random seed each run: **♻** keeps the last run's seed, "
+            "**🎲** goes back to random."
         )
         with gr.Tabs(overflow_behavior="wrap") as top:  # a phone shows every tab, no "…" menu
             tabs = []

@@ -52,11 +52,11 @@ def text_tab(page, out: Path) -> None:
     page.get_by_role("tab", name="Text", exact=True).click()
     page.locator("#text-prompt textarea").fill("a red apple, noto style")
     page.get_by_role("button", name="Generate", exact=True).click()
-    page.get_by_text("saved to the gallery").wait_for(timeout=120_000)
-    page.get_by_text("Seed sweep: one prompt, many seeds side by side").click()
+    page.locator("#text-status", has_text="saved").wait_for(timeout=120_000)
+    page.get_by_text("Compare: an X/Y plot").click()  # guidance × seeds, as the section opens
     page.locator("#text-prompt textarea").fill("a purple cat face, fluent 3d style")
-    page.get_by_role("button", name="Sweep seeds", exact=True).click()
-    page.get_by_text("8 images saved to the gallery").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Plot", exact=True).click()
+    page.locator("#text-status", has_text="X/Y plot").wait_for(timeout=300_000)
     page.wait_for_timeout(2500)  # let the history and the gallery panel refresh
     page.screenshot(path=str(out), full_page=True)
 

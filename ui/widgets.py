@@ -8,7 +8,6 @@ import binascii
 import functools
 import inspect
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,15 +216,17 @@ def hires_checkbox(engines: Engines) -> gr.Checkbox:
     )
 
 
-def seed_input(label: str = "Seed", value: int = 0) -> gr.Number:
+def seed_input(label: str = "Seed", value: int = RANDOM_SEED) -> gr.Number:
+    """A seed field, random each run (-1) unless it is given a seed: as in AUTOMATIC1111, 🎲 sets it
+    back to random each run and ♻ keeps the last run's seed."""
     with gr.Row(equal_height=True):
         seed = gr.Number(
-            value=value, label=label, info="-1: random", precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED
+            value=value, label=label, info="-1: random each run", precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED
         )
         dice = gr.Button("🎲", scale=0, min_width=48)
         # ♻: the seed of the last run that used this field (ui/studio.reuse_seeds wires it)
         seed.reuse = gr.Button("♻", scale=0, min_width=48, elem_classes="seed-reuse")
-    dice.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private")
+    dice.click(lambda: RANDOM_SEED, None, seed, api_visibility="private")
     return seed
 
 
