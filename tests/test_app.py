@@ -361,7 +361,15 @@ def test_an_xy_plot_saves_its_cells_as_single_runs_and_a_labelled_sheet(served):
         "60-62",
         60,
     )
-    words, _ = client.predict(
+    before = gallery.count()
+    words, status = client.predict(
+        "a red apple", "", 5, 2, 3.0, "Euler", "tiny-ldm", "prompt S/R", "red, blue", "none", "", False, False,
+        api_name="/text_xy_plot",
+    )  # fmt: skip
+    assert gallery.count() == before + 1 and "the sheet alone" in status  # cells shown, not kept
+    assert read_recipe(words[0]["image"])["params"]["keep_cells"] is False
+    assert [item["caption"] for item in words[1:]] == ["red", "blue"]
+    kept, _ = client.predict(
         "a red apple",
         "",
         5,
@@ -375,7 +383,7 @@ def test_an_xy_plot_saves_its_cells_as_single_runs_and_a_labelled_sheet(served):
         "",
         api_name="/text_xy_plot",
     )
-    assert [read_recipe(w["image"])["prompt"] for w in words[1:]] == ["a red apple", "a blue apple"]
+    assert [read_recipe(k["image"])["prompt"] for k in kept[1:]] == ["a red apple", "a blue apple"]
     for x_axis, x_values, message in (
         ("prompt S/R", "green, blue", "has no 'green'"),
         ("guidance", "1, 99", "guidance"),

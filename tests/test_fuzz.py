@@ -38,7 +38,7 @@ VALID = {
     "/text_to_image": ["a cat", "", 1, 1, 2, 3.0, "model default", "tiny-ldm", False, 2, False],
     "/text_seed_sweep": ["a cat", "", 1, 2, 2, 3.0, "model default", "tiny-ldm", False],
     "/text_stop": [],
-    "/text_xy_plot": ["a cat", "", 1, 2, 3.0, "model default", "tiny-ldm", "seed", "1, 2", "none", "", False],
+    "/text_xy_plot": ["a cat", "", 1, 2, 3.0, "model default", "tiny-ldm", "seed", "1, 2", "none", "", False, True],
     "/upscale": [FILE, None, "tiny-upscale", "", 0],
     "/png_info": [FILE],
     "/gallery_list": [1, False, ""],

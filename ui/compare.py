@@ -13,11 +13,10 @@ import re
 from typing import Any
 
 import gradio as gr
-from PIL import Image
 
 from engines.errors import InputError
 from engines.imaging import labelled_grid
-from engines.limits import DEFAULT_SCHEDULER, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SCHEDULERS, check_seed
+from engines.limits import DEFAULT_SCHEDULER, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SCHEDULERS, check_flag, check_seed
 from ui.studio import Operation, Studio, TabUI, hires_of, served
 from ui.widgets import user_errors
 
@@ -95,10 +94,12 @@ class Compare:
     def xy_plot(
         self, prompt: str, negative_prompt: str, seed: float, steps: float, guidance_scale: float, scheduler: str,
         model: str, x_axis: str, x_values: str, y_axis: str, y_values: str, hires: bool = False,
-        request: gr.Request = None,
+        keep_cells: bool = True, request: gr.Request = None,
     ):  # fmt: skip
         """An X/Y plot of text draws: a cell per (y, x) value pair, one image each, from these settings
-        with the axes' changes; streams progress, then returns the sheet and the cells."""
+        with the axes' changes; streams progress, then returns the sheet and the cells. The cells are
+        saved to the gallery too, unless `keep_cells` is off (the sheet alone)."""
+        keep_cells = check_flag("keep every cell", keep_cells)
         prompt = prompt if isinstance(prompt, str) else ""
         seed = check_seed(seed)  # -1: one random seed for the whole plot, not one per cell
         xs, ys = parse_axis(x_axis, x_values, prompt), parse_axis(y_axis, y_values, prompt)
@@ -111,17 +112,17 @@ class Compare:
             guidance_scale=guidance_scale, scheduler=scheduler, model_id=model,
         )  # fmt: skip
         runs = [base | y | x for _, y in ys for _, x in xs]
-        saved, complete = yield from self.studio.draw("text", runs, request, hires)
+        shown, made, complete = yield from self.studio.draw("text", runs, request, hires, save=keep_cells)
         if not complete:
             return
-        cells = [Image.open(path).convert("RGB") for path, _ in saved]
+        cells = [result.image for result in made]
         sheet = labelled_grid(
             [cells[r * len(xs) : (r + 1) * len(xs)] for r in range(len(ys))],
             [label for label, _ in ys],
             [label for label, _ in xs],
         )
-        first = self.studio.picked(saved, 0)  # the plot's recipe: the cells' common one, with its axes
-        recipe = {k: v for k, v in (first.recipe if first else {}).items() if k not in ("id", "created", "seed")}
+        # the plot's recipe: the cells' common one, with its axes
+        recipe = {k: v for k, v in made[0].recipe.items() if k not in ("id", "created", "seed")}
         recipe |= {
             "operation": "xy_plot",
             "seed": None,
@@ -136,16 +137,16 @@ class Compare:
                 "x_values": x_values if x_axis != NONE else "",
                 "y_axis": y_axis,
                 "y_values": y_values if y_axis != NONE else "",
-                "cells": len(saved),
+                "cells": len(made),
+                "keep_cells": keep_cells,
             },
         }
         (plot,) = self.studio.save([(sheet, recipe)])
         labels = [" · ".join(filter(None, (y, x))) for y, _ in ys for x, _ in xs]
-        shown = [
-            (served(plot.path), "X/Y plot"),
-            *((path, label) for (path, _), label in zip(saved, labels, strict=True)),
-        ]
-        yield shown, f"X/Y plot: {len(xs)} × {len(ys)} cells and the sheet saved to the gallery"
+        cells_shown = [(image, label) for (image, _), label in zip(shown, labels, strict=True)]
+        what = "cells and the sheet" if keep_cells else "cells; the sheet alone"
+        status = f"X/Y plot: {len(xs)} × {len(ys)} {what} saved to the gallery"
+        yield [(served(plot.path), "X/Y plot"), *cells_shown], status
 
     def layout(self) -> None:
         """The section's controls, where the text tab places it (`wire` connects them)."""
@@ -160,17 +161,20 @@ class Compare:
                 y_values = gr.Textbox(
                     "0-2", label="Y values", info="prompt S/R: the first word is replaced by each", scale=3
                 )
-            self.button = gr.Button("Plot", variant="secondary")
+            with gr.Row(equal_height=True):
+                keep_cells = gr.Checkbox(True, label="Keep every cell in the gallery", info="off: the sheet alone")
+                self.button = gr.Button("Plot", variant="secondary", scale=2)
         self.controls = dict(x_axis=x_axis, x_values=x_values, y_axis=y_axis, y_values=y_values)
+        self.keep_cells = keep_cells
 
     def wire(self, tab: TabUI, outputs: list[Any]) -> Any:
         """The plot's controls, operation (its restore table) and event (returned), on the text tab;
         results go to `outputs`."""
-        tab.controls |= self.controls
+        tab.controls |= self.controls | {"keep_cells": self.keep_cells}
         settings = ["prompt", "negative", "seed", "steps", "guidance", "scheduler", "model"]
         tab.operations["xy_plot"] = Operation(
             "text_xy_plot",
-            [*settings, *self.controls, "hires"],
+            [*settings, *self.controls, "hires", "keep_cells"],
             {
                 "prompt": "prompt",
                 "negative": "negative_prompt",
@@ -181,6 +185,7 @@ class Compare:
                 "model": "model",
                 **{name: f"params.{name}" for name in self.controls},
                 "hires": hires_of,
+                "keep_cells": lambda recipe: recipe["params"].get("keep_cells", True),
             },
         )
         plotted = self.button.click(self.xy_plot, tab.inputs("xy_plot"), outputs, api_name="text_xy_plot")

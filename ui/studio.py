@@ -191,23 +191,28 @@ class Studio:
             if event := self._stops.get(key):
                 event.set()
 
-    def draw(self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: Any = False):
-        """Run the draws of `task` one after another; yield (images, status) per step: the images saved so
-        far, then the current run's previews. Each finished run is saved at once (enlarged first with
-        Hires ×4). Stop (or a closed page) ends the draw after its current step: what was finished stays
-        saved and shown, the last preview stays on screen marked as stopped, and nothing half-made is saved.
-        Returns (the saved images, whether every run finished)."""
+    def draw(
+        self, task: str, runs: list[dict[str, Any]], request: gr.Request | None, hires: Any = False, save: bool = True
+    ):
+        """Run the draws of `task` one after another; yield (images, status) per step: the images finished
+        so far, then the current run's previews. Each finished run is saved at once (enlarged first with
+        Hires ×4), unless `save` is off (an X/Y plot that keeps its sheet only). Stop (or a closed page)
+        ends the draw after its current step: what was finished stays saved and shown, the last preview
+        stays on screen marked as stopped, and nothing half-made is saved.
+        Returns (the images shown, the finished results, whether every run finished)."""
         check_flag("Hires ×4", hires)
         self.visitors.admit()
         with self.working(), self.stop_event(request) as stop:
             stop.clear()
-            return (yield from self._draw(task, runs, stop, hires))
+            return (yield from self._draw(task, runs, stop, hires, save))
 
-    def _draw(self, task: str, runs: list[dict[str, Any]], stop: threading.Event, hires: bool):
+    def _draw(self, task: str, runs: list[dict[str, Any]], stop: threading.Event, hires: bool, save: bool):
         model_id = runs[0].get("model_id")
         if isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):
             yield gr.skip(), LOADING
-        saved: list[tuple[str, str]] = []
+        shown: list[tuple[Any, str]] = []  # the finished images: saved (path, caption), or unsaved ones
+        made: list = []  # the finished results
+        done = "saved" if save else "made"
         preview: list[Image.Image] = []
         last_step = 0
         for number, run in enumerate(runs):
@@ -218,8 +223,8 @@ class Studio:
                 try:
                     self.visitors.admit()  # every batch counts against the visitor's rate
                 except InputError as error:
-                    yield saved, f"{how_many(len(saved))} saved; stopped before batch {number + 1}: {error}"
-                    return saved, False
+                    yield shown, f"{how_many(len(shown))} {done}; stopped before batch {number + 1}: {error}"
+                    return shown, made, False
             drawn, preview = [], []
             steps = zerogpu.draw_steps(self.engines_key, task, run)
             try:
@@ -232,8 +237,7 @@ class Studio:
                     last_step = value.step
                     status = f"{prefix}step {value.step} of {value.total}"
                     preview = [display(im) for im in value.preview] or preview
-                    shown = saved + [(im, "preview") for im in preview] if value.preview else gr.skip()
-                    yield shown, status
+                    yield (shown + [(im, "preview") for im in preview] if value.preview else gr.skip()), status
                     if stop.is_set():
                         break
             finally:
@@ -241,19 +245,21 @@ class Studio:
             if drawn:  # a finished run is kept, even when Stop came during its last step
                 if hires:
                     yield gr.skip(), f"{prefix}Hires ×4: enlarging…"
-                saved += self.save_all(self.hires(drawn, hires))
+                finished = self.hires(drawn, hires)
+                made += finished
+                shown += self.save_all(finished) if save else [(display(r.image), caption(r.recipe)) for r in finished]
             if not drawn or (stop.is_set() and number < len(runs) - 1):
-                kept = f"{how_many(len(saved))} saved" if saved else "nothing was saved"
+                kept = f"{how_many(len(shown))} {done}" if shown else f"nothing was {done}"
                 if drawn:  # stopped between batches
-                    yield saved, f"stopped after batch {number + 1} of {len(runs)}: {kept}"
+                    yield shown, f"stopped after batch {number + 1} of {len(runs)}: {kept}"
                 else:
                     yield (
-                        saved + [(im, "stopped · not saved") for im in preview],
+                        shown + [(im, "stopped · not saved") for im in preview],
                         f"stopped at step {last_step}: {kept}",
                     )
-                return saved, False
-        yield saved, f"{how_many(len(saved))} saved to the gallery"
-        return saved, True
+                return shown, made, False
+        yield shown, f"{how_many(len(shown))} {done}" + (" to the gallery" if save else "")
+        return shown, made, True
 
 
 def how_many(count: int) -> str:
