@@ -151,10 +151,13 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     history_cell = page.locator("#text-history").get_by_text("a cat astronaut").filter(visible=True).first
     history_cell.wait_for(timeout=15_000)
 
-    page.locator("#text-images .thumbnails button").nth(1).click()  # the second image
-    bar = page.locator(".selection-bar").filter(visible=True)  # under the grid
+    bar = page.locator(".selection-bar").filter(visible=True)  # under the grid, for the image opened
     bar.get_by_text("a cat astronaut").wait_for(timeout=15_000)
-    seed = bar.locator(".prose.selection-caption").inner_text().split()[0].removeprefix("#")  # "#<seed> · a cat…"
+    caption = bar.locator(".prose.selection-caption")
+    first = caption.inner_text()  # "#<seed> · a cat astronaut"
+    page.locator("#text-images .thumbnails button").nth(1).click()  # the second image
+    page.wait_for_function("([el, first]) => el.innerText !== first", arg=[caption.element_handle(), first])
+    seed = caption.inner_text().split()[0].removeprefix("#")
     bar.get_by_role("button", name="🌱 Use this seed").click()  # that image alone
     seed_field = page.get_by_label("Seed", exact=True).filter(visible=True).first
     page.wait_for_function(f"el => el.value === '{seed}'", arg=seed_field.element_handle())  # not the batch's
