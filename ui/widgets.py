@@ -47,8 +47,8 @@ CSS = """
     grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; grid-template-rows: none !important;
   }
 }
-/* the class grid's captions are class names ("Smileys & Emotion"): room for them at 8 columns */
-#conditional-classes .caption-label {
+/* captions start with the seed (up to 10 digits, "#3438472981 · …"): room for it at 8 columns */
+.pixelated .caption-label {
   max-width: calc(100% - 2 * var(--block-label-margin)); font-size: 12px; padding: 1px 5px;
 }
 """
