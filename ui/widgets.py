@@ -46,6 +46,7 @@ CSS = """
   .pixelated .grid-container {
     grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; grid-template-rows: none !important;
   }
+  .pixelated .caption-label { font-size: 10px !important; padding: 1px 3px !important; }  /* a 10-digit seed, ~100 px */
 }
 /* captions start with the seed (up to 10 digits, "#3438472981 · …"): room for it at 8 columns */
 .pixelated .caption-label {
