@@ -1,6 +1,6 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,text}.png, screenshot.png (VAE)
+    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,xy-plot,text}.png, screenshot.png (VAE)
     python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
     python docs/make_screenshots.py --only space    # a private gallery, as on a Space (desktop and phone)
 
@@ -45,6 +45,18 @@ def conditional_tab(page, out: Path) -> None:
     page.get_by_role("button", name="Every class", exact=True).click()
     page.locator("#conditional-classes img").nth(12 * 8 - 1).wait_for(timeout=60_000)
     page.wait_for_timeout(2500)  # let every thumbnail load
+    page.screenshot(path=str(out), full_page=True)
+
+
+def plot_tab(page, out: Path) -> None:
+    """The class-conditional X/Y plot as it opens: an art style a column, a category a row."""
+    page.get_by_role("tab", name="Class-conditional", exact=True).click()
+    page.get_by_role("tab", name="X/Y plot", exact=True).click()
+    page.get_by_label("Seed", exact=True).filter(visible=True).fill("3")
+    page.get_by_role("button", name="Plot", exact=True).click()
+    page.locator("#conditional-plot img").nth(32).wait_for(timeout=60_000)
+    page.locator("#conditional-plot img").first.click()  # the sheet, opened big, and the bar under it
+    page.wait_for_timeout(2500)
     page.screenshot(path=str(out), full_page=True)
 
 
@@ -96,7 +108,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    shots = ["gan", "conditional", "text", "vae", "space"]
+    shots = ["gan", "conditional", "plot", "text", "vae", "space"]
     parser.add_argument("--only", nargs="+", choices=shots, help="just these tabs (space: alone)")
     args = parser.parse_args()
     out = args.out
@@ -110,7 +122,7 @@ def main() -> None:
     if engines.registry.bundled("text"):
         shots.insert(0, ("screenshot-text.png", text_tab))
     if engines.registry.bundled("conditional"):
-        shots.insert(0, ("screenshot-conditional.png", conditional_tab))
+        shots[:0] = [("screenshot-conditional.png", conditional_tab), ("screenshot-xy-plot.png", plot_tab)]
     if engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-gan.png", gan_tab))
     if private:

@@ -72,7 +72,7 @@ def test_named_endpoints(served):
     }
     expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
     expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale", "/png_info"}
-    expected |= {"/text_xy_plot", "/gallery_undo"}
+    expected |= {"/text_xy_plot", "/gan_xy_plot", "/conditional_xy_plot", "/gallery_undo"}
     assert expected <= set(endpoints)
 
 
@@ -408,6 +408,76 @@ def test_an_xy_plot_saves_its_cells_as_single_runs_and_a_labelled_sheet(served):
             )
 
 
+def test_gan_and_conditional_xy_plots_cells_are_single_images_of_their_grids(served):
+    """The GAN tab plots seeds and ψ, the class-conditional tab classes too; each cell is the image a
+    Sample grid of one makes, and reuse settings brings the whole plot back."""
+    client, gallery, demo = served
+    before = gallery.count()
+    shown, status = client.predict(40, 0.8, "tiny-gan", "ψ", "0.5, 1", "seed", "40-42", api_name="/gan_xy_plot")
+    assert gallery.count() == before + 6 + 1 and "2 × 3 cells and the sheet saved" in status
+    assert [item["caption"] for item in shown] == ["X/Y plot"] + [
+        f"seed {s} · ψ {p:g}" for s in (40, 41, 42) for p in (0.5, 1)
+    ]
+    (alone,) = client.predict(41, 1, 1.0, "tiny-gan", api_name="/gan_sample")
+    assert Image.open(alone["image"]).tobytes() == Image.open(shown[4]["image"]).tobytes()
+    settings = restored(demo, gallery.get(Path(shown[0]["image"]).stem).id)
+    assert (settings["tab"], settings["mode"], settings["plot_seed"], settings["x_values"]) == (
+        "gan",
+        "xy_plot",
+        40,
+        "0.5, 1",
+    )
+
+    before = gallery.count()
+    shown, _ = client.predict(
+        "food", "any", 7, 0.9, "tiny-cgan", "style", "all", "category", "Smileys, animals", True, False,
+        api_name="/conditional_xy_plot",
+    )  # fmt: skip
+    assert gallery.count() == before + 1  # the sheet alone
+    assert [item["caption"] for item in shown[1:]] == [
+        f"{c} · {s}" for c in ("Smileys", "Animals") for s in ("Flat", "3D")
+    ]
+    sheet = read_recipe(shown[0]["image"])
+    assert sheet["operation"] == "xy_plot" and sheet["params"]["labels"] == {"category": "food", "style": "any"}
+    assert sheet["hires"] and Image.open(shown[0]["image"]).width >= 2 * 64  # Hires ×4 cells
+    settings = restored(demo, gallery.get(Path(shown[0]["image"]).stem).id)
+    assert (settings["first"], settings["x_axis"], settings["y_values"]) == ("food", "style", "Smileys, animals")
+    plain, _ = client.predict(
+        "food", "any", 7, 0.9, "tiny-cgan", "style", "flat", "none", "", api_name="/conditional_xy_plot"
+    )
+    (sample,) = client.predict("food", "flat", 7, 1, 0.9, "tiny-cgan", api_name="/conditional_sample")
+    assert Image.open(sample["image"]).tobytes() == Image.open(plain[1]["image"]).tobytes()
+    for args, message in (
+        (("style", "all", "category", "all", False, True), None),
+        (("style", "oil", "none", "", False, True), "unknown style 'oil'"),
+        (("ψ", "0.5, 9", "none", "", False, True), "ψ"),
+        (("colour", "red", "none", "", False, True), "an axis is one of none, seed, ψ, category, style"),
+        (("seed", "1", "seed", "2", False, True), "must differ"),
+    ):
+        if message is None:  # 2 × 3 cells: fine; the test asks for every class of both sets
+            shown, _ = client.predict("any", "any", 1, 0.8, "tiny-cgan", *args, api_name="/conditional_xy_plot")
+            assert len(shown) == 1 + 2 * 3
+            continue
+        with pytest.raises(Exception, match=message):
+            client.predict("any", "any", 1, 0.8, "tiny-cgan", *args, api_name="/conditional_xy_plot")
+    with pytest.raises(Exception, match="a plot holds up to 32"):
+        client.predict(1, 0.8, "tiny-gan", "seed", "0-7", "ψ", "0, 0.2, 0.4, 0.6, 0.8", api_name="/gan_xy_plot")
+
+
+def test_the_prompt_history_has_a_row_per_prompt_not_per_batch_or_cell(served):
+    client, _, demo = served
+    history = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "history")
+    client.predict("an old boot", "", 1, 1, 2, 3.0, "Euler", "tiny-ldm", False, 1, False, api_name="/text_to_image")
+    client.predict("a green kite", "", 5, 1, 2, 3.0, "Euler", "tiny-ldm", False, 3, False, api_name="/text_to_image")
+    client.predict(
+        "a green kite", "", 9, 2, 3.0, "Euler", "tiny-ldm", "guidance", "1, 4", "seed", "9-10",
+        api_name="/text_xy_plot",
+    )  # fmt: skip
+    rows = history()
+    assert [row[0] for row in rows[:2]] == ["a green kite", "an old boot"]  # 3 batches and 4 cells: one row
+    assert rows[0][2:4] == [10, 1] and rows[0][5] == 4.0  # the newest image's settings: the plot's last cell
+
+
 def test_the_prompt_history_survives_a_restart(tiny_checkpoints, tmp_path):
     """History is read from the gallery at each page load, so a new server on the same folder has it."""
     engines = create_engines(Registry(tiny_checkpoints), Runtime(torch.device("cpu"), torch.float32))
@@ -535,6 +605,28 @@ def test_conditional_endpoints_and_reuse(served):
     assert (settings["first"], settings["seed"], settings["count"]) == ("animals", 3, 4)
 
 
+def test_a_class_grid_can_be_saved_as_one_labelled_sheet(served):
+    client, gallery, demo = served
+    grid = client.predict(21, 3, 0.8, "tiny-cgan", False, False, api_name="/conditional_class_grid")
+    before = gallery.count()
+    (sheet,) = client.predict(21, 3, 0.8, "tiny-cgan", False, True, api_name="/conditional_class_grid")
+    assert gallery.count() == before + 1 and sheet["caption"] == "every class, one sheet"
+    image, recipe = Image.open(sheet["image"]), read_recipe(sheet["image"])
+    assert recipe["operation"] == "class_sheet" and recipe["params"] == {"seed": 21, "count": 3, "psi": 0.8}
+    assert image.width > 3 * 128 and image.height > (3 + 2) * 128  # 5 class rows of 3 seeds, enlarged and labelled
+    # the sheet's cell (row 2, column 3) is the grid's image, enlarged with sharp pixels
+    cell = Image.open(grid[1 * 3 + 2]["image"]).convert("RGB").resize((128, 128), Image.Resampling.NEAREST)
+    x, y = image.width - (128 + 6), (14 + 2 * 6) + 6 + (128 + 6)  # labelled_grid: 6 px apart, 14 px labels above
+    assert image.crop((x, y, x + 128, y + 128)).tobytes() == cell.tobytes()
+    settings = restored(demo, gallery.get(Path(sheet["image"]).stem).id)
+    assert (settings["mode"], settings["grid_seed"], settings["grid_count"], settings["as_sheet"]) == (
+        "class_grid",
+        21,
+        3,
+        True,
+    )
+
+
 def test_a_model_with_subjects_keeps_its_two_pickers_and_reuse_remakes_the_grid(served):
     """Subjects are drawn from each seed: the API takes category and style, and reusing an image's
     settings draws the same subjects again, so the grid comes back bit for bit."""
@@ -584,12 +676,15 @@ EVERY_OPERATION = [
     ("/conditional_sample", ("animals", "3d", 83, 4, 0.7, "tiny-cgan")),
     ("/conditional_sample", ("food", "any", 84, 3, 1.0, "tiny-cgan-subjects")),
     ("/conditional_class_grid", (85, 2, 0.9, "tiny-cgan")),
+    ("/conditional_class_grid", (85, 2, 0.9, "tiny-cgan", False, True)),
     ("/conditional_morph", ("style", "flat", "3d", "food", "any", 86, 4, 1.0, "tiny-cgan")),
     ("/conditional_morph", ("category", "smileys", "food", "any", "flat", 87, 3, 0.8, "tiny-cgan")),
     ("/dit_sample", ("goldfish", 88, 2, 2, 3.5, "TINY_DIT")),
     ("/text_to_image", ("a red apple", "blurry", 89, 3, 3, 5.5, "Euler", "tiny-ldm")),
     ("/text_seed_sweep", ("a rocket", "", 90, 10, 2, 0.0, "UniPC", "tiny-ldm")),
     ("/text_xy_plot", ("a red apple", "", 98, 2, 3.0, "Euler", "tiny-ldm", "guidance", "1, 4", "steps", "1-2")),
+    ("/gan_xy_plot", (99, 0.8, "tiny-gan", "ψ", "0.5, 1", "none", "")),
+    ("/conditional_xy_plot", ("food", "any", 100, 0.8, "tiny-cgan", "style", "all", "seed", "100-101")),
     # Hires ×4 (the last argument) on an operation of every tab, and the Upscale tab's own
     ("/vae_sample", (71, 2, "tiny-vae", True)),
     ("/gan_sample", (91, 3, 0.9, "tiny-gan", True)),

@@ -133,6 +133,11 @@ def test_make_a_gan_grid_and_explore_around_an_image(browser, studio_url, tmp_pa
         f"document.querySelector('input[aria-label=\"Image seed\"]').value === '{caption.removeprefix('#')}'"
     )
     page.screenshot(path=str(os.environ.get("ATELIER_GAN_SCREENSHOT", tmp_path / "gan-tab.png")), full_page=True)
+
+    page.get_by_role("tab", name="X/Y plot", exact=True).click()  # ψ × seeds, as the sub-tab opens
+    page.get_by_role("button", name="Plot", exact=True).click()
+    page.locator("#gan-plot img").nth(3 * 4).wait_for(timeout=60_000)  # the sheet, then 3 × 4 cells
+    assert page.locator("#gan-plot .caption-label").nth(1).inner_text() == "seed 0 · ψ 0.4"
     page.close()
 
 
@@ -158,6 +163,9 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     page.locator("#text-images .thumbnails button").nth(1).click()  # the second image
     page.wait_for_function("([el, first]) => el.innerText !== first", arg=[caption.element_handle(), first])
     seed = caption.inner_text().split()[0].removeprefix("#")
+    recipe = page.locator(".selection-recipe").filter(visible=True)  # the image's whole recipe, folded
+    recipe.get_by_text("Recipe").click()
+    recipe.get_by_text(f'"seed": {seed},').wait_for(timeout=15_000)
     bar.get_by_role("button", name="🌱 Use this seed").click()  # that image alone
     seed_field = page.get_by_label("Seed", exact=True).filter(visible=True).first
     page.wait_for_function(f"el => el.value === '{seed}'", arg=seed_field.element_handle())  # not the batch's

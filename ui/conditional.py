@@ -1,5 +1,5 @@
 """The class-conditional tab: a grid of chosen classes, one seed in every class, a morph between two
-classes, and the DiT section (ui/dit.py).
+classes, an X/Y plot of seeds, ψ and classes (ui/compare.py), and the DiT section (ui/dit.py).
 
 Run it alone (with the gallery): `python -m ui.conditional`.
 
@@ -13,10 +13,12 @@ from typing import Any
 
 import gradio as gr
 
+from engines.imaging import labelled_grid
 from engines.labels import ANY, picker_choices
-from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEEDS_PER_CLASS
+from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEEDS_PER_CLASS, check_flag
+from ui.compare import ALL, NONE, SEED, SamplePlot
 from ui.dit import DiTSection
-from ui.studio import Operation, Studio, TabUI, hires_of
+from ui.studio import Operation, Studio, TabUI, hires_of, served
 from ui.widgets import (
     hires_checkbox,
     model_picker,
@@ -61,11 +63,27 @@ class ConditionalTab:
 
     @user_errors
     def class_grid(
-        self, seed: float, count: float, psi: float, model: str, hires: bool = False, progress=gr.Progress()
-    ):
-        """One seed, every class: a row per category, then per style, the same `count` seeds in every row."""
+        self, seed: float, count: float, psi: float, model: str, hires: bool = False, as_sheet: bool = False,
+        progress=gr.Progress(),
+    ):  # fmt: skip
+        """One seed, every class: a row per category, then per style, the same `count` seeds in every row;
+        each image saved, or with `as_sheet` one labelled sheet of them all (a class a row, a seed a column)."""
+        as_sheet = check_flag("one sheet", as_sheet)
+        check_flag("Hires ×4", hires)
         rows = self.studio.run("conditional", "class_grid", progress, seed=seed, count=count, psi=psi, model_id=model)
-        return self.studio.save_all(self.studio.hires([result for row in rows for result in row], hires, progress))
+        made = self.studio.hires([result for row in rows for result in row], hires, progress)
+        columns = len(rows[0])
+        if not as_sheet:
+            return self.studio.save_all(made)
+        cells = [[r.image for r in made[i : i + columns]] for i in range(0, len(made), columns)]
+        first = made[0].recipe
+        sheet = labelled_grid(
+            cells, [r.recipe["label"] for r in made[::columns]], [f"#{r.recipe['seed']}" for r in made[:columns]]
+        )
+        recipe = {k: v for k, v in first.items() if k not in ("id", "created", "seed", "label")}
+        params = {"seed": first["params"]["batch_seed"], "count": columns, "psi": first["params"]["psi"]}
+        (entry,) = self.studio.save([(sheet, recipe | {"operation": "class_sheet", "seed": None, "params": params})])
+        return [(served(entry.path), "every class, one sheet")]
 
     @user_errors
     def morph(
@@ -158,8 +176,12 @@ class ConditionalTab:
                 with gr.Row():
                     grid_seed = seed_input()
                     grid_count = gr.Slider(1, MAX_SEEDS_PER_CLASS, value=8, step=1, label="Seeds per class")
-                every = gr.Button("Every class", variant="primary")
-                # one row per class: as many columns as seeds per class (the slider updates it)
+                with gr.Row(equal_height=True):
+                    as_sheet = gr.Checkbox(
+                        False, label="Save as one sheet", info="labelled; instead of an entry per image"
+                    )
+                    every = gr.Button("Every class", variant="primary", scale=2)
+                # one row per class: as many columns as seeds per class (the slider updates it), or one sheet
                 class_grid = pixel_gallery(
                     "A row per class; each column one seed, the same in every row", 8, elem_id="conditional-classes"
                 )
@@ -179,10 +201,18 @@ class ConditionalTab:
                     frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
                 morph = gr.Button("Morph", variant="primary")
                 strip, gif = strip_outputs()
+            with gr.Tab("X/Y plot", id="xy_plot"):
+                gr.Markdown("Classes the axes do not set are the pickers' above.")
+                plot = SamplePlot(self.studio, "conditional")
+                if len(sets) == 2:  # an art style per column, a category per row
+                    category, style = sets
+                    plot.layout(model, (style, ALL), (category, ALL))
+                else:
+                    plot.layout(model, (SEED, "0-3"), (NONE, ""))
         tab.controls |= dict(
             model=model, mode=mode, psi=psi, hires=hires, first=first, second=second, seed=seed, count=count,
-            grid_seed=grid_seed, grid_count=grid_count, morph_set=morph_set, morph_from=morph_from, morph_to=morph_to,
-            morph_seed=morph_seed, frames=frames,
+            grid_seed=grid_seed, grid_count=grid_count, as_sheet=as_sheet, morph_set=morph_set, morph_from=morph_from,
+            morph_to=morph_to, morph_seed=morph_seed, frames=frames,
         )  # fmt: skip
         tab.operations |= {
             "sample": Operation(
@@ -192,13 +222,8 @@ class ConditionalTab:
                  "psi": "params.psi", "model": "model", "hires": hires_of},
                 mode="sample",
             ),
-            "class_grid": Operation(
-                "conditional_class_grid",
-                ["grid_seed", "grid_count", "psi", "model", "hires"],
-                {"grid_seed": "params.batch_seed", "grid_count": "params.count", "psi": "params.psi", "model": "model",
-                 "hires": hires_of},
-                mode="class_grid",
-            ),
+            "class_grid": class_grid_operation(as_sheet=False),  # an image of the grid
+            "class_sheet": class_grid_operation(as_sheet=True),  # the grid as one sheet
             "morph": Operation(
                 "conditional_morph",
                 ["morph_set", "morph_from", "morph_to", "first", "second", "morph_seed", "frames", "psi", "model",
@@ -218,9 +243,12 @@ class ConditionalTab:
                 mode="morph",
             ),
         }  # fmt: skip
+        every_class = every.click(
+            self.class_grid, tab.inputs("class_grid"), class_grid, api_name="conditional_class_grid"
+        )
         tab.saves += [
             run.click(self.sample, tab.inputs("sample"), grid, api_name="conditional_sample"),
-            every.click(self.class_grid, tab.inputs("class_grid"), class_grid, api_name="conditional_class_grid"),
+            every_class,
             morph.click(self.morph, tab.inputs("morph"), [strip, gif], api_name="conditional_morph"),
         ]
         # .input, not .change: these reset other pickers when a person changes them; a restore sets
@@ -228,10 +256,33 @@ class ConditionalTab:
         model.input(
             self.model_chosen, model, [first, second, morph_set, morph_from, morph_to], api_visibility="private"
         )
+        plot.wire(tab, ["first", "second"], {"first": picked(0), "second": picked(1)})
+        axes = [plot.controls["x_axis"], plot.controls["y_axis"]]
+        model.input(plot.model_chosen, model, axes, api_visibility="private")
         morph_set.input(self.morph_ends, [model, morph_set], [morph_from, morph_to], api_visibility="private")
-        grid_count.change(lambda n: gr.update(columns=int(n)), grid_count, class_grid, api_visibility="private")
+        # a row per class: as many columns as seeds per class; a sheet alone: one
+        columns = lambda n, sheet: gr.update(columns=1 if sheet else int(n))  # noqa: E731
+        grid_count.change(columns, [grid_count, as_sheet], class_grid, api_visibility="private")
+        every_class.success(columns, [grid_count, as_sheet], class_grid, api_visibility="private")
         tab.pickers["conditional"] = model
         return tab
+
+
+def class_grid_operation(as_sheet: bool) -> Operation:
+    """One seed, every class: an image's recipe has its grid's seed as `batch_seed`, a sheet's as `seed`."""
+    return Operation(
+        "conditional_class_grid",
+        ["grid_seed", "grid_count", "psi", "model", "hires", "as_sheet"],
+        {
+            "grid_seed": "params.seed" if as_sheet else "params.batch_seed",
+            "grid_count": "params.count",
+            "psi": "params.psi",
+            "model": "model",
+            "hires": hires_of,
+            "as_sheet": lambda recipe: as_sheet,
+        },
+        mode="class_grid",
+    )
 
 
 def picked(position: int, key: str = "labels"):

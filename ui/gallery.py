@@ -151,10 +151,11 @@ class GalleryPanel:
         preview, not saved yet, has none)."""
         entry = self.studio.picked(items, event.index)
         if entry is None:
-            return None, gr.update(visible=False), "", gr.update(value=None), gr.update()
+            return None, gr.update(visible=False), "", "", gr.update(value=None), gr.update()
         download = gr.update(value=served(entry.path))
         alone = gr.update(interactive=self.makes_alone(entry.recipe))
-        return entry.id, gr.update(visible=True), f"**{entry.caption}**", download, alone
+        recipe = json.dumps(entry.recipe, indent=2, ensure_ascii=False)
+        return entry.id, gr.update(visible=True), f"**{entry.caption}**", recipe, download, alone
 
     def send(self, image_id: str | None, tab: TabUI, top: gr.Tabs) -> dict[Any, Any]:
         """The image, as the input of the tab that takes one (its sub-tab and the tab selected)."""
@@ -370,7 +371,7 @@ class GalleryPanel:
                 bar.grid.select(
                     self.pick,
                     bar.grid,
-                    [bar.selected, bar.row, bar.caption, bar.download, bar.alone],
+                    [bar.selected, bar.column, bar.caption, bar.recipe, bar.download, bar.alone],
                     api_visibility="private",
                 )
                 wire(bar.selected, bar.batch, bar.alone, bar_actions, bar_sends)

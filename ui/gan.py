@@ -1,4 +1,5 @@
-"""The GAN tab: a seeded grid, variations around one image, a walk between two seeds.
+"""The GAN tab: a seeded grid, variations around one image, a walk between two seeds, an X/Y plot
+of seeds and ψ (ui/compare.py).
 
 Run it alone (with the gallery): `python -m ui.gan`.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED, RANDOM_SEED
+from ui.compare import PSI, SEED, SamplePlot
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     hires_checkbox,
@@ -104,6 +106,9 @@ class GANTab:
                     frames = gr.Slider(2, MAX_FRAMES, value=12, step=1, label="Frames")
                 walk = gr.Button("Interpolate", variant="primary")
                 strip, gif = strip_outputs()
+            with gr.Tab("X/Y plot", id="xy_plot"):
+                plot = SamplePlot(self.studio, "gan")
+                plot.layout(model, (PSI, "0.4, 0.7, 1.0"), (SEED, "0-3"))
         tab = TabUI("gan", ("gan",), bars=bars)
         tab.controls = dict(
             model=model, mode=mode, psi=psi, hires=hires, seed=seed, count=count, selected=selected, strength=strength,
@@ -144,6 +149,7 @@ class GANTab:
         explored_event = explore.click(self.variations, tab.inputs("variation"), explored, api_name="gan_variations")
         walked = walk.click(self.interpolate, tab.inputs("interpolate"), [strip, gif], api_name="gan_interpolate")
         tab.saves = [generated, explored_event, walked]
+        plot.wire(tab, [], {})
         tab.pickers = {"gan": model}
         return tab
 

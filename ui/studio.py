@@ -96,6 +96,16 @@ class Studio:
         self.visitors.admit()
         return self._call(task, method, progress, **request)
 
+    def run_each(self, task: str, method: str, requests: list[dict[str, Any]], progress: gr.Progress) -> list[Any]:
+        """`engines.<task>.<method>(**request)` for each request (an X/Y plot's cells), counted as one
+        call against the visitor's rate, as one grid of as many images is."""
+        self.visitors.admit()
+        made = []
+        for number, request in enumerate(requests):
+            progress(number / len(requests), desc=f"cell {number + 1} of {len(requests)}")
+            made.append(self._call(task, method, progress if not number else None, **request))
+        return made
+
     def _call(self, task: str, method: str, progress: gr.Progress | None = None, **request: Any) -> Any:
         model_id = request.get("model_id")
         if progress is not None and isinstance(model_id, str) and not self.engines.is_loaded(task, model_id):

@@ -92,18 +92,21 @@ class TextTab:
 
     @user_errors
     def history(self) -> list[list[Any]]:
-        """The visitor's last prompts with their settings, newest first (one row per distinct recipe)."""
+        """The visitor's last prompts, newest first: one row per prompt (with its negative prompt and
+        model), with the settings of its newest image, so the batches of a loop and the cells of an X/Y
+        plot do not push older prompts out (each image's own settings are in the gallery)."""
         rows, seen = [], set()
         for entry in self.studio.gallery.list(1, 200, owner=self.studio.owner()):
             recipe = entry.recipe
-            if recipe.get("engine") != "text" or recipe.get("operation") != "text_to_image":  # not plots
+            if recipe.get("engine") != "text" or recipe.get("operation") != "text_to_image":  # not plot sheets
                 continue
-            row = [recipe.get("prompt", ""), recipe.get("negative_prompt", "")]
-            row += [read_field(recipe, {}, f"params.{name}") for name in ("batch_seed", "count", "steps")]
-            row += [recipe["params"].get("guidance_scale"), recipe["params"].get("scheduler"), recipe.get("model")]
-            if tuple(row) not in seen:
-                seen.add(tuple(row))
-                rows.append(row)
+            prompt = (recipe.get("prompt", ""), recipe.get("negative_prompt", ""), recipe.get("model"))
+            if prompt in seen:
+                continue
+            seen.add(prompt)
+            guidance, scheduler = recipe["params"].get("guidance_scale"), recipe["params"].get("scheduler")
+            seed, count, steps = (read_field(recipe, {}, f"params.{name}") for name in ("batch_seed", "count", "steps"))
+            rows.append([*prompt[:2], seed, count, steps, guidance, scheduler, prompt[2]])
             if len(rows) == HISTORY_ROWS:
                 break
         return rows

@@ -264,8 +264,9 @@ class SelectionBar:
 
     grid: gr.Gallery
     selected: gr.State  # the clicked image's gallery id
-    row: gr.Row
+    column: gr.Column  # the bar and its recipe, shown while an image is selected
     caption: gr.Markdown
+    recipe: gr.Code  # the image's whole recipe (the caption is short)
     alone: gr.Button  # its settings back, for this image alone: its own seed, one image
     batch: gr.Button  # its settings back, for its whole batch
     act: gr.Button  # the gallery action of another tab (⤢ Upscale ×4)
@@ -275,11 +276,14 @@ class SelectionBar:
 
 def selection_bar(grid: gr.Gallery) -> SelectionBar:
     selected = gr.State(None)
-    with gr.Row(visible=False, elem_classes="selection-bar") as row:
-        caption = gr.Markdown(container=False, elem_classes="selection-caption")
-        alone = gr.Button("🌱 Use this seed", size="sm", scale=0, min_width=140)
-        batch = gr.Button("↺ Its whole batch", size="sm", scale=0, min_width=140)
-        act = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
-        send = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
-        download = gr.DownloadButton("⬇ PNG", size="sm", scale=0, min_width=100)
-    return SelectionBar(grid, selected, row, caption, alone, batch, act, send, download)
+    with gr.Column(visible=False) as shown:
+        with gr.Row(elem_classes="selection-bar"):
+            caption = gr.Markdown(container=False, elem_classes="selection-caption")
+            alone = gr.Button("🌱 Use this seed", size="sm", scale=0, min_width=140)
+            batch = gr.Button("↺ Its whole batch", size="sm", scale=0, min_width=140)
+            act = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
+            send = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
+            download = gr.DownloadButton("⬇ PNG", size="sm", scale=0, min_width=100)
+        with gr.Accordion("Recipe", open=False, elem_classes="selection-recipe"):
+            recipe = gr.Code(language="json", interactive=False, max_lines=18, show_label=False)
+    return SelectionBar(grid, selected, shown, caption, recipe, alone, batch, act, send, download)
