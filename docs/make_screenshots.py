@@ -1,6 +1,6 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,xy-plot,text}.png, screenshot.png (VAE)
+    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,xy-plot,text,edit}.png, screenshot.png (VAE)
     python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
     python docs/make_screenshots.py --only space    # a private gallery, as on a Space (desktop and phone)
 
@@ -73,6 +73,29 @@ def text_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
+def edit_tab(page, out: Path) -> None:
+    """Paint over a face's mouth with the brush and inpaint it."""
+    page.get_by_role("tab", name="Edit", exact=True).click()
+    page.get_by_text("Held-out emoji to try").click()
+    page.locator(".gallery-item").filter(visible=True).last.click()  # the pouting cat, into the editor
+    canvas = page.locator("#edit-editor canvas").first
+    canvas.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    box = canvas.bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    for row in (0.62, 0.68, 0.74):  # three strokes over the mouth
+        page.mouse.move(x + w * 0.36, y + h * row)
+        page.mouse.down()
+        page.mouse.move(x + w * 0.64, y + h * row, steps=12)
+        page.mouse.up()
+    page.locator("#edit-prompt textarea").fill("grinning cat, noto style")
+    page.get_by_label("Seed", exact=True).filter(visible=True).fill("1")
+    page.get_by_role("button", name="Inpaint", exact=True).click()
+    page.locator("#edit-status", has_text="saved").wait_for(timeout=120_000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(out), full_page=True)
+
+
 def vae_tab(page, out: Path) -> None:
     page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
@@ -108,7 +131,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    shots = ["gan", "conditional", "plot", "text", "vae", "space"]
+    shots = ["gan", "conditional", "plot", "text", "edit", "vae", "space"]
     parser.add_argument("--only", nargs="+", choices=shots, help="just these tabs (space: alone)")
     args = parser.parse_args()
     out = args.out
@@ -119,6 +142,8 @@ def main() -> None:
     demo = app.build_app(engines, gallery)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
     shots = [("screenshot.png", vae_tab)]
+    if engines.registry.bundled("edit"):
+        shots.insert(0, ("screenshot-edit.png", edit_tab))
     if engines.registry.bundled("text"):
         shots.insert(0, ("screenshot-text.png", text_tab))
     if engines.registry.bundled("conditional"):

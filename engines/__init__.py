@@ -19,6 +19,7 @@ from engines.registry import Registry
 if TYPE_CHECKING:
     from engines.conditional import ConditionalEngine
     from engines.dit import DiTEngine
+    from engines.edit import EditEngine
     from engines.gan import GANEngine
     from engines.runtime import ModelCache, Runtime
     from engines.text import TextEngine
@@ -33,6 +34,7 @@ ENGINES = {
     "text": ("engines.text", "TextEngine"),
     "dit": ("engines.dit", "DiTEngine"),
     "upscale": ("engines.upscale", "UpscaleEngine"),
+    "edit": ("engines.edit", "EditEngine"),
 }
 
 
@@ -103,6 +105,10 @@ class Engines:
     @property
     def upscale(self) -> UpscaleEngine:
         return self.engine("upscale")
+
+    @property
+    def edit(self) -> EditEngine:
+        return self.engine("edit")
 
 
 def create_engines(

@@ -26,6 +26,10 @@ MAX_SAMPLES = 16  # images decoded from the prior at once
 # upscaler: the longest side of an input (×4: 2048 px out)
 MAX_UPSCALE_SIDE = 512
 
+# Edit (inpaint, denoise): the longest side of an input; the model works at its own size, and the
+# result is blended back at the input's
+MAX_EDIT_SIDE = 1024
+
 # diffusion draws (text and DiT); schedulers by name -> (diffusers class, options)
 MAX_DRAW = 8  # images per draw
 MAX_BATCHES = 16  # draws one after another (batch count), each from the next seeds

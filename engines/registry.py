@@ -1,8 +1,10 @@
 """Which models exist for each task: bundled checkpoints, hub presets, and paths typed by users.
 
 A checkpoint folder in checkpoints/ is found by its `atelier.json` ({"task": "vae", ...}), so a
-newly trained model shows up with no code change. Hub presets are listed always; offline and
-not in the local Hugging Face cache, they are marked unavailable with the reason.
+newly trained model shows up with no code change; a model that serves other tasks too lists them
+({"task": "text", "also": ["edit"]}: the text model inpaints in the Edit tab). Hub presets are
+listed always; offline and not in the local Hugging Face cache, they are marked unavailable with
+the reason.
 """
 
 from __future__ import annotations
@@ -30,12 +32,18 @@ HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
         ("stabilityai/sd-turbo", "SD-Turbo (512², 1–4 steps, no guidance; GPU)"),
         ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 1–4 steps, no guidance; GPU)"),
     ],
+    "edit": [
+        ("stabilityai/stable-diffusion-2-inpainting", "SD 2 inpainting (512²; GPU)"),
+        ("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "SDXL inpainting (1024²; GPU)"),
+    ],
 }
 # What a hub model was made for, as a bundled model's atelier.json says it: the Turbo models are
 # distilled for 1-4 steps without guidance, at 512x512.
 HUB_SETTINGS: dict[str, dict[str, Any]] = {
     "stabilityai/sd-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
     "stabilityai/sdxl-turbo": {"steps": 1, "guidance_scale": 0.0, "image_size": 512},
+    "stabilityai/stable-diffusion-2-inpainting": {"steps": 25, "guidance_scale": 7.5, "image_size": 512},
+    "diffusers/stable-diffusion-xl-1.0-inpainting-0.1": {"steps": 25, "guidance_scale": 8.0, "image_size": 1024},
 }
 
 
@@ -70,6 +78,12 @@ def read_settings(folder: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def serves(settings: dict[str, Any], task: str) -> bool:
+    """Whether a checkpoint's atelier.json makes it a model of `task` (its own, or one it also serves)."""
+    also = settings.get("also")
+    return settings.get("task", task) == task or (isinstance(also, list) and task in also)
 
 
 MODEL_FILES = ("config.json", "model_index.json")
@@ -136,7 +150,7 @@ class Registry:
         if self.checkpoints_dir.is_dir():
             for folder in sorted(self.checkpoints_dir.iterdir()):
                 settings = read_settings(folder)
-                if settings and settings.get("task") == task:
+                if settings and serves(settings, task):
                     specs.append(
                         ModelSpec(
                             folder.name, task, "bundled", str(folder), settings.get("title", ""), settings=settings
@@ -174,7 +188,7 @@ class Registry:
         path = Path(model_id).expanduser()
         if local_paths_allowed() and path.is_dir() and any((path / f).is_file() for f in MODEL_FILES):
             settings = read_settings(path) or {}
-            if settings.get("task", task) != task:
+            if not serves(settings, task):
                 raise InputError(f"{model_id} is a {settings['task']} model, not a {task} model")
             return ModelSpec(model_id, task, "local", str(path.resolve()), settings.get("title", ""), settings=settings)
         parts = model_id.split("/")

@@ -69,10 +69,12 @@ def clean_prompt(prompt: Any, name: str = "prompt") -> str:
     return " ".join(text.split())
 
 
-def load_pipeline(spec: ModelSpec, runtime: Runtime) -> LoadedPipeline:
-    from diffusers import AutoPipelineForText2Image
+def load_pipeline(spec: ModelSpec, runtime: Runtime, auto_class: str = "AutoPipelineForText2Image") -> LoadedPipeline:
+    """A diffusers pipeline for `spec` through one of diffusers' auto classes (text-to-image, or
+    inpainting for the Edit tab: our text model's folder loads as either)."""
+    import diffusers
 
-    pipe = from_pretrained_fp16(AutoPipelineForText2Image, spec, runtime)
+    pipe = from_pretrained_fp16(getattr(diffusers, auto_class), spec, runtime)
     if os.environ.get("ATELIER_CPU_OFFLOAD", "").lower() in ("1", "true", "yes") and runtime.device.type == "cuda":
         pipe.enable_model_cpu_offload(device=runtime.device)  # for GPUs short of memory: slower, much smaller
     else:
@@ -111,33 +113,13 @@ class TextEngine(Engine):
         stop: threading.Event | None = None,
     ) -> list[Result]:
         """`count` images for a prompt (image i from seed + i); [] if `stop` was set before the last step."""
-        prompt, negative = clean_prompt(prompt), clean_prompt(negative_prompt, "negative prompt")
-        count = check_int("images", count, 1, MAX_DRAW)
-        seed = check_seed(seed, count)
-        steps = check_int("steps", steps, 1, MAX_STEPS)
-        guidance = check_float("guidance scale", guidance_scale, 0.0, MAX_GUIDANCE)
-        scheduler = scheduler or DEFAULT_SCHEDULER
-        if scheduler != DEFAULT_SCHEDULER and scheduler not in SCHEDULERS:
-            raise InputError(f"unknown scheduler {str(scheduler)[:80]!r}: use one of {', '.join(SCHEDULERS)}")
+        prompt, negative, seed, count, steps, guidance, scheduler = check_draw(
+            prompt, negative_prompt, seed, count, steps, guidance_scale, scheduler
+        )
         loaded, lock = self.load(model_id)
         pipe, size = loaded.model, loaded.defaults["image_size"]
-
-        def callback(pipeline: Any, i: int, t: Any, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-            if stop is not None and stop.is_set():
-                pipeline._interrupt = True  # the pipeline skips the remaining steps
-            if on_step is not None:
-                latents = tensors["latents"]
-                preview = []
-                every = max(1, round(steps / PREVIEWS_PER_RUN))
-                small = max(latents.shape[-2:]) <= PREVIEW_MAX_LATENT_SIDE
-                if small and (i + 1) % every == 0 and i + 1 < steps:
-                    scaled = latents / pipeline.vae.config.scaling_factor
-                    preview = pil_batch(pipeline.vae.decode(scaled.to(pipeline.vae.dtype)).sample)
-                on_step(Progress(i + 1, steps, preview))
-            return {}
-
         with lock, torch.inference_mode():
-            pipe.scheduler = self._scheduler(loaded, scheduler)
+            pipe.scheduler = scheduler_for(loaded, scheduler)
             generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(count)]
             output = pipe(
                 prompt=[prompt] * count,
@@ -147,7 +129,7 @@ class TextEngine(Engine):
                 height=size,
                 width=size,
                 generator=generators,
-                callback_on_step_end=callback,
+                callback_on_step_end=step_callback(steps, on_step, stop),
                 output_type="pil",
             )
             stopped = stop is not None and stop.is_set()
@@ -170,14 +152,52 @@ class TextEngine(Engine):
         ]
         return [Result(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
 
-    @staticmethod
-    def _scheduler(loaded: LoadedPipeline, name: str) -> Any:
-        if name == DEFAULT_SCHEDULER:
-            return loaded.default_scheduler
-        import diffusers
 
-        class_name, options = SCHEDULERS[name]
-        return getattr(diffusers, class_name).from_config(loaded.default_scheduler.config, **options)
+def check_draw(
+    prompt: Any, negative_prompt: Any, seed: Any, count: Any, steps: Any, guidance_scale: Any, scheduler: Any
+) -> tuple[str, str, int, int, int, float, str]:
+    """A diffusion draw's settings as sent -> checked (prompt, negative, seed, count, steps, guidance,
+    scheduler), or InputError: what the text and Edit tabs' draws share."""
+    prompt, negative = clean_prompt(prompt), clean_prompt(negative_prompt, "negative prompt")
+    count = check_int("images", count, 1, MAX_DRAW)
+    seed = check_seed(seed, count)
+    steps = check_int("steps", steps, 1, MAX_STEPS)
+    guidance = check_float("guidance scale", guidance_scale, 0.0, MAX_GUIDANCE)
+    scheduler = scheduler or DEFAULT_SCHEDULER
+    if scheduler != DEFAULT_SCHEDULER and scheduler not in SCHEDULERS:
+        raise InputError(f"unknown scheduler {str(scheduler)[:80]!r}: use one of {', '.join(SCHEDULERS)}")
+    return prompt, negative, seed, count, steps, guidance, scheduler
+
+
+def scheduler_for(loaded: LoadedPipeline, name: str) -> Any:
+    """The scheduler named in our list, configured as the pipeline's own ("model default": that one)."""
+    if name == DEFAULT_SCHEDULER:
+        return loaded.default_scheduler
+    import diffusers
+
+    class_name, options = SCHEDULERS[name]
+    return getattr(diffusers, class_name).from_config(loaded.default_scheduler.config, **options)
+
+
+def step_callback(steps: int, on_step: Callable[[Progress], None] | None, stop: threading.Event | None):
+    """A pipeline's `callback_on_step_end`: report each step (a few with decoded previews, when the
+    latents are small enough to decode cheaply), and end the draw at the next step once `stop` is set."""
+
+    def callback(pipeline: Any, i: int, t: Any, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if stop is not None and stop.is_set():
+            pipeline._interrupt = True  # the pipeline skips the remaining steps
+        if on_step is not None:
+            latents = tensors["latents"]
+            preview = []
+            every = max(1, round(steps / PREVIEWS_PER_RUN))
+            small = max(latents.shape[-2:]) <= PREVIEW_MAX_LATENT_SIDE
+            if small and (i + 1) % every == 0 and i + 1 < steps:
+                scaled = latents / pipeline.vae.config.scaling_factor
+                preview = pil_batch(pipeline.vae.decode(scaled.to(pipeline.vae.dtype)).sample)
+            on_step(Progress(i + 1, steps, preview))
+        return {}
+
+    return callback
 
 
 def sampler_name(scheduler: Any) -> str:

@@ -142,8 +142,41 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
     pipe = build_pipeline(new_unet((32, 32), 1, sample_size=16), vae, tokenizer, text_encoder)
     pipe.save_pretrained(folder, safe_serialization=True)
     if bundled:
-        settings = {"task": "text", "title": "tiny test LDM", "image_size": 64, "steps": 4, "guidance_scale": 3.0}
+        settings = {
+            "task": "text", "also": ["edit"], "title": "tiny test LDM", "image_size": 64, "steps": 4,
+            "guidance_scale": 3.0,
+        }  # fmt: skip
         (folder / "atelier.json").write_text(json.dumps(settings))
+    return folder
+
+
+def save_tiny_inpainting_pipeline(folder: Path) -> Path:
+    """A random-weight hub-style StableDiffusionInpaintPipeline: a UNet that also sees the mask and the
+    masked image (9 input channels), a CLIP text encoder, no atelier.json, as the hub's SD 2 inpainting is."""
+    import torch
+    from diffusers import DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import BertTokenizerFast
+
+    from engines.text_encoder import model_path
+
+    torch.manual_seed(0)
+    tokenizer = BertTokenizerFast.from_pretrained(model_path(), model_max_length=16)
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=9, out_channels=4, block_out_channels=(32, 32), layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=384, attention_head_dim=8, norm_num_groups=8,
+    )  # fmt: skip
+    pipe = StableDiffusionInpaintPipeline(
+        vae=tiny_kl((8, 8, 8), 64),
+        text_encoder=tiny_clip(tokenizer, hidden_size=384, intermediate_size=64, max_tokens=16),
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DPMSolverMultistepScheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 
 
@@ -252,6 +285,11 @@ def tiny_sd_upscaler(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_hub_text_pipeline(tmp_path_factory) -> Path:
     return save_tiny_text_pipeline(tmp_path_factory.mktemp("text-hub") / "tiny-sd", bundled=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_inpainting_pipeline(tmp_path_factory) -> Path:
+    return save_tiny_inpainting_pipeline(tmp_path_factory.mktemp("inpaint-hub") / "tiny-sd-inpainting")
 
 
 @pytest.fixture(scope="session")

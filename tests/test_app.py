@@ -72,7 +72,7 @@ def test_named_endpoints(served):
     }
     expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
     expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale", "/png_info"}
-    expected |= {"/text_xy_plot", "/gan_xy_plot", "/conditional_xy_plot", "/gallery_undo"}
+    expected |= {"/text_xy_plot", "/gan_xy_plot", "/conditional_xy_plot", "/gallery_undo", "/inpaint", "/denoise"}
     assert expected <= set(endpoints)
 
 
@@ -464,6 +464,52 @@ def test_gan_and_conditional_xy_plots_cells_are_single_images_of_their_grids(ser
         client.predict(1, 0.8, "tiny-gan", "seed", "0-7", "ψ", "0, 0.2, 0.4, 0.6, 0.8", api_name="/gan_xy_plot")
 
 
+def test_inpaint_keeps_the_image_and_its_mask_and_denoise_scores_the_noise(served, sample_png, tmp_path):
+    client, gallery, demo = served
+    mask = tmp_path / "mask.png"
+    painted = Image.new("L", Image.open(sample_png).size, 0)
+    painted.paste(255, (20, 15, 50, 40))
+    painted.save(mask)
+    images, status = client.predict(
+        handle_file(str(sample_png)), handle_file(str(mask)), "a face", "", 11, 2, 2, 3.0, "Euler", "tiny-ldm",
+        api_name="/inpaint",
+    )  # fmt: skip
+    assert "2 images saved" in status and [item["caption"] for item in images] == ["#11", "#12"]
+    entry = gallery.get(Path(images[0]["image"]).stem)
+    assert set(entry.recipe["inputs"]) == {"image", "mask"}  # kept with the recipe, as uploads are
+    kept_mask = Image.open(gallery.input_path(entry.recipe["inputs"]["mask"]))
+    assert np.array_equal(np.asarray(kept_mask.convert("L")) > 127, np.asarray(painted) > 127)
+    made = np.asarray(Image.open(images[0]["image"]).convert("RGB"), dtype=int)
+    original = np.asarray(Image.open(sample_png).convert("RGB"), dtype=int)
+    assert made.shape == original.shape and np.abs(made - original)[:, 55:].max() == 0  # far from the mask
+    settings = restored(demo, entry.id)
+    assert (settings["tab"], settings["mode"], settings["prompt"], settings["seed"]) == (
+        "edit",
+        "inpaint",
+        "a face",
+        11,
+    )
+    assert settings["editor"] and settings["mask_upload"]  # the image back in the editor, its mask as the upload
+    for bad, message in (((40, 40), "the mask is 40×40 px but the image is 80×60"), ((80, 60), "the mask is empty")):
+        Image.new("L", bad, 0).save(mask)
+        with pytest.raises(Exception, match=message):
+            client.predict(
+                handle_file(str(sample_png)), handle_file(str(mask)), "", "", 1, 1, 2, 3.0, "Euler", "tiny-ldm",
+                api_name="/inpaint",
+            )  # fmt: skip
+
+    noisy, cleaned, scores = client.predict(
+        handle_file(str(sample_png)), "gaussian", 0.3, 4, "tiny-ldm", api_name="/denoise"
+    )
+    assert Image.open(noisy).size == Image.open(cleaned).size  # shown enlarged, side by side
+    assert "noisy" in scores and "cleaned" in scores and " dB" in scores
+    entry = gallery.list()[0]
+    assert entry.recipe["operation"] == "denoise" and entry.recipe["params"]["noise"] == "gaussian"
+    assert entry.recipe["metrics"]["psnr"] > 0
+    _, _, scores = client.predict(handle_file(str(sample_png)), "none", 0.3, 4, "tiny-ldm", api_name="/denoise")
+    assert "no clean original" in scores
+
+
 def test_the_prompt_history_has_a_row_per_prompt_not_per_batch_or_cell(served):
     client, _, demo = served
     history = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "history")
@@ -692,6 +738,9 @@ EVERY_OPERATION = [
     ("/conditional_morph", ("style", "flat", "3d", "food", "any", 94, 3, 1.0, "tiny-cgan", True)),
     ("/dit_sample", ("tench", 95, 1, 2, 3.5, "TINY_DIT", True)),
     ("/text_to_image", ("a blue cat", "", 96, 2, 2, 3.0, "model default", "tiny-ldm", True)),
+    ("/inpaint", ("SAMPLE_PNG", "MASK_PNG", "a face", "", 102, 2, 2, 3.0, "Euler", "tiny-ldm")),
+    ("/inpaint", ("SAMPLE_PNG", "MASK_PNG", "", "", 103, 1, 2, 0.0, "model default", "tiny-ldm", True)),
+    ("/denoise", ("SAMPLE_PNG", "jpeg", 0.5, 104, "tiny-ldm")),
     ("/upscale", ("SAMPLE_PNG", None, "tiny-upscale")),
     ("/upscale", ("BLUE_PNG", None, "TINY_SD_X4", "a blue square", 97)),  # the SD ×4 upscaler's classes
     # seed -1: a random seed, which the recipe keeps
@@ -707,11 +756,15 @@ def test_reuse_settings_remakes_the_same_pixels_for_every_operation(
     """Make images, reuse the settings of the last one saved (as the page applies them), make them again
     through the operation's own endpoint, and compare the remade image with the original, pixel for pixel."""
     client, gallery, demo = served
-    blue = tmp_path / "blue.png"
+    blue, mask = tmp_path / "blue.png", tmp_path / "mask.png"
     Image.new("RGB", (50, 50), (20, 40, 220)).save(blue)
+    painted = Image.new("L", Image.open(sample_png).size, 0)
+    painted.paste(255, (20, 15, 50, 40))  # white: repaint
+    painted.save(mask)
     named = {
         "SAMPLE_PNG": handle_file(str(sample_png)),
         "BLUE_PNG": handle_file(str(blue)),
+        "MASK_PNG": handle_file(str(mask)),
         "TINY_DIT": str(tiny_dit),
         "TINY_SD_X4": str(tiny_sd_upscaler),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -178,6 +179,33 @@ def test_type_a_prompt_generate_and_reuse_it_from_the_history(browser, studio_ur
     history_cell.click()  # one click puts it back
     page.wait_for_function("document.querySelector('#text-prompt textarea').value === 'a cat astronaut'")
     page.screenshot(path=str(os.environ.get("ATELIER_TEXT_SCREENSHOT", tmp_path / "text-tab.png")), full_page=True)
+    page.close()
+
+
+def test_paint_a_mask_with_the_brush_inpaint_and_find_it_in_the_gallery(browser, studio):
+    url, gallery = studio
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="Edit", exact=True).click()
+    page.get_by_text("Held-out emoji to try").click()
+    page.locator(".gallery-item").filter(visible=True).first.click()  # an example into the editor
+    canvas = page.locator("#edit-editor canvas").first
+    canvas.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # the image is drawn on the canvas
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=10)
+    page.mouse.up()
+    page.get_by_label("Seed", exact=True).filter(visible=True).fill("5")
+    page.get_by_label("number input for Images").filter(visible=True).fill("2")
+    page.get_by_role("button", name="Inpaint", exact=True).click()
+    page.locator("#edit-status", has_text="2 images saved").wait_for(timeout=60_000)
+    page.locator("#gallery-view img").nth(1).wait_for(timeout=30_000)
+    entry = gallery.list()[0]
+    assert entry.recipe["operation"] == "inpaint" and entry.recipe["seed"] == 6
+    mask = np.asarray(Image.open(gallery.input_path(entry.recipe["inputs"]["mask"])).convert("L")) > 127
+    assert 0 < mask.mean() < 0.5  # the stroke, not the whole image
     page.close()
 
 

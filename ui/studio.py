@@ -137,8 +137,10 @@ class Studio:
         return saved.entries
 
     def save_all(self, results) -> list[tuple[str, str]]:
-        """Save every image (only once all were made) and return (path, caption) pairs for a gr.Gallery."""
-        entries = self.save([(r.image, r.recipe) for r in results])
+        """Save every image (only once all were made), with the images they were made from (a batch's
+        are the same: an inpainted image's original and mask), and return (path, caption) pairs for a
+        gr.Gallery."""
+        entries = self.save([(r.image, r.recipe) for r in results], results[0].inputs if results else None)
         return [(served(e.path), caption(e.recipe)) for e in entries]
 
     def picked(self, items: list | None, index: Any) -> Entry | None:
@@ -163,14 +165,14 @@ class Studio:
         return served(entry.path), str(gif)
 
     def clean_scratch(self, max_age_s: float = SCRATCH_MAX_AGE_S) -> int:
-        """Remove display GIFs older than `max_age_s`, and their served copies (the rest go when the
-        process exits; their copies with Gradio's cache)."""
+        """Remove scratch files (display GIFs, the Edit tab's split images) older than `max_age_s`, and
+        their served copies (the rest go when the process exits; their copies with Gradio's cache)."""
         removed, now = 0, time.time()
-        for gif in self.scratch.glob("*.gif"):
+        for scratch in self.scratch.glob("*.*"):
             with contextlib.suppress(FileNotFoundError):
-                if now - gif.stat().st_mtime > max_age_s:
-                    forget_served(gif)
-                    gif.unlink()
+                if now - scratch.stat().st_mtime > max_age_s:
+                    forget_served(scratch)
+                    scratch.unlink()
                     removed += 1
         return removed
 

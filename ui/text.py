@@ -10,13 +10,11 @@ from typing import Any
 import gradio as gr
 
 from engines.limits import (
-    DEFAULT_SCHEDULER,
     MAX_BATCHES,
     MAX_DRAW,
     MAX_GUIDANCE,
     MAX_SEED,
     MAX_STEPS,
-    SCHEDULERS,
     UNTIL_STOP_BATCHES,
     check_flag,
     check_int,
@@ -27,8 +25,7 @@ from ui.compare import Compare
 from ui.pnginfo import PngInfo
 from ui.studio import Operation, Studio, TabUI, hires_of, read_field
 from ui.widgets import (
-    hires_checkbox,
-    model_picker,
+    draw_settings,
     model_settings,
     pixel_gallery,
     seed_input,
@@ -123,12 +120,7 @@ class TextTab:
             "flat style* or *fluent 3d style* to ask for an art set. On a GPU, "
             "the hub's SD-Turbo and SDXL-Turbo draw 512×512 images in one step."
         )
-        with gr.Row():
-            model = model_picker(self.studio.engines, "text")
-            scheduler = gr.Dropdown(
-                [DEFAULT_SCHEDULER, *SCHEDULERS], value=DEFAULT_SCHEDULER, label="Scheduler", scale=1
-            )
-            hires = hires_checkbox(self.studio.engines)
+        model, scheduler, hires = draw_settings(self.studio.engines, "text")
         prompt = gr.Textbox(
             label="Prompt", lines=2, placeholder="a sleepy cat with a party hat, noto style", elem_id="text-prompt"
         )

@@ -206,6 +206,17 @@ def model_settings(engines: Engines, task: str, model_id: str | None) -> dict[st
         return {}
 
 
+def draw_settings(engines: Engines, task: str) -> tuple[gr.Dropdown, gr.Dropdown, gr.Checkbox]:
+    """A diffusion tab's first row: its model, the scheduler, Hires ×4."""
+    from engines.limits import DEFAULT_SCHEDULER, SCHEDULERS
+
+    with gr.Row():
+        model = model_picker(engines, task)
+        scheduler = gr.Dropdown([DEFAULT_SCHEDULER, *SCHEDULERS], value=DEFAULT_SCHEDULER, label="Scheduler", scale=1)
+        hires = hires_checkbox(engines)
+    return model, scheduler, hires
+
+
 def hires_checkbox(engines: Engines) -> gr.Checkbox:
     """Hires ×4: the tab's images enlarged by the bundled upscaler; shown when there is one."""
     return gr.Checkbox(

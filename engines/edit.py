@@ -1,0 +1,310 @@
+"""Edit engine: inpaint and denoise an image with a diffusers pipeline.
+
+The bundled text model (emoji-ldm, a 4-channel latent diffusion UNet) inpaints the way diffusers'
+StableDiffusionInpaintPipeline runs such a UNet: each step, the latent outside the mask is the
+image's own latent noised to that step, so only the masked part is drawn anew. Hub inpainting
+pipelines (SD 2 inpainting, SDXL inpainting: a UNet that also sees the mask) load through the same
+`AutoPipelineForInpainting` and the same call.
+
+The mask contract: the result is the image's own pixels outside the mask and a thin band around
+it (the blend band, where the fill fades into the image so there is no seam); the band's width
+is recorded in the recipe. Pixels farther out are the input's, bit for bit.
+
+Sizes: the pipeline works at its model's size (64 px for the emoji model), on the image padded
+to a square with white (as the training art is); the fill is resized back to the image's own size
+and blended there, so an image of any size (up to MAX_EDIT_SIDE) keeps its pixels and framing.
+
+Denoise: the VAE's reconstruction (encode, then decode the posterior's mean), or a low-strength
+diffusion pass from the noisy image (image-to-image: the inpainting pipeline with the whole image
+masked). Which cleans best is measured in benchmarks/edit_quality.py, not assumed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+
+from engines.base import Engine, Result, pil_batch, tensor_batch
+from engines.errors import InputError
+from engines.imaging import load_image
+from engines.limits import (
+    MAX_EDIT_SIDE,
+    check_float,
+    check_seed,
+)
+from engines.metrics import psnr, ssim
+from engines.registry import ModelSpec
+from engines.text import (
+    LoadedPipeline,
+    Progress,
+    check_draw,
+    load_pipeline,
+    sampler_name,
+    scheduler_for,
+    step_callback,
+)
+
+NOISES = ("none", "gaussian", "jpeg", "salt & pepper")  # "none": the image is noisy already
+DENOISERS = ("vae", "diffusion")
+MAX_DENOISE_STRENGTH = 0.6  # above it, a "denoised" image is a new one
+
+
+def load_mask(source: Any, size: tuple[int, int]) -> Image.Image:
+    """A mask as sent (a file path or an image): white (or opaque, for an image with transparency)
+    is what to repaint -> a binary 'L' image of `size`, or InputError."""
+    if source is None or (isinstance(source, str) and not source):
+        raise InputError("paint over the part to change (or send a mask image: white where to repaint)")
+    mask = source if isinstance(source, Image.Image) else load_image_raw(source)
+    if mask.size != size:
+        raise InputError(
+            f"the mask is {mask.width}×{mask.height} px but the image is {size[0]}×{size[1]}: they must match"
+        )
+    if mask.mode in ("RGBA", "LA", "PA") or (mask.mode == "P" and "transparency" in mask.info):
+        alpha = np.asarray(mask.convert("RGBA"))[..., 3]
+        painted = alpha > 127 if alpha.min() < 255 else np.asarray(mask.convert("L")) > 127
+    else:
+        painted = np.asarray(mask.convert("L")) > 127
+    if not painted.any():
+        raise InputError("the mask is empty: paint over the part to change (white where to repaint)")
+    return Image.fromarray(painted.astype(np.uint8) * 255, "L")
+
+
+def load_image_raw(source: Any) -> Image.Image:
+    """An uploaded mask with its own mode (transparency kept), after the same checks as any image."""
+    from engines.imaging import open_image
+
+    image = open_image(source)
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError) as error:
+        raise InputError(f"the mask file is damaged or truncated and cannot be decoded ({error})") from None
+    return image
+
+
+def blend_band(side: int) -> int:
+    """Pixels the fill fades over outside the mask: 2 at 64 px, more for bigger images."""
+    return max(1, round(side / 32))
+
+
+def soft_mask(mask: Image.Image, band: int) -> np.ndarray:
+    """[H, W] weights of the fill: 1 on the mask, fading to 0 across `band` pixels outside it, and
+    exactly 0 beyond (so those pixels stay the image's own, bit for bit)."""
+    grown = mask.filter(ImageFilter.MaxFilter(2 * band + 1))
+    soft = np.asarray(grown.filter(ImageFilter.GaussianBlur(band / 2)), dtype=np.float32) / 255
+    inside, reach = np.asarray(mask) > 0, np.asarray(grown) > 0
+    return np.where(inside, 1.0, np.where(reach, soft, 0.0))
+
+
+def blend(image: Image.Image, fill: Image.Image, weights: np.ndarray) -> Image.Image:
+    """The image with the fill where `weights` say; weight 0 keeps the image's pixel exactly."""
+    a, b = np.asarray(image, dtype=np.float32), np.asarray(fill.convert("RGB"), dtype=np.float32)
+    w = weights[..., None]
+    out = np.where(w > 0, a * (1 - w) + b * w, a)
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def to_square(image: Image.Image, side: int, fill: Any = "white") -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """The image padded to a square (centred, `fill` around it) and resized to side×side, and the box
+    of the image inside that square (to cut it out again)."""
+    big = max(image.size)
+    square = Image.new(image.mode, (big, big), fill)
+    left, top = (big - image.width) // 2, (big - image.height) // 2
+    square.paste(image, (left, top))
+    scale = side / big
+    box = (
+        round(left * scale),
+        round(top * scale),
+        round((left + image.width) * scale),
+        round((top + image.height) * scale),
+    )
+    resample = Image.Resampling.NEAREST if image.mode == "L" else Image.Resampling.LANCZOS
+    return square.resize((side, side), resample), box
+
+
+def from_square(square: Image.Image, box: tuple[int, int, int, int], size: tuple[int, int]) -> Image.Image:
+    return square.crop(box).resize(size, Image.Resampling.LANCZOS)
+
+
+def check_edit_image(source: Any) -> Image.Image:
+    image = load_image(source)
+    if max(image.size) > MAX_EDIT_SIDE:
+        raise InputError(
+            f"the image is {image.width}×{image.height}; the Edit tab takes images up to {MAX_EDIT_SIDE} px a side"
+        )
+    return image
+
+
+def add_noise(image: Image.Image, kind: str, amount: float, seed: int) -> Image.Image:
+    """The image with seeded noise of a kind (gaussian: σ = amount/2 of the full range; jpeg: quality
+    95 - 90 × amount; salt & pepper: amount/2 of the pixels set black or white)."""
+    if kind == "jpeg":
+        import io
+
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=max(1, round(95 - 90 * amount)))
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image, dtype=np.float32)
+    if kind == "gaussian":
+        pixels = pixels + rng.normal(0.0, 255 * amount / 2, pixels.shape)
+    else:  # salt & pepper
+        hit = rng.random(pixels.shape[:2]) < amount / 2
+        pixels = pixels.copy()
+        pixels[hit] = np.where(rng.random(int(hit.sum())) < 0.5, 0.0, 255.0)[:, None]
+    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def scores(a: Image.Image, b: Image.Image) -> tuple[float, float]:
+    """(PSNR dB, SSIM) of b against a."""
+    x, y = (tensor_batch([im]).add(1).div(2) for im in (a, b))
+    return round(float(psnr(x, y)[0]), 2), round(float(ssim(x, y)[0]), 4)
+
+
+class EditEngine(Engine):
+    task = "edit"
+
+    def load_model(self, spec: ModelSpec) -> LoadedPipeline:
+        return load_pipeline(spec, self.runtime, "AutoPipelineForInpainting")
+
+    def draw(
+        self,
+        image: Any,
+        mask: Any,
+        prompt: Any,
+        negative_prompt: Any,
+        seed: Any,
+        count: Any,
+        steps: Any,
+        guidance_scale: Any,
+        scheduler: Any,
+        model_id: str,
+        on_step: Callable[[Progress], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[Result]:
+        """Inpaint: `count` fills of the mask (white: repaint) of an image (image i from seed + i),
+        blended into the image; [] if `stop` was set before the last step. (`draw`: the Edit tab's
+        step-by-step diffusion draw, watched and stopped as the text tab's is.)"""
+        original = check_edit_image(image)
+        painted = load_mask(mask, original.size)
+        prompt, negative, seed, count, steps, guidance, scheduler = check_draw(
+            prompt, negative_prompt, seed, count, steps, guidance_scale, scheduler
+        )
+        loaded, lock = self.load(model_id)
+        side = loaded.defaults["image_size"]
+        band = blend_band(max(original.size))
+        weights = soft_mask(painted, band)
+        square, box = to_square(original, side)
+        # the pipeline repaints the blend band too, so the fill reaches under its fade
+        grown = Image.fromarray((weights > 0).astype(np.uint8) * 255, "L")
+        square_mask, _ = to_square(grown, side, fill=0)
+        pipe = loaded.model
+        with lock, torch.inference_mode():
+            pipe.scheduler = scheduler_for(loaded, scheduler)
+            output = pipe(
+                prompt=[prompt] * count,
+                negative_prompt=[negative] * count if negative and guidance > 1 else None,
+                # one copy per image: the pipeline encodes image i with generator i, so image i's
+                # generator is used the same way in a batch and alone (seed + i re-makes image i)
+                image=[square] * count,
+                mask_image=[square_mask] * count,
+                strength=1.0,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                height=side,
+                width=side,
+                generator=[torch.Generator("cpu").manual_seed(seed + i) for i in range(count)],
+                callback_on_step_end=step_callback(steps, on_step, stop),
+                output_type="pil",
+            )
+            stopped = stop is not None and stop.is_set()
+        if stopped:
+            return []
+        fills = [from_square(fill, box, original.size) for fill in output.images]
+        params = {
+            "batch_seed": seed,
+            "count": count,
+            "steps": steps,
+            "guidance_scale": guidance,
+            "scheduler": scheduler,
+            "sampler": sampler_name(pipe.scheduler),
+            "size": f"{original.width}x{original.height}",
+            "blend_band": band,
+            "masked": round(float((np.asarray(painted) > 0).mean()), 4),
+        }
+        inputs = {"image": original, "mask": painted}
+        return [
+            Result(
+                blend(original, fill, weights),
+                self.recipe(
+                    loaded, "inpaint", {**params, "index": i}, seed + i, prompt=prompt, negative_prompt=negative
+                ),
+                inputs,
+            )
+            for i, fill in enumerate(fills)
+        ]
+
+    def denoise(
+        self, image: Any, noise: Any, amount: Any, seed: Any, denoiser: Any, strength: Any, model_id: str
+    ) -> dict[str, Any]:
+        """Clean an image: the image as given (noise "none"), or with seeded noise of a kind and amount
+        added first, so that the clean original is known and the scores compare with it.
+        Returns {"noisy", "result" (a Result), "scores": {"noisy": (psnr, ssim), "cleaned": ...} or {}}."""
+        original = check_edit_image(image)
+        if noise not in NOISES:
+            raise InputError(f"noise is one of {', '.join(NOISES)}, not {str(noise)[:40]!r}")
+        if denoiser not in DENOISERS:
+            raise InputError(f"denoise with one of {', '.join(DENOISERS)}, not {str(denoiser)[:40]!r}")
+        amount = check_float("noise amount", amount, 0.0, 1.0)
+        seed = check_seed(seed)
+        strength = check_float("strength", strength, 0.05, MAX_DENOISE_STRENGTH)
+        noisy = original if noise == "none" else add_noise(original, noise, amount, seed)
+        loaded, lock = self.load(model_id)
+        side = loaded.defaults["image_size"]
+        square, box = to_square(noisy, side)
+        with lock, torch.inference_mode():
+            if denoiser == "vae":
+                cleaned_square = self.reconstruct(loaded, square)
+            else:
+                cleaned_square = self.refine(loaded, square, strength, seed)
+        cleaned = from_square(cleaned_square, box, noisy.size)
+        params = {"noise": noise, "amount": amount, "denoiser": denoiser, "size": f"{noisy.width}x{noisy.height}"}
+        if denoiser == "diffusion":
+            params["strength"] = strength
+        recipe = self.recipe(loaded, "denoise", params, seed)
+        measured = {}
+        if noise != "none":
+            measured = {"noisy": scores(original, noisy), "cleaned": scores(original, cleaned)}
+            recipe["metrics"] = {"psnr": measured["cleaned"][0], "ssim": measured["cleaned"][1]}
+        return {"noisy": noisy, "result": Result(cleaned, recipe, {"image": original}), "scores": measured}
+
+    def reconstruct(self, loaded: LoadedPipeline, image: Image.Image) -> Image.Image:
+        vae = loaded.model.vae
+        x = tensor_batch([image]).to(self.runtime.device, vae.dtype)
+        latent = vae.encode(x).latent_dist.mode()
+        return pil_batch(vae.decode(latent).sample)[0]
+
+    def refine(self, loaded: LoadedPipeline, image: Image.Image, strength: float, seed: int) -> Image.Image:
+        """A diffusion pass over the whole image from `strength` of the way (image-to-image), unprompted."""
+        pipe = loaded.model
+        pipe.scheduler = loaded.default_scheduler
+        side = image.width
+        everything = Image.new("L", image.size, 255)
+        output = pipe(
+            prompt="",
+            image=image,
+            mask_image=everything,
+            strength=strength,
+            num_inference_steps=max(loaded.defaults["steps"], math.ceil(1 / strength)),  # at least one step runs
+            guidance_scale=0.0,
+            height=side,
+            width=side,
+            generator=torch.Generator("cpu").manual_seed(seed),
+            output_type="pil",
+        )
+        return output.images[0]

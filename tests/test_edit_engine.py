@@ -1,0 +1,110 @@
+"""The Edit engine: inpainting's mask contract (pixels away from the mask unchanged), seeds, sizes,
+bad masks; denoising's noise and scores; a hub-style inpainting pipeline through the same call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from engines.edit import blend_band, load_mask
+from engines.errors import InputError
+
+
+def emoji_like(size=(64, 64)) -> Image.Image:
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).ellipse((4, 4, size[0] - 5, size[1] - 5), fill=(250, 200, 40), outline=(90, 60, 10))
+    return image
+
+
+def box_mask(size=(64, 64), box=(20, 20, 44, 44)) -> Image.Image:
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).rectangle(box, fill=255)
+    return mask
+
+
+def inpaint(engines, image, mask, seed=3, count=2, model="tiny-ldm", **kw):
+    return engines.edit.draw(image, mask, "a face", "", seed, count, 3, 3.0, "model default", model, **kw)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (50, 37), (130, 96)])
+def test_only_the_masked_part_changes_and_beyond_the_blend_band_pixels_are_the_images(engines, size):
+    image, mask = emoji_like(size), box_mask(size, (10, 8, size[0] // 2, size[1] // 2))
+    made = inpaint(engines, image, mask)
+    band = blend_band(max(size))
+    untouched = np.asarray(mask.filter(ImageFilter.MaxFilter(2 * band + 1))) == 0
+    for result in made:
+        assert result.image.size == size
+        a, b = np.asarray(image, dtype=int), np.asarray(result.image, dtype=int)
+        assert np.abs(a - b)[untouched].max() == 0  # bit for bit
+        assert np.abs(a - b)[np.asarray(mask) > 0].mean() > 1  # the fill is new
+        assert result.recipe["params"]["blend_band"] == band
+        assert set(result.inputs) == {"image", "mask"}
+
+
+def test_inpainting_is_seeded_per_image(engines):
+    image, mask = emoji_like(), box_mask()
+    first, second = inpaint(engines, image, mask, seed=7), inpaint(engines, image, mask, seed=8, count=1)
+    assert first[0].image.tobytes() != first[1].image.tobytes()
+    assert first[1].image.tobytes() == second[0].image.tobytes()  # image i of a batch is seed + i alone
+    assert [r.recipe["seed"] for r in first] == [7, 8] and first[0].recipe["operation"] == "inpaint"
+
+
+def test_a_mask_from_transparency_and_bad_masks_get_clear_messages(engines, tmp_path):
+    strokes = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    ImageDraw.Draw(strokes).rectangle((5, 5, 20, 20), fill=(255, 0, 255, 255))
+    assert np.asarray(load_mask(strokes, (64, 64))).sum() // 255 == 16 * 16  # painted pixels, not colours
+    path = tmp_path / "strokes.png"
+    strokes.save(path)
+    assert np.array_equal(np.asarray(load_mask(str(path), (64, 64))), np.asarray(load_mask(strokes, (64, 64))))
+    for mask, message in (
+        (box_mask((32, 32)), "the mask is 32×32 px but the image is 64×64"),
+        (Image.new("L", (64, 64), 0), "the mask is empty"),
+        (None, "paint over the part to change"),
+    ):
+        with pytest.raises(InputError, match=message):
+            inpaint(engines, emoji_like(), mask)
+    with pytest.raises(InputError, match="up to 1024 px"):
+        inpaint(engines, Image.new("RGB", (1100, 64)), box_mask((1100, 64)))
+
+
+def test_stop_returns_nothing(engines):
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    assert inpaint(engines, emoji_like(), box_mask(), stop=stop) == []
+
+
+def test_denoise_adds_seeded_noise_and_scores_against_the_original(engines):
+    image = emoji_like()
+    for noise in ("gaussian", "jpeg", "salt & pepper"):
+        made = engines.edit.denoise(image, noise, 0.3, 5, "vae", 0.3, "tiny-ldm")
+        again = engines.edit.denoise(image, noise, 0.3, 5, "vae", 0.3, "tiny-ldm")
+        assert made["noisy"].tobytes() == again["noisy"].tobytes() != image.tobytes()
+        assert made["result"].image.size == image.size
+        assert set(made["scores"]) == {"noisy", "cleaned"} and made["result"].recipe["params"]["noise"] == noise
+    as_is = engines.edit.denoise(image, "none", 0.3, 5, "diffusion", 0.2, "tiny-ldm")
+    assert as_is["scores"] == {} and as_is["noisy"] is not None
+    for args, message in (
+        (("speckle", 0.3, 5, "vae", 0.3), "noise is one of"),
+        (("gaussian", 2.0, 5, "vae", 0.3), "noise amount"),
+        (("gaussian", 0.3, 5, "magic", 0.3), "denoise with one of"),
+        (("gaussian", 0.3, 5, "diffusion", 0.9), "strength"),
+    ):
+        with pytest.raises(InputError, match=message):
+            engines.edit.denoise(image, *args, "tiny-ldm")
+
+
+def test_a_hub_style_inpainting_pipeline_runs_through_the_same_call(engines, tiny_inpainting_pipeline):
+    """A UNet that sees the mask (9 channels, as SD 2 inpainting's): loaded by folder, same contract."""
+    image, mask = emoji_like(), box_mask()
+    made = inpaint(engines, image, mask, model=str(tiny_inpainting_pipeline))
+    untouched = np.asarray(mask.filter(ImageFilter.MaxFilter(5))) == 0
+    assert np.abs(np.asarray(image, dtype=int) - np.asarray(made[0].image, dtype=int))[untouched].max() == 0
+    assert made[0].recipe["model_source"] == "local"
+
+
+def test_the_edit_tab_lists_the_text_model_and_the_hub_inpainting_presets(engines):
+    ids = [spec.id for spec in engines.registry.models("edit")]
+    assert ids[0] == "tiny-ldm" and "stabilityai/stable-diffusion-2-inpainting" in ids
