@@ -14,9 +14,10 @@ Sizes: the pipeline works at its model's size (64 px for the emoji model), on th
 to a square with white (as the training art is); the fill is resized back to the image's own size
 and blended there, so an image of any size (up to MAX_EDIT_SIDE) keeps its pixels and framing.
 
-Denoise: the VAE's reconstruction (encode, then decode the posterior's mean), or a low-strength
-diffusion pass from the noisy image (image-to-image: the inpainting pipeline with the whole image
-masked). Which cleans best is measured in benchmarks/edit_quality.py, not assumed.
+Denoise: the bundled denoising network (checkpoints/emoji-denoise, training/train_denoise.py; it
+runs at the image's own size), the VAE's reconstruction (encode, then decode the posterior's mean),
+or a low-strength diffusion pass from the noisy image (image-to-image: the inpainting pipeline with
+the whole image masked). Which cleans best is measured in benchmarks/edit_quality.py, not assumed.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from engines.base import Engine, Result, pil_batch, tensor_batch
-from engines.errors import InputError
-from engines.imaging import load_image
+from engines.base import Engine, Loaded, Result, pil_batch, tensor_batch, weights_hash
+from engines.errors import InputError, ModelUnavailable
+from engines.imaging import load_image, open_image
 from engines.limits import (
     MAX_EDIT_SIDE,
     check_float,
@@ -51,7 +52,7 @@ from engines.text import (
 )
 
 NOISES = ("none", "gaussian", "jpeg", "salt & pepper")  # "none": the image is noisy already
-DENOISERS = ("vae", "diffusion")
+DENOISERS = ("network", "vae", "diffusion")  # the bundled denoiser (checkpoints/emoji-denoise), or the model's own
 MAX_DENOISE_STRENGTH = 0.6  # above it, a "denoised" image is a new one
 
 
@@ -60,11 +61,15 @@ def load_mask(source: Any, size: tuple[int, int]) -> Image.Image:
     is what to repaint -> a binary 'L' image of `size`, or InputError."""
     if source is None or (isinstance(source, str) and not source):
         raise InputError("paint over the part to change (or send a mask image: white where to repaint)")
-    mask = source if isinstance(source, Image.Image) else load_image_raw(source)
+    mask = source if isinstance(source, Image.Image) else open_image(source)  # its header: size, pixels
     if mask.size != size:
         raise InputError(
             f"the mask is {mask.width}×{mask.height} px but the image is {size[0]}×{size[1]}: they must match"
         )
+    try:
+        mask.load()  # decoded only once its size is known to match
+    except (OSError, ValueError, SyntaxError) as error:
+        raise InputError(f"the mask file is damaged or truncated and cannot be decoded ({error})") from None
     if mask.mode in ("RGBA", "LA", "PA") or (mask.mode == "P" and "transparency" in mask.info):
         alpha = np.asarray(mask.convert("RGBA"))[..., 3]
         painted = alpha > 127 if alpha.min() < 255 else np.asarray(mask.convert("L")) > 127
@@ -73,18 +78,6 @@ def load_mask(source: Any, size: tuple[int, int]) -> Image.Image:
     if not painted.any():
         raise InputError("the mask is empty: paint over the part to change (white where to repaint)")
     return Image.fromarray(painted.astype(np.uint8) * 255, "L")
-
-
-def load_image_raw(source: Any) -> Image.Image:
-    """An uploaded mask with its own mode (transparency kept), after the same checks as any image."""
-    from engines.imaging import open_image
-
-    image = open_image(source)
-    try:
-        image.load()
-    except (OSError, ValueError, SyntaxError) as error:
-        raise InputError(f"the mask file is damaged or truncated and cannot be decoded ({error})") from None
-    return image
 
 
 def blend_band(side: int) -> int:
@@ -264,24 +257,44 @@ class EditEngine(Engine):
         seed = check_seed(seed)
         strength = check_float("strength", strength, 0.05, MAX_DENOISE_STRENGTH)
         noisy = original if noise == "none" else add_noise(original, noise, amount, seed)
-        loaded, lock = self.load(model_id)
-        side = loaded.defaults["image_size"]
-        square, box = to_square(noisy, side)
-        with lock, torch.inference_mode():
-            if denoiser == "vae":
-                cleaned_square = self.reconstruct(loaded, square)
-            else:
-                cleaned_square = self.refine(loaded, square, strength, seed)
-        cleaned = from_square(cleaned_square, box, noisy.size)
         params = {"noise": noise, "amount": amount, "denoiser": denoiser, "size": f"{noisy.width}x{noisy.height}"}
-        if denoiser == "diffusion":
-            params["strength"] = strength
+        if denoiser == "network":
+            params["edit_model"] = model_id  # what the tab had chosen (the network needs none): reuse keeps it
+            loaded, lock = self.denoiser()
+            with lock, torch.inference_mode():
+                x = tensor_batch([noisy]).to(self.runtime.device, loaded.dtype)
+                cleaned = pil_batch(loaded.model(x))[0]
+        else:
+            loaded, lock = self.load(model_id)
+            square, box = to_square(noisy, loaded.defaults["image_size"])
+            with lock, torch.inference_mode():
+                if denoiser == "vae":
+                    cleaned_square = self.reconstruct(loaded, square)
+                else:
+                    cleaned_square = self.refine(loaded, square, strength, seed)
+                    params["strength"] = strength
+            cleaned = from_square(cleaned_square, box, noisy.size)
         recipe = self.recipe(loaded, "denoise", params, seed)
         measured = {}
         if noise != "none":
             measured = {"noisy": scores(original, noisy), "cleaned": scores(original, cleaned)}
             recipe["metrics"] = {"psnr": measured["cleaned"][0], "ssim": measured["cleaned"][1]}
         return {"noisy": noisy, "result": Result(cleaned, recipe, {"image": original}), "scores": measured}
+
+    def denoiser(self) -> tuple[Loaded, threading.Lock]:
+        """The bundled denoising network (the first "denoise" checkpoint), loaded once."""
+        spec = next(iter(self.registry.bundled("denoise")), None)
+        if spec is None:
+            raise ModelUnavailable("no denoising network is installed (checkpoints/emoji-denoise): use vae")
+
+        def load() -> Loaded:
+            from engines.nets.upscale import Upscaler
+
+            net = Upscaler.from_pretrained(spec.location).eval().requires_grad_(False)
+            return Loaded(net.to(self.runtime.device, self.runtime.dtype), spec, self.runtime.dtype, weights_hash(spec))
+
+        entry = self.cache.get((spec.id, "denoise", str(self.runtime.device), str(self.runtime.dtype)), load)
+        return entry.model, entry.lock
 
     def reconstruct(self, loaded: LoadedPipeline, image: Image.Image) -> Image.Image:
         vae = loaded.model.vae

@@ -180,6 +180,18 @@ def save_tiny_inpainting_pipeline(folder: Path) -> Path:
     return folder
 
 
+def save_tiny_denoiser(folder: Path) -> Path:
+    """A random-weight denoiser in the exported format (what training/train_denoise.py writes)."""
+    import torch
+
+    from engines.nets.upscale import Upscaler
+
+    torch.manual_seed(0)
+    Upscaler(channels=8, layers=2, scale=1).eval().save_pretrained(folder)
+    (folder / "atelier.json").write_text(json.dumps({"task": "denoise", "title": "tiny test denoiser"}))
+    return folder
+
+
 def save_tiny_upscaler(folder: Path) -> Path:
     """A random-weight ×4 upscaler in the exported format (what training/train_upscale.py writes)."""
     import torch
@@ -302,6 +314,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     save_tiny_generator(root / "tiny-cgan-subjects", labels=TINY_LABELS | TINY_SUBJECTS, drawn=TINY_DRAWN)
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
     save_tiny_upscaler(root / "tiny-upscale")
+    save_tiny_denoiser(root / "tiny-denoise")
     return root
 
 

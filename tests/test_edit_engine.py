@@ -84,6 +84,10 @@ def test_denoise_adds_seeded_noise_and_scores_against_the_original(engines):
         assert made["noisy"].tobytes() == again["noisy"].tobytes() != image.tobytes()
         assert made["result"].image.size == image.size
         assert set(made["scores"]) == {"noisy", "cleaned"} and made["result"].recipe["params"]["noise"] == noise
+    network = engines.edit.denoise(image, "gaussian", 0.3, 5, "network", 0.3, "tiny-ldm")
+    assert network["result"].recipe["model"] == "tiny-denoise" and network["result"].recipe["params"]["edit_model"]
+    by_vae = engines.edit.denoise(image, "gaussian", 0.3, 5, "vae", 0.3, "tiny-ldm")
+    assert network["noisy"].tobytes() == by_vae["noisy"].tobytes()  # the same noise, whichever denoiser
     as_is = engines.edit.denoise(image, "none", 0.3, 5, "diffusion", 0.2, "tiny-ldm")
     assert as_is["scores"] == {} and as_is["noisy"] is not None
     for args, message in (

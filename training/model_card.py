@@ -9,7 +9,7 @@ from training.data import attribution_text
 # Sections written by other tools or people (the quality harness's table, a training ablation, what
 # a person saw in the grids) sit between <!-- name:start --> and <!-- name:end --> markers;
 # re-exporting a checkpoint keeps them.
-SECTION_NAMES = ("quality", "ablation", "review")
+SECTION_NAMES = ("quality", "edit", "ablation", "review")  # edit: benchmarks/edit_quality.py's tables
 
 
 def markers(name: str) -> tuple[str, str]:

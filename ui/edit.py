@@ -9,7 +9,7 @@ API client calls with an image and a mask of its own.
 
 from __future__ import annotations
 
-from pathlib import Path
+import secrets
 from typing import Any
 
 import gradio as gr
@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from engines.errors import InputError
+from engines.imaging import load_image
 from engines.limits import MAX_DRAW, MAX_GUIDANCE, MAX_STEPS, draw_defaults
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
@@ -33,6 +34,7 @@ from ui.widgets import (
 
 TITLE = "Edit"
 NOISES = ["none", "gaussian", "jpeg", "salt & pepper"]  # engines/edit.py's; "none": the image is noisy already
+DENOISERS = ["network", "vae", "diffusion"]  # engines/edit.py's; the network when one is installed
 
 
 def available(studio: Studio) -> bool:
@@ -50,7 +52,7 @@ class EditTab:
         background = (editor or {}).get("background")
         if not background:
             raise InputError("upload an image to edit (or send one from another tab), then paint over a part")
-        image = Image.open(background)
+        image = load_image(background)
         painted = np.zeros((image.height, image.width), bool)
         for layer in (editor or {}).get("layers") or []:
             strokes = Image.open(layer).convert("RGBA")
@@ -58,10 +60,11 @@ class EditTab:
                 strokes = strokes.resize(image.size, Image.Resampling.NEAREST)
             painted |= np.asarray(strokes)[..., 3] > 0
         self.studio.clean_scratch()
-        image_path = self.studio.scratch / f"{Path(background).stem}.png"
+        name = f"edit-{secrets.token_hex(8)}"  # a visitor's own: two visitors' "image.png" never meet
+        image_path = self.studio.scratch / f"{name}.png"
         image.save(image_path)
         if painted.any():
-            mask_path = self.studio.scratch / f"{Path(background).stem}-mask.png"
+            mask_path = self.studio.scratch / f"{name}-mask.png"
             Image.fromarray(painted.astype(np.uint8) * 255, "L").save(mask_path)
             return str(image_path), str(mask_path)
         if not mask:
@@ -87,12 +90,13 @@ class EditTab:
 
     @user_errors
     def denoise(
-        self, image: str | None, noise: str, amount: float, seed: float, model: str, denoiser: str = "vae",
+        self, image: str | None, noise: str, amount: float, seed: float, model: str, denoiser: str = "network",
         strength: float = 0.3, progress=gr.Progress(),
     ):  # fmt: skip
         """Clean an image: as it is (noise "none"), or with seeded noise of a kind and amount added first
-        (then PSNR/SSIM compare the noisy and the cleaned image with the original). `denoiser`: "vae" (the
-        model's VAE reconstruction, the best measured) or "diffusion" (a pass at `strength`).
+        (then PSNR/SSIM compare the noisy and the cleaned image with the original). `denoiser`: "network"
+        (the trained denoiser, the best measured), "vae" (the model's VAE reconstruction) or "diffusion"
+        (a pass at `strength`).
         Returns the noisy image, the cleaned one and the scores."""
         if not image:
             raise InputError("upload an image to denoise")
@@ -185,6 +189,13 @@ class EditTab:
                         noise = gr.Radio(NOISES, value="gaussian", label="Add noise first", info="none: it is noisy")
                         amount = gr.Slider(0, 1, value=0.2, step=0.05, label="Amount")
                     noise_seed = seed_input("Noise seed", 0)
+                    network = bool(self.studio.engines.registry.bundled("denoise"))
+                    denoiser = gr.Radio(
+                        DENOISERS if network else DENOISERS[1:],
+                        value="network" if network else "vae",
+                        label="Denoiser",
+                        info="network: the trained denoiser (best measured); vae: the model's VAE; diffusion: a pass",
+                    )
                     clean = gr.Button("Denoise", variant="primary")
                 with gr.Column(scale=2):
                     with gr.Row(elem_classes="pixelated"):
@@ -196,6 +207,7 @@ class EditTab:
             model=model, mode=mode, scheduler=scheduler, hires=hires, editor=editor, mask_upload=mask_upload,
             image=image, mask=mask, prompt=prompt, negative=negative, seed=seed, count=count, steps=steps,
             guidance=guidance, noisy_input=noisy_input, noise=noise, amount=amount, noise_seed=noise_seed,
+            denoiser=denoiser,
         )  # fmt: skip
         tab.operations = {
             # restored: the image into the editor and its mask as the upload (what Inpaint uses unpainted)
@@ -222,9 +234,10 @@ class EditTab:
             ),
             "denoise": Operation(
                 "denoise",
-                ["noisy_input", "noise", "amount", "noise_seed", "model"],
+                ["noisy_input", "noise", "amount", "noise_seed", "model", "denoiser"],
                 {"noisy_input": "inputs.image", "noise": "params.noise", "amount": "params.amount",
-                 "noise_seed": "seed", "model": "model"},
+                 "noise_seed": "seed", "denoiser": "params.denoiser",
+                 "model": lambda recipe: recipe["params"].get("edit_model", recipe["model"])},
                 mode="denoise",
             ),
         }  # fmt: skip

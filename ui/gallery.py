@@ -362,8 +362,8 @@ class GalleryPanel:
         wire(selected, reuse, alone, actions, sends)
         for tab in self.tabs:  # the bar under each result grid
             for bar in tab.bars:
-                bar_actions = [(bar.act, t) for _, t in actions[:1]]  # a bar has one slot of each
-                bar_sends = [(bar.send, t) for _, t in sends[:1]]
+                bar_actions = [(bar.act, t) for _, t in actions[:1]]  # a bar has one action slot, MAX_SENDS sends
+                bar_sends = [(button, t) for button, (_, t) in zip(bar.sends, sends, strict=False)]
                 for button, t in bar_actions:
                     button.value, button.visible = t.gallery_action[0], True
                 for button, t in bar_sends:

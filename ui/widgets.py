@@ -281,8 +281,11 @@ class SelectionBar:
     alone: gr.Button  # its settings back, for this image alone: its own seed, one image
     batch: gr.Button  # its settings back, for its whole batch
     act: gr.Button  # the gallery action of another tab (⤢ Upscale ×4)
-    send: gr.Button  # to the tab that takes an image (the VAE's reconstruction)
+    sends: list[gr.Button]  # to each tab that takes an image (the VAE's reconstruction, Edit's inpainting)
     download: gr.DownloadButton
+
+
+MAX_SENDS = 3  # tabs an image can be sent to from a bar (the tabs built later fill the slots)
 
 
 def selection_bar(grid: gr.Gallery) -> SelectionBar:
@@ -293,8 +296,8 @@ def selection_bar(grid: gr.Gallery) -> SelectionBar:
             alone = gr.Button("🌱 Use this seed", size="sm", scale=0, min_width=140)
             batch = gr.Button("↺ Its whole batch", size="sm", scale=0, min_width=140)
             act = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
-            send = gr.Button("", size="sm", scale=0, min_width=140, visible=False)
+            sends = [gr.Button("", size="sm", scale=0, min_width=120, visible=False) for _ in range(MAX_SENDS)]
             download = gr.DownloadButton("⬇ PNG", size="sm", scale=0, min_width=100)
         with gr.Accordion("Recipe", open=False, elem_classes="selection-recipe"):
             recipe = gr.Code(language="json", interactive=False, max_lines=18, show_label=False)
-    return SelectionBar(grid, selected, shown, caption, recipe, alone, batch, act, send, download)
+    return SelectionBar(grid, selected, shown, caption, recipe, alone, batch, act, sends, download)
