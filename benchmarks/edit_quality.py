@@ -20,7 +20,8 @@ network's space; the unfilled originals score the floor), and caption retrieval 
 the held-out captions: does the filled image still read as its emoji).
 
 Denoising: each noise kind at two amounts, added with a fixed seed; PSNR and SSIM against the
-clean image of the noisy input and of each denoiser (the VAE, diffusion at strengths 0.2, 0.4).
+clean image of the noisy input and of each denoiser (the trained network, the VAE, diffusion at
+strengths 0.2 and 0.4).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ NOISES = [
     ("salt & pepper", 0.05),
     ("salt & pepper", 0.2),
 ]
+# (name, denoiser, strength): the trained network, the model's VAE, diffusion at two strengths
+DENOISERS = [("network", "network", 0.3), ("VAE", "vae", 0.3), ("diffusion 0.2", "diffusion", 0.2)]
+DENOISERS += [("diffusion 0.4", "diffusion", 0.4)]
 
 
 def masks(count: int, side: int = 64, seed: int = MASK_SEED) -> list[Image.Image]:
@@ -157,11 +161,6 @@ def inpaint_rows(engines, harness: Harness, images: np.ndarray, indices: np.ndar
 
 
 def denoise_rows(engines, images: np.ndarray, indices: np.ndarray) -> list[dict]:
-    DENOISERS = [
-        ("VAE", "vae", 0.3),
-        ("diffusion, strength 0.2", "diffusion", 0.2),
-        ("diffusion, 0.4", "diffusion", 0.4),
-    ]
     rows = []
     for kind, amount in NOISES:
         cells = {"noise": f"{kind} {amount:g}"}
@@ -182,8 +181,8 @@ def denoise_rows(engines, images: np.ndarray, indices: np.ndarray) -> list[dict]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=256, help="held-out emoji inpainted (of 698)")
-    parser.add_argument("--denoise-images", type=int, default=64)
+    parser.add_argument("--images", type=int, default=256, help="held-out emoji inpainted (of 698; 0: none)")
+    parser.add_argument("--denoise-images", type=int, default=64, help="held-out emoji denoised (0: none)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--update-cards", action="store_true", help="emoji-ldm's (inpainting), emoji-denoise's")
     args = parser.parse_args()
@@ -192,10 +191,13 @@ def main() -> None:
     harness = Harness(engines, samples=64)
     images = harness.heldout["images"]
     picks = np.random.default_rng(MASK_SEED).permutation(len(images))
-    inpainted = inpaint_rows(engines, harness, images, np.sort(picks[: args.images]), args.steps)
-    report("edit_inpaint", inpainted)
-    denoised = denoise_rows(engines, images, np.sort(picks[: args.denoise_images]))
-    report("edit_denoise", denoised)
+    inpainted = denoised = []
+    if args.images:
+        inpainted = inpaint_rows(engines, harness, images, np.sort(picks[: args.images]), args.steps)
+        report("edit_inpaint", inpainted)
+    if args.denoise_images:
+        denoised = denoise_rows(engines, images, np.sort(picks[: args.denoise_images]))
+        report("edit_denoise", denoised)
     if args.update_cards:
         command = "python -m benchmarks.edit_quality " + shlex.join(sys.argv[1:])
         for model, title, rows in (
@@ -203,7 +205,7 @@ def main() -> None:
             ("emoji-denoise", f"Denoising ({args.denoise_images} held-out emoji; PSNR dB, SSIM)", denoised),
         ):
             card = ROOT / "checkpoints" / model / "README.md"
-            if card.is_file():
+            if rows and card.is_file():
                 put_section(card, "edit", [f"## {title}", "", *table(rows, tuple(rows[0])), "", f"`{command}`"])
 
 

@@ -30,6 +30,7 @@ from engines.limits import (
     SCHEDULERS,
     check_flag,
     check_float,
+    check_int,
     check_seed,
 )
 from ui.studio import Operation, Studio, TabUI, caption, hires_of, served
@@ -71,14 +72,14 @@ def parse_axis(
     if axis == SEED:
         return [(f"seed {n}", {"seed": check_seed(int(n))}) for n in items]
     if axis == STEPS:
-        return [(f"{n} steps", {"steps": checked(n, 1, MAX_STEPS, int, "steps")}) for n in items]
+        return [(f"{n} steps", {"steps": check_int("steps", n, 1, MAX_STEPS)}) for n in items]
     if axis == GUIDANCE:
         return [
             (f"guidance {g:g}", {"guidance_scale": g})
-            for g in (checked(v, 0, MAX_GUIDANCE, float, "guidance") for v in items)
+            for g in (check_float("guidance", v, 0, MAX_GUIDANCE) for v in items)
         ]
     if axis == PSI:
-        return [(f"ψ {p:g}", {"psi": p}) for p in (checked(v, 0, MAX_PSI, float, "ψ") for v in items)]
+        return [(f"ψ {p:g}", {"psi": p}) for p in (check_float("ψ", v, 0, MAX_PSI) for v in items)]
     if axis == SCHEDULER:
         names = {name.lower(): name for name in [DEFAULT_SCHEDULER, *SCHEDULERS]}
         unknown = [v for v in items if v.lower() not in names]
@@ -110,18 +111,8 @@ def expand(item: str, axis: str) -> list[int]:
         if high < low or high - low >= MAX_VALUES:
             raise InputError(f"the {axis} range {item!r} must go up, by at most {MAX_VALUES} values")
         return list(range(low, high + 1))
-    checked(item, 0, MAX_SEED, int, axis)
+    check_int(axis, item, 0, MAX_SEED)
     return [int(item)]
-
-
-def checked(value: str, low: float, high: float, kind: type, name: str) -> Any:
-    try:
-        number = float(value)
-    except ValueError:
-        raise InputError(f"{name}: {value[:40]!r} is not a number") from None
-    if not low <= number <= high or (kind is int and not number.is_integer()):
-        raise InputError(f"{name}: {value[:40]} is not a {'whole ' if kind is int else ''}number from {low} to {high}")
-    return kind(number)
 
 
 def plot_axes(

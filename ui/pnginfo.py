@@ -10,7 +10,7 @@ import gradio as gr
 
 from engines.errors import InputError
 from engines.imaging import open_image
-from engines.limits import DEFAULT_SCHEDULER, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SCHEDULERS
+from engines.limits import DEFAULT_SCHEDULER, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, SCHEDULERS, check_float, check_int
 from gallery.metadata import read_parameters
 from ui.studio import Studio
 from ui.widgets import UploadedImage, user_errors
@@ -112,18 +112,15 @@ class PngInfo:
 
 
 def number(value: Any, low: float, high: float, kind: type, name: str, lacking: list[str]) -> Any:
-    """A PNG's number (often text) as the control takes it, or skipped (and reported when out of range)."""
+    """A PNG's number (often text) as the control takes it, or skipped (and reported when it is not one
+    this studio takes)."""
     if value is None:
         return gr.skip()
     try:
-        parsed = kind(float(value))
-    except (TypeError, ValueError, OverflowError):
-        lacking.append(f"{name} {str(value)[:40]}")
+        return (check_int if kind is int else check_float)(name, value, low, high)
+    except InputError:
+        lacking.append(f"{name} {str(value)[:40]} (this studio takes {low}–{high})")
         return gr.skip()
-    if not low <= parsed <= high:
-        lacking.append(f"{name} {parsed} (this studio takes {low}–{high})")
-        return gr.skip()
-    return parsed
 
 
 def escaped(value: Any) -> str:
