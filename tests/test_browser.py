@@ -186,9 +186,14 @@ def test_paint_a_mask_with_the_brush_inpaint_and_find_it_in_the_gallery(browser,
     url, gallery = studio
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     page.goto(url)
-    page.get_by_role("tab", name="Edit", exact=True).click()
-    page.get_by_text("Held-out emoji to try").click()
-    page.locator(".gallery-item").filter(visible=True).first.click()  # an example into the editor
+    page.get_by_role("tab", name="GAN", exact=True).click()  # a GAN image, sent to Edit from under its grid
+    page.get_by_label("Seed", exact=True).first.fill("3")
+    page.get_by_label("number input for Grid size").fill("2")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#gan-grid img").nth(1).wait_for(timeout=30_000)
+    page.locator("#gan-grid img").first.click()
+    page.locator(".selection-bar").filter(visible=True).get_by_role("button", name="→ Edit").click()
+    page.get_by_text("paint over the part to change").filter(visible=True).first.wait_for(timeout=15_000)
     canvas = page.locator("#edit-editor canvas").first
     canvas.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)  # the image is drawn on the canvas
@@ -204,8 +209,10 @@ def test_paint_a_mask_with_the_brush_inpaint_and_find_it_in_the_gallery(browser,
     page.locator("#gallery-view img").nth(1).wait_for(timeout=30_000)
     entry = gallery.list()[0]
     assert entry.recipe["operation"] == "inpaint" and entry.recipe["seed"] == 6
+    sent = Image.open(gallery.input_path(entry.recipe["inputs"]["image"]))
+    assert sent.size == (16, 16)  # the tiny GAN's image itself, not an example
     mask = np.asarray(Image.open(gallery.input_path(entry.recipe["inputs"]["mask"])).convert("L")) > 127
-    assert 0 < mask.mean() < 0.5  # the stroke, not the whole image
+    assert 0 < mask.mean() < 0.9  # the stroke (6 px wide on a 16 px image), not the whole image
     page.close()
 
 
