@@ -1,6 +1,7 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,xy-plot,text,edit}.png, screenshot.png (VAE)
+    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,xy-plot,text,edit,upscale}.png,
+                                      # and screenshot.png (the VAE tab)
     python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
     python docs/make_screenshots.py --only space    # a private gallery, as on a Space (desktop and phone)
 
@@ -96,6 +97,21 @@ def edit_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
+def upscale_tab(page, out: Path) -> None:
+    """A GAN grid drawn with Hires ×4 (128 px), then one of its images enlarged again from the gallery."""
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("Seed", exact=True).first.fill("7")
+    page.get_by_label("number input for Grid size").fill("8")
+    page.get_by_label("Hires ×4").filter(visible=True).first.check()
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#gallery-view img").nth(7).wait_for(timeout=60_000)
+    page.locator("#gallery-view img").nth(2).click()
+    page.get_by_role("button", name="⤢ Upscale ×4").click()
+    page.get_by_text("128×128 → 512×512 px").wait_for(timeout=60_000)  # shown in the Upscale tab
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(out), full_page=True)
+
+
 def vae_tab(page, out: Path) -> None:
     page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
@@ -131,7 +147,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    shots = ["gan", "conditional", "plot", "text", "edit", "vae", "space"]
+    shots = ["gan", "conditional", "plot", "text", "edit", "upscale", "vae", "space"]
     parser.add_argument("--only", nargs="+", choices=shots, help="just these tabs (space: alone)")
     args = parser.parse_args()
     out = args.out
@@ -142,6 +158,8 @@ def main() -> None:
     demo = app.build_app(engines, gallery)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs(demo))
     shots = [("screenshot.png", vae_tab)]
+    if engines.registry.bundled("upscale") and engines.registry.bundled("gan"):
+        shots.insert(0, ("screenshot-upscale.png", upscale_tab))
     if engines.registry.bundled("edit"):
         shots.insert(0, ("screenshot-edit.png", edit_tab))
     if engines.registry.bundled("text"):
