@@ -43,6 +43,7 @@ from engines.base import tensor_batch
 from engines.edit import blend, blend_band, soft_mask
 from engines.metrics import frechet_distance
 from training.model_card import put_section
+from training.train_denoise import HELDOUT_NOISES as NOISES  # the denoiser card's settings
 from training.train_features import retrieval_accuracy
 from training.train_ldm import style_phrase
 
@@ -50,14 +51,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = "emoji-ldm"
 MASK_SEED = 0
 NOISE_SEED = 0
-NOISES = [
-    ("gaussian", 0.1),
-    ("gaussian", 0.25),
-    ("jpeg", 0.6),
-    ("jpeg", 0.9),
-    ("salt & pepper", 0.05),
-    ("salt & pepper", 0.2),
-]
 # (name, denoiser, strength): the trained network, the model's VAE, diffusion at two strengths
 DENOISERS = [("network", "network", 0.3), ("VAE", "vae", 0.3), ("diffusion 0.2", "diffusion", 0.2)]
 DENOISERS += [("diffusion 0.4", "diffusion", 0.4)]

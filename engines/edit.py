@@ -34,11 +34,7 @@ from PIL import Image, ImageFilter
 from engines.base import Engine, Loaded, Result, pil_batch, tensor_batch, weights_hash
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import load_image, open_image
-from engines.limits import (
-    MAX_EDIT_SIDE,
-    check_float,
-    check_seed,
-)
+from engines.limits import DENOISERS, EDIT_NOISES, MAX_EDIT_SIDE, check_float, check_seed
 from engines.metrics import psnr, ssim
 from engines.registry import ModelSpec
 from engines.text import (
@@ -51,8 +47,6 @@ from engines.text import (
     step_callback,
 )
 
-NOISES = ("none", "gaussian", "jpeg", "salt & pepper")  # "none": the image is noisy already
-DENOISERS = ("network", "vae", "diffusion")  # the bundled denoiser (checkpoints/emoji-denoise), or the model's own
 MAX_DENOISE_STRENGTH = 0.6  # above it, a "denoised" image is a new one
 
 
@@ -249,8 +243,8 @@ class EditEngine(Engine):
         added first, so that the clean original is known and the scores compare with it.
         Returns {"noisy", "result" (a Result), "scores": {"noisy": (psnr, ssim), "cleaned": ...} or {}}."""
         original = check_edit_image(image)
-        if noise not in NOISES:
-            raise InputError(f"noise is one of {', '.join(NOISES)}, not {str(noise)[:40]!r}")
+        if noise not in EDIT_NOISES:
+            raise InputError(f"noise is one of {', '.join(EDIT_NOISES)}, not {str(noise)[:40]!r}")
         if denoiser not in DENOISERS:
             raise InputError(f"denoise with one of {', '.join(DENOISERS)}, not {str(denoiser)[:40]!r}")
         amount = check_float("noise amount", amount, 0.0, 1.0)
@@ -293,14 +287,16 @@ class EditEngine(Engine):
             net = Upscaler.from_pretrained(spec.location).eval().requires_grad_(False)
             return Loaded(net.to(self.runtime.device, self.runtime.dtype), spec, self.runtime.dtype, weights_hash(spec))
 
-        entry = self.cache.get((spec.id, "denoise", str(self.runtime.device), str(self.runtime.dtype)), load)
+        entry = self.cache.get(self.cache_key(spec), load)  # its own id, beside the Edit models
         return entry.model, entry.lock
 
     def reconstruct(self, loaded: LoadedPipeline, image: Image.Image) -> Image.Image:
+        """The image through the pipeline's VAE (engines/vae.py's encode and decode)."""
+        from engines.vae import decode, encode
+
         vae = loaded.model.vae
         x = tensor_batch([image]).to(self.runtime.device, vae.dtype)
-        latent = vae.encode(x).latent_dist.mode()
-        return pil_batch(vae.decode(latent).sample)[0]
+        return pil_batch(decode(vae, encode(vae, x)))[0]
 
     def refine(self, loaded: LoadedPipeline, image: Image.Image, strength: float, seed: int) -> Image.Image:
         """A diffusion pass over the whole image from `strength` of the way (image-to-image), unprompted."""

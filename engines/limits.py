@@ -29,6 +29,8 @@ MAX_UPSCALE_SIDE = 512
 # Edit (inpaint, denoise): the longest side of an input; the model works at its own size, and the
 # result is blended back at the input's
 MAX_EDIT_SIDE = 1024
+EDIT_NOISES = ("none", "gaussian", "jpeg", "salt & pepper")  # noise a denoise adds first; "none": noisy already
+DENOISERS = ("network", "vae", "diffusion")  # the bundled denoiser (checkpoints/emoji-denoise), or the model's own
 
 # diffusion draws (text and DiT); schedulers by name -> (diffusers class, options)
 MAX_DRAW = 8  # images per draw

@@ -30,8 +30,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from engines.base import pil_batch, tensor_batch
-from engines.edit import NOISES, add_noise
+from engines.edit import add_noise
 from engines.imaging import image_grid
+from engines.limits import EDIT_NOISES
 from engines.metrics import psnr, ssim
 from engines.nets.upscale import Upscaler
 from training import data as emoji_data
@@ -48,8 +49,8 @@ LEARNING_RATE = 5e-4
 EMA_DECAY = 0.999
 CLEAN_SHARE = 0.1
 MAX_AMOUNT = 0.6  # noise amounts drawn up to this (the tab's slider goes to 1: σ half the range, art lost)
-KINDS = [kind for kind in NOISES if kind != "none"]
-# the benchmark's noise settings (benchmarks/edit_quality.py), for the held-out figures
+KINDS = [kind for kind in EDIT_NOISES if kind != "none"]
+# the held-out figures' noise settings (benchmarks/edit_quality.py measures these too)
 HELDOUT_NOISES = [("gaussian", 0.1), ("gaussian", 0.25), ("jpeg", 0.6), ("jpeg", 0.9), ("salt & pepper", 0.05)]
 HELDOUT_NOISES += [("salt & pepper", 0.2)]
 
@@ -70,7 +71,7 @@ def noisy_batch(images: np.ndarray, rng: np.random.Generator) -> tuple[torch.Ten
 
 
 def evaluate(model, images: np.ndarray) -> dict[str, float]:
-    """Held-out PSNR and SSIM (noisy, then cleaned) for each of the benchmark's noise settings."""
+    """Held-out PSNR and SSIM (noisy, then cleaned) for each of the held-out noise settings."""
     scores = {}
     model.eval()
     clean = tensor_batch(images)

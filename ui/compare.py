@@ -33,7 +33,7 @@ from engines.limits import (
     check_int,
     check_seed,
 )
-from ui.studio import Operation, Studio, TabUI, caption, hires_of, served
+from ui.studio import Operation, Studio, TabUI, caption, hires_of, served, sheet_recipe
 from ui.widgets import display, model_settings, pixel_gallery, seed_input, selection_bar, user_errors
 
 NONE, SEED, PSI, GUIDANCE, STEPS, SCHEDULER = "none", "seed", "ψ", "guidance", "steps", "scheduler"
@@ -155,11 +155,8 @@ class Plotter:
             [label for label, _ in ys],
             [label for label, _ in xs],
         )
-        # the plot's recipe: the cells' common one, with its axes
-        common = {k: v for k, v in made[0].recipe.items() if k not in ("id", "created", "seed", "label")}
-        plot_recipe = common | recipe | {"operation": "xy_plot", "seed": None}
-        plot_recipe["params"] = params | {"cells": len(made), "keep_cells": keep_cells}
-        (plot,) = self.studio.save([(sheet, plot_recipe)])
+        params = params | {"cells": len(made), "keep_cells": keep_cells}  # with its axes
+        (plot,) = self.studio.save([(sheet, sheet_recipe(made[0].recipe, "xy_plot", params, **recipe))])
         labels = [" · ".join(filter(None, (y, x))) for y, _ in ys for x, _ in xs]
         cells_shown = [(image, label) for (image, _), label in zip(shown, labels, strict=True)]
         what = "cells and the sheet" if keep_cells else "cells; the sheet alone"

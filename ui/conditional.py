@@ -18,7 +18,7 @@ from engines.labels import ANY, picker_choices
 from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEEDS_PER_CLASS, check_flag
 from ui.compare import ALL, NONE, SEED, SamplePlot
 from ui.dit import DiTSection
-from ui.studio import Operation, Studio, TabUI, hires_of, served
+from ui.studio import Operation, Studio, TabUI, hires_of, served, sheet_recipe
 from ui.widgets import (
     hires_checkbox,
     model_picker,
@@ -80,9 +80,8 @@ class ConditionalTab:
         sheet = labelled_grid(
             cells, [r.recipe["label"] for r in made[::columns]], [f"#{r.recipe['seed']}" for r in made[:columns]]
         )
-        recipe = {k: v for k, v in first.items() if k not in ("id", "created", "seed", "label")}
         params = {"seed": first["params"]["batch_seed"], "count": columns, "psi": first["params"]["psi"]}
-        (entry,) = self.studio.save([(sheet, recipe | {"operation": "class_sheet", "seed": None, "params": params})])
+        (entry,) = self.studio.save([(sheet, sheet_recipe(first, "class_sheet", params))])
         return [(served(entry.path), "every class, one sheet")]
 
     @user_errors

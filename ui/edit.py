@@ -18,7 +18,7 @@ from PIL import Image
 
 from engines.errors import InputError
 from engines.imaging import load_image
-from engines.limits import MAX_DRAW, MAX_GUIDANCE, MAX_STEPS, draw_defaults
+from engines.limits import DENOISERS, EDIT_NOISES, MAX_DRAW, MAX_GUIDANCE, MAX_STEPS, draw_defaults
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     UploadedImage,
@@ -33,8 +33,6 @@ from ui.widgets import (
 )
 
 TITLE = "Edit"
-NOISES = ["none", "gaussian", "jpeg", "salt & pepper"]  # engines/edit.py's; "none": the image is noisy already
-DENOISERS = ["network", "vae", "diffusion"]  # engines/edit.py's; the network when one is installed
 
 
 def available(studio: Studio) -> bool:
@@ -186,12 +184,14 @@ class EditTab:
                         elem_id="edit-denoise-image",
                     )
                     with gr.Row():
-                        noise = gr.Radio(NOISES, value="gaussian", label="Add noise first", info="none: it is noisy")
+                        noise = gr.Radio(
+                            list(EDIT_NOISES), value="gaussian", label="Add noise first", info="none: it is noisy"
+                        )
                         amount = gr.Slider(0, 1, value=0.2, step=0.05, label="Amount")
                     noise_seed = seed_input("Noise seed", 0)
                     network = bool(self.studio.engines.registry.bundled("denoise"))
                     denoiser = gr.Radio(
-                        DENOISERS if network else DENOISERS[1:],
+                        list(DENOISERS if network else DENOISERS[1:]),  # the network when one is installed
                         value="network" if network else "vae",
                         label="Denoiser",
                         info="network: the trained denoiser (best measured); vae: the model's VAE; diffusion: a pass",

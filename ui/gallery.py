@@ -116,7 +116,7 @@ class GalleryPanel:
         entry = self.gallery.get(ids[event.index], self.studio.owner()) if ids and event.index < len(ids) else None
         if entry is None:
             return self.cleared()
-        recipe = json.dumps(entry.recipe, indent=2, ensure_ascii=False)
+        recipe = recipe_text(entry.recipe)
         download = gr.update(value=served(entry.path), interactive=True)
         mine = self.gallery.mine(entry, self.studio.owner())
         share = gr.update(interactive=mine, value="🌐 Unshare" if entry.shared else "🌐 Share")
@@ -154,7 +154,7 @@ class GalleryPanel:
             return None, gr.update(visible=False), "", "", gr.update(value=None), gr.update()
         download = gr.update(value=served(entry.path))
         alone = gr.update(interactive=self.makes_alone(entry.recipe))
-        recipe = json.dumps(entry.recipe, indent=2, ensure_ascii=False)
+        recipe = recipe_text(entry.recipe)
         return entry.id, gr.update(visible=True), f"**{entry.caption}**", recipe, download, alone
 
     def send(self, image_id: str | None, tab: TabUI, top: gr.Tabs) -> dict[Any, Any]:
@@ -377,3 +377,8 @@ class GalleryPanel:
                 wire(bar.selected, bar.batch, bar.alone, bar_actions, bar_sends)
         # page load: who is visiting first, then their gallery (app.py runs the tabs' loads after these)
         self.on_load = [(self.identify, key, key), (self.page, paging, panel)]
+
+
+def recipe_text(recipe: dict[str, Any]) -> str:
+    """A recipe as the panel and the bars under the grids show it."""
+    return json.dumps(recipe, indent=2, ensure_ascii=False)

@@ -274,6 +274,14 @@ class Studio:
         return shown, made, True
 
 
+def sheet_recipe(cell: dict[str, Any], operation: str, params: dict[str, Any], **top: Any) -> dict[str, Any]:
+    """The recipe of a sheet of cells (an X/Y plot, a class grid as one sheet): what its cells share
+    (model, hash, device, versions, Hires), and `top` fields (a prompt), with the sheet's operation
+    and parameters; no seed or class of its own."""
+    common = {k: v for k, v in cell.items() if k not in ("id", "created", "seed", "label")}
+    return common | top | {"operation": operation, "seed": None, "params": params}
+
+
 def how_many(count: int) -> str:
     """'1 image', '4 images'."""
     return f"{count} image{'s' * (count != 1)}"
