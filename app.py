@@ -2,7 +2,7 @@
 
     python app.py                          # http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080
-    python -m ui.gan                       # one tab alone (ui.gan, ui.conditional, ui.vae, ui.text, ui.edit)
+    python -m ui.gan                       # one tab alone (ui.gan, ui.vae, ui.text, ui.edit, ui.restyle, ...)
 
 Each tab is a module in ui/ (its layout, handlers and restore table); models live in engines/,
 persistence in gallery/. The page is served first: torch and the models load right after, in the
@@ -23,7 +23,7 @@ import gradio as gr
 from engines import Engines, preload
 from gallery import Gallery
 from gallery.store import DEFAULT_ROOT
-from ui import conditional, edit, gan, text, upscale, vae
+from ui import conditional, edit, gan, restyle, text, upscale, vae
 from ui.gallery import GalleryPanel
 from ui.page import Page
 from ui.settings import Settings, ShortLines, limit_malloc_arenas
@@ -31,7 +31,7 @@ from ui.studio import Studio, reuse_seeds
 from ui.visitors import RateLimit, Visitors
 from ui.widgets import CSS, EXAMPLES_DIR, SHORTCUTS, model_choices
 
-TABS = [gan, conditional, vae, text, edit, upscale]  # in page order; a tab is shown when it has a model to run
+TABS = [gan, conditional, vae, text, edit, restyle, upscale]  # in page order; a tab is shown when it has a model to run
 log = logging.getLogger("atelier")
 
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from engines.dit import DiTEngine
     from engines.edit import EditEngine
     from engines.gan import GANEngine
+    from engines.image_to_image import ImageToImageEngine
+    from engines.restyle import RestyleEngine
     from engines.runtime import ModelCache, Runtime
     from engines.text import TextEngine
     from engines.upscale import UpscaleEngine
@@ -35,6 +37,8 @@ ENGINES = {
     "dit": ("engines.dit", "DiTEngine"),
     "upscale": ("engines.upscale", "UpscaleEngine"),
     "edit": ("engines.edit", "EditEngine"),
+    "restyle": ("engines.restyle", "RestyleEngine"),
+    "image_to_image": ("engines.image_to_image", "ImageToImageEngine"),
 }
 
 
@@ -109,6 +113,14 @@ class Engines:
     @property
     def edit(self) -> EditEngine:
         return self.engine("edit")
+
+    @property
+    def restyle(self) -> RestyleEngine:
+        return self.engine("restyle")
+
+    @property
+    def image_to_image(self) -> ImageToImageEngine:
+        return self.engine("image_to_image")
 
 
 def create_engines(

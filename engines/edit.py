@@ -33,7 +33,7 @@ from PIL import Image, ImageFilter
 
 from engines.base import Engine, Loaded, Result, pil_batch, tensor_batch, weights_hash
 from engines.errors import InputError, ModelUnavailable
-from engines.imaging import load_image, open_image
+from engines.imaging import from_square, load_image, open_image, to_square
 from engines.limits import DENOISERS, EDIT_NOISES, MAX_EDIT_SIDE, check_float, check_seed
 from engines.metrics import psnr, ssim
 from engines.registry import ModelSpec
@@ -94,28 +94,6 @@ def blend(image: Image.Image, fill: Image.Image, weights: np.ndarray) -> Image.I
     w = weights[..., None]
     out = np.where(w > 0, a * (1 - w) + b * w, a)
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
-
-
-def to_square(image: Image.Image, side: int, fill: Any = "white") -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """The image padded to a square (centred, `fill` around it) and resized to side×side, and the box
-    of the image inside that square (to cut it out again)."""
-    big = max(image.size)
-    square = Image.new(image.mode, (big, big), fill)
-    left, top = (big - image.width) // 2, (big - image.height) // 2
-    square.paste(image, (left, top))
-    scale = side / big
-    box = (
-        round(left * scale),
-        round(top * scale),
-        round((left + image.width) * scale),
-        round((top + image.height) * scale),
-    )
-    resample = Image.Resampling.NEAREST if image.mode == "L" else Image.Resampling.LANCZOS
-    return square.resize((side, side), resample), box
-
-
-def from_square(square: Image.Image, box: tuple[int, int, int, int], size: tuple[int, int]) -> Image.Image:
-    return square.crop(box).resize(size, Image.Resampling.LANCZOS)
 
 
 def check_edit_image(source: Any) -> Image.Image:

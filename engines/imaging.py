@@ -137,6 +137,28 @@ def center_square(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
 
 
+def to_square(image: Image.Image, side: int, fill="white") -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """The image padded to a square (centred, `fill` around it) and resized to side×side, and the box
+    of the image inside that square (to cut it out again)."""
+    big = max(image.size)
+    square = Image.new(image.mode, (big, big), fill)
+    left, top = (big - image.width) // 2, (big - image.height) // 2
+    square.paste(image, (left, top))
+    scale = side / big
+    box = (
+        round(left * scale),
+        round(top * scale),
+        round((left + image.width) * scale),
+        round((top + image.height) * scale),
+    )
+    resample = Image.Resampling.NEAREST if image.mode == "L" else Image.Resampling.LANCZOS
+    return square.resize((side, side), resample), box
+
+
+def from_square(square: Image.Image, box: tuple[int, int, int, int], size: tuple[int, int]) -> Image.Image:
+    return square.crop(box).resize(size, Image.Resampling.LANCZOS)
+
+
 def fit_multiple(image: Image.Image, max_side: int, multiple: int = 8) -> Image.Image:
     """Keep the aspect ratio: shrink so the long side is at most max_side, sides a multiple of `multiple`."""
     scale = min(1.0, max_side / max(image.size))

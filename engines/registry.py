@@ -32,6 +32,10 @@ HUB_PRESETS: dict[str, list[tuple[str, str]]] = {
         ("stabilityai/sd-turbo", "SD-Turbo (512², 1–4 steps, no guidance; GPU)"),
         ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 1–4 steps, no guidance; GPU)"),
     ],
+    "image_to_image": [
+        ("stabilityai/sd-turbo", "SD-Turbo (512², 2–4 steps × strength ≥ 1, no guidance; GPU)"),
+        ("stabilityai/sdxl-turbo", "SDXL-Turbo (512², 2–4 steps × strength ≥ 1, no guidance; GPU)"),
+    ],
     "edit": [
         ("stabilityai/stable-diffusion-2-inpainting", "SD 2 inpainting (512²; GPU)"),
         ("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "SDXL inpainting (1024²; GPU)"),

@@ -143,7 +143,7 @@ def save_tiny_text_pipeline(folder: Path, *, bundled: bool) -> Path:
     pipe.save_pretrained(folder, safe_serialization=True)
     if bundled:
         settings = {
-            "task": "text", "also": ["edit"], "title": "tiny test LDM", "image_size": 64, "steps": 4,
+            "task": "text", "also": ["edit", "image_to_image"], "title": "tiny test LDM", "image_size": 64, "steps": 4,
             "guidance_scale": 3.0,
         }  # fmt: skip
         (folder / "atelier.json").write_text(json.dumps(settings))
@@ -189,6 +189,36 @@ def save_tiny_denoiser(folder: Path) -> Path:
     torch.manual_seed(0)
     Upscaler(channels=8, layers=2, scale=1).eval().save_pretrained(folder)
     (folder / "atelier.json").write_text(json.dumps({"task": "denoise", "title": "tiny test denoiser"}))
+    return folder
+
+
+TINY_SETS = (("noto", "Noto"), ("twemoji", "Twemoji"), ("fluent-3d", "Fluent 3D"))
+
+
+def randomise_styles(model) -> None:
+    """Every set its own random scale and shift (a new translator starts with all sets alike)."""
+    import torch
+
+    with torch.no_grad():
+        for name, table in model.named_parameters():
+            if name.endswith((".scale", ".shift")):
+                table.normal_(1.0 if name.endswith(".scale") else 0.0, 0.5)
+
+
+def save_tiny_translator(folder: Path) -> Path:
+    """A random-weight art-set translator in the exported format (what training/train_restyle.py writes)."""
+    import torch
+
+    from engines.nets.restyle import Translator
+
+    torch.manual_seed(0)
+    names, titles = zip(*TINY_SETS, strict=True)
+    model = Translator(names, titles, channels=4, blocks=1, resolution=16).eval()
+    randomise_styles(model)
+    model.save_pretrained(folder)
+    settings = {"task": "restyle", "title": "tiny test translator", "resolution": 16, "paired": False,
+                "sets": [list(pair) for pair in TINY_SETS]}  # fmt: skip
+    (folder / "atelier.json").write_text(json.dumps(settings))
     return folder
 
 
@@ -315,6 +345,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
     save_tiny_upscaler(root / "tiny-upscale")
     save_tiny_denoiser(root / "tiny-denoise")
+    save_tiny_translator(root / "tiny-restyle")
     return root
 
 

@@ -865,3 +865,61 @@ def test_the_seed_reuse_button_puts_back_the_seed_a_random_run_used(served):
     (click,) = [fn for fn in demo.fns.values() if fn.outputs == [field] and fn.name == "last_seed"]
     assert click.fn() == used  # no request: an in-process call, in a local gallery
     assert gan.controls["seed_a"].reuse.visible  # the walk's seeds have their own
+
+
+def test_restyle_into_every_set_then_reuse_gives_the_same_pixels(served, sample_png):
+    client, gallery, demo = served
+    shown, info = client.predict(handle_file(str(sample_png)), "all", "tiny-restyle", 1.0, "auto", False,
+                                 api_name="/restyle")  # fmt: skip
+    assert len(shown) == 2 and "(detected)" in info and "saved" in info
+    entry = gallery.get(Path(shown[1]["image"]).stem)
+    assert entry.recipe["engine"] == "restyle" and set(entry.recipe["inputs"]) == {"image"}
+    assert shown[1]["caption"] == entry.recipe["label"]  # the set it is drawn in, in words
+    settings = restored(demo, entry.id)
+    assert (settings["tab"], settings["mode"], settings["source"]) == ("restyle", "restyle", "auto")
+    names = ("image", "target", "model", "strength", "source", "hires")
+    again, _ = client.predict(handle_file(settings["image"]), *[settings[n] for n in names[1:]], api_name="/restyle")
+    assert again[0]["caption"] == shown[1]["caption"]
+    assert Image.open(again[0]["image"]).tobytes() == Image.open(shown[1]["image"]).tobytes()
+    hires, _ = client.predict(handle_file(str(sample_png)), "noto", "tiny-restyle", 0.5, "twemoji", True,
+                              api_name="/restyle")  # fmt: skip
+    assert Image.open(hires[0]["image"]).size == (64, 48)  # 16×12, ×4
+    for args, message in (
+        (("sepia", "tiny-restyle", 1.0, "auto", False), "target art set is one of"),
+        (("noto", "tiny-restyle", 2, "auto", False), "strength must be"),
+        (("noto", "no-such-translator", 1.0, "auto", False), "unknown restyle model"),
+    ):
+        count = gallery.count()
+        with pytest.raises(Exception, match=message):
+            client.predict(handle_file(str(sample_png)), *args, api_name="/restyle")
+        assert gallery.count() == count
+    with pytest.raises(Exception, match="upload an image"):
+        client.predict(None, "noto", "tiny-restyle", 1.0, "auto", False, api_name="/restyle")
+
+
+def test_image_to_image_saves_seeded_redraws_and_reuse_restores_them(served, sample_png, tmp_path):
+    client, gallery, demo = served
+    images, status = client.predict(
+        handle_file(str(sample_png)), "a red cat", 0.5, 21, 4, 3.0, "tiny-ldm", "", 2, False,
+        api_name="/image_to_image",
+    )  # fmt: skip
+    assert "2 images saved" in status and [item["caption"] for item in images] == ["#21", "#22"]
+    entry = gallery.get(Path(images[0]["image"]).stem)
+    assert entry.recipe["operation"] == "image_to_image" and set(entry.recipe["inputs"]) == {"image"}
+    settings = restored(demo, entry.id)
+    assert (settings["tab"], settings["mode"], settings["prompt"], settings["i2i_strength"]) == (
+        "restyle", "image_to_image", "a red cat", 0.5,
+    )  # fmt: skip
+    names = ("prompt", "i2i_strength", "seed", "steps", "guidance", "i2i_model", "negative", "count", "i2i_hires")
+    again, _ = client.predict(handle_file(settings["i2i_image"]), *[settings[n] for n in names],
+                              api_name="/image_to_image")  # fmt: skip
+    assert [Image.open(a["image"]).tobytes() for a in again] == [Image.open(i["image"]).tobytes() for i in images]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    refused = ((sample_png, 0.0, "strength must be"), (broken, 0.5, "not an image that can be read"))
+    for image, strength, message in refused:
+        count = gallery.count()
+        with pytest.raises(Exception, match=message):
+            client.predict(handle_file(str(image)), "a cat", strength, 1, 4, 3.0, "tiny-ldm", "", 1, False,
+                           api_name="/image_to_image")  # fmt: skip
+        assert gallery.count() == count

@@ -44,6 +44,8 @@ VALID = {
     "/inpaint": [FILE, FILE, "a face", "", 1, 1, 2, 3.0, "model default", "tiny-ldm", False],
     "/denoise": [FILE, "gaussian", 0.2, 1, "tiny-ldm", "vae", 0.3],
     "/upscale": [FILE, None, "tiny-upscale", "", 0],
+    "/restyle": [FILE, "all", "tiny-restyle", 1.0, "auto", False],
+    "/image_to_image": [FILE, "a cat", 0.5, 1, 2, 3.0, "tiny-ldm", "", 1, False],
     "/png_info": [FILE],
     "/gallery_list": [1, False, ""],
     "/gallery_share": ["no-such-id", True],

@@ -297,7 +297,7 @@ def export(pipe, out_dir: Path, meta: dict) -> None:
         part.float()
     settings = {
         "task": "text",
-        "also": ["edit"],  # the Edit tab inpaints with it (engines/edit.py)
+        "also": ["edit", "image_to_image"],  # it inpaints (engines/edit.py) and redraws images (image_to_image.py)
         "title": "Emoji latent diffusion (MiniLM + UNet + emoji VAE)",
         "image_size": 64,
         "steps": SAMPLE_STEPS,

@@ -42,6 +42,8 @@ def caption(recipe: dict[str, Any]) -> str:
     then what it shows (its class) where the grid mixes them."""
     if recipe.get("operation") == "class_grid":  # the row's class in full; a column is one seed in every row
         return recipe["label"]
+    if recipe.get("seed") is None:  # a translation (Restyle): which sets, in words
+        return recipe.get("label") or recipe.get("operation", "")
     seed = f"#{recipe['seed']}"
     if recipe.get("engine") != "text" and recipe.get("label"):  # a class (conditional GAN, DiT), in words
         return f"{seed} · {recipe['label']}"

@@ -1,0 +1,126 @@
+"""The Restyle translator: one generator for every art set, told which set to draw in (StarGAN's
+idea: the sets share what an emoji is, only the drawing differs), and its discriminator.
+
+Generator: CycleGAN's ResNet generator at a CPU's size. Two stride-2 convolutions take a 64 px image
+to 16 px, residual blocks work there, two upsampling convolutions come back. The target set enters
+every residual block through conditional instance normalisation (Dumoulin et al. 2017): each set
+has its own scale and shift per normalised layer. A `style` argument of shape [N, sets] mixes those
+tables (a one-hot row is one set; a blend of two rows is a drawing between them), which is what the
+Restyle tab's strength slider walks along. The output is the input plus a learned change (the
+translation keeps what it does not need to alter); callers clamp it to [-1, 1] when they make images.
+
+Discriminator: a PatchGAN (each output judges a ~34 px patch) with spectral norm and one output map
+per art set (StarGAN v2's multi-task discriminator): it is asked only whether an image is a real
+drawing *of the set it claims*.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+class StyledNorm(nn.Module):
+    """Instance norm whose scale and shift come from the target set (a row of `style` weights)."""
+
+    def __init__(self, channels: int, sets: int):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.scale = nn.Parameter(torch.ones(sets, channels))
+        self.shift = nn.Parameter(torch.zeros(sets, channels))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        scale, shift = style @ self.scale, style @ self.shift
+        return self.norm(x) * scale[:, :, None, None] + shift[:, :, None, None]
+
+
+class StyledBlock(nn.Module):
+    def __init__(self, channels: int, sets: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, 1, 1, padding_mode="reflect")
+        self.norm1 = StyledNorm(channels, sets)
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, padding_mode="reflect")
+        self.norm2 = StyledNorm(channels, sets)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(x), style))
+        return x + self.norm2(self.conv2(y), style)
+
+
+def _down(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1), nn.InstanceNorm2d(c_out, affine=True), nn.ReLU())
+
+
+def _up(c_in: int, c_out: int) -> nn.Sequential:
+    # nearest upsampling then a convolution: no checkerboard, unlike a transposed convolution
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(c_in, c_out, 3, 1, 1, padding_mode="reflect"),
+        nn.InstanceNorm2d(c_out, affine=True),
+        nn.ReLU(),
+    )
+
+
+class Translator(
+    nn.Module, PyTorchModelHubMixin, tags=["image-to-image", "cyclegan", "stargan", "atelier"], license="mit"
+):
+    def __init__(
+        self,
+        set_names: tuple[str, ...] = ("a", "b"),
+        set_titles: tuple[str, ...] = (),
+        channels: int = 32,
+        blocks: int = 6,
+        resolution: int = 64,
+    ):
+        super().__init__()
+        self.set_names, self.set_titles = list(set_names), list(set_titles or set_names)
+        self.resolution = resolution
+        sets, c = len(set_names), channels
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c, 7, 1, 3, padding_mode="reflect"), nn.InstanceNorm2d(c, affine=True), nn.ReLU()
+        )
+        self.down = nn.Sequential(_down(c, 2 * c), _down(2 * c, 4 * c))
+        self.blocks = nn.ModuleList(StyledBlock(4 * c, sets) for _ in range(blocks))
+        self.up = nn.Sequential(_up(4 * c, 2 * c), _up(2 * c, c))
+        self.head = nn.Conv2d(c, 3, 7, 1, 3, padding_mode="reflect")
+
+    def style(self, sets: torch.Tensor) -> torch.Tensor:
+        """Set indices [N] -> one-hot style rows [N, sets]."""
+        return F.one_hot(sets, len(self.set_names)).to(self.head.weight.dtype)
+
+    def forward(self, images: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Images [N,3,H,W] in [-1, 1] (H, W multiples of 4), style [N, sets] (rows of weights) or set
+        indices [N] -> the images drawn in that style (about [-1, 1]; not clamped, so training keeps gradients)."""
+        if style.dim() == 1:
+            style = self.style(style)
+        h = self.down(self.stem(images))
+        for block in self.blocks:
+            h = block(h, style)
+        # the input plus a learned change: what the set does not draw differently needs no work
+        return images + self.head(self.up(h))
+
+
+class SetDiscriminator(nn.Module):
+    """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's map."""
+
+    def __init__(self, sets: int, channels: int = 32):
+        super().__init__()
+        c = channels
+        self.body = nn.Sequential(
+            spectral_norm(nn.Conv2d(3, c, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(c, 2 * c, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(2 * c, 4 * c, 4, 2, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(4 * c, 4 * c, 3, 1, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(4 * c, sets, 3, 1, 1)),
+        )
+
+    def forward(self, images: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+        maps = self.body(images)  # [N, sets, h, w]
+        return maps[torch.arange(len(sets), device=maps.device), sets]

@@ -1,0 +1,446 @@
+"""Train the Restyle translator: redraw an image in another art set, learned without pairs (CycleGAN).
+
+    python -m training.data --size 64
+    python -m training.train_restyle --minutes 60               # the four emoji art sets, unpaired; resumes
+    python -m training.train_restyle --paired --name emoji-restyle-paired   # the pix2pix reference
+    python -m training.train_restyle --data ~/photos ~/paintings --name photo-painting   # your own sets
+    python -m training.train_restyle --export-only              # write checkpoints/<name> from the run
+
+One generator draws in every set, told which (StarGAN: the sets share what an emoji is; engines/nets/
+restyle.py). Each step takes images of random sets and a random other set for each, and trains:
+- the discriminator (PatchGAN, spectral norm, one map per set) to tell real art of a set from
+  translations into it, on translations from a pool of the last 50 (CycleGAN's image pool);
+- the generator with CycleGAN's losses: least-squares adversarial, cycle consistency (translated
+  back to its own set, the image must come back: weight 10) and identity (an image "translated"
+  into its own set must not change: weight 5).
+The trainer never sees which images are the same emoji: sets are sampled independently.
+`--paired` trains the same generator as pix2pix does instead (L1 to the same emoji as the target
+set really draws it, weight 100, plus the adversarial loss): the reference the unpaired model is
+measured against. `--data A B ...` trains between folders of your own images (one set a folder).
+
+A run that spans sessions keeps a compact state in the repository (training/resume/<name>.pt: fp16
+weights of the generator, its EMA and the discriminator, the step and the recipe), written with every
+checkpoint; a new machine resumes from it when <run-dir>/last.pt is missing. The export is the EMA
+generator (fp16 safetensors), which appears in the Restyle tab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from engines.base import pil_batch
+from engines.imaging import image_grid
+from engines.metrics import psnr
+from engines.nets.restyle import SetDiscriminator, Translator
+from training import data as emoji_data
+from training.run_state import card_command, choose_device, load_run, save_run
+
+# ---- config -------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+RESOLUTION = 64
+CHANNELS, BLOCKS = 24, 4
+BATCH_SIZE = 8
+LEARNING_RATE = 2e-4
+BETAS = (0.5, 0.999)  # CycleGAN's
+CYCLE_WEIGHT, IDENTITY_WEIGHT, PAIRED_WEIGHT = 10.0, 5.0, 100.0
+WEIGHTS = {"adversarial": 1.0, "cycle": CYCLE_WEIGHT, "identity": IDENTITY_WEIGHT, "l1": PAIRED_WEIGHT}
+POOL_SIZE = 50
+EMA_DECAY = 0.999
+CHECKPOINT_EVERY = 250
+SAMPLE_EVERY = 1000
+CHECK_EMOJI = 32  # held-out emoji drawn in every set, for the figures logged while training
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ArtSets:
+    images: torch.Tensor  # uint8 [N, 3, H, W]
+    sets: torch.Tensor  # [N] set index
+    names: list[str]
+    titles: list[str]
+    emoji: np.ndarray | None = None  # [N] which emoji (the emoji set only): pairs for --paired and the checks
+
+
+def emoji_sets(split: str, data_dir: Path) -> ArtSets:
+    data = emoji_data.load(RESOLUTION, split, data_dir=data_dir)
+    images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous()
+    return ArtSets(images, torch.from_numpy(data["style"]), emoji_data.STYLES, emoji_data.STYLE_TITLES, data["hexcode"])
+
+
+def folder_sets(folders: list[Path]) -> ArtSets:
+    from training.train_gan import folder_images
+
+    images, sets = [], []
+    for index, folder in enumerate(folders):
+        part = folder_images(folder, RESOLUTION).images
+        images.append(part)
+        sets.append(torch.full((len(part),), index))
+    names = [folder.name for folder in folders]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"the folders' names name the sets, so they must differ: {names}")
+    return ArtSets(torch.cat(images), torch.cat(sets), names, names)
+
+
+def check_pairs(heldout: ArtSets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(source index, true-target index, target set) for every ordered pair of sets over CHECK_EMOJI
+    held-out emoji that every set draws."""
+    where = {(e, int(s)): i for i, (e, s) in enumerate(zip(heldout.emoji, heldout.sets, strict=True))}
+    sets = range(len(heldout.names))
+    everywhere = sorted(e for e in set(heldout.emoji) if all((e, s) in where for s in sets))
+    picked = everywhere[:: max(1, len(everywhere) // CHECK_EMOJI)][:CHECK_EMOJI]
+    rows = [(where[e, a], where[e, b], b) for e in picked for a in sets for b in sets if a != b]
+    return tuple(torch.tensor(column) for column in zip(*rows, strict=True))
+
+
+def translate(model: Translator, images: torch.Tensor, targets: torch.Tensor, batch: int = 128) -> torch.Tensor:
+    """uint8 images [N,3,H,W] -> translations in [-1, 1], clamped, in eval mode."""
+    device = next(model.parameters()).device
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch):
+            x = images[i : i + batch].to(device).float().div(127.5).sub(1)
+            out.append(model(x, targets[i : i + batch].to(device)).clamp(-1, 1).float().cpu())
+    return torch.cat(out)
+
+
+def evaluate(model: Translator, heldout: ArtSets, pairs) -> dict[str, float]:
+    """Held-out PSNR to the true target (the same emoji as the target set draws it): the untouched
+    source's and the translation's, over every ordered pair of sets."""
+    source, target, sets = pairs
+    true = heldout.images[target].float().div(255)
+    ours = (translate(model, heldout.images[source], sets) + 1) / 2
+    return {
+        "PSNR to target, source": round(psnr(heldout.images[source].float().div(255), true).mean().item(), 2),
+        "PSNR to target, ours": round(psnr(ours, true).mean().item(), 2),
+    }
+
+
+def sample_grid(model: Translator, data: ArtSets, pairs=None, count: int = 8) -> Image.Image:
+    """Emoji set: a row per held-out emoji, each set's real art, then the first set's art in every
+    set. Folders: a row per image of each set, then its translation into every set."""
+    n = len(data.names)
+    if pairs is not None:  # rows: real art in every set · the first set's drawing translated into every set
+        emoji = list(dict.fromkeys(data.emoji[pairs[0]].tolist()))[:count]
+        cells = []
+        for e in emoji:
+            where = {int(data.sets[i]): i for i in np.flatnonzero(data.emoji == e)}
+            first = data.images[where[0]][None].expand(n, -1, -1, -1)
+            cells += [Image.fromarray(data.images[where[s]].permute(1, 2, 0).numpy()) for s in range(n)]
+            cells += pil_batch(translate(model, first, torch.arange(n)))
+        return image_grid(cells, columns=2 * n)
+    cells = []
+    for s in range(n):
+        picks = torch.nonzero(data.sets == s).flatten()[:count]
+        for i in picks:
+            row = data.images[i][None].expand(n, -1, -1, -1)
+            cells += [
+                Image.fromarray(data.images[i].permute(1, 2, 0).numpy()),
+                *pil_batch(translate(model, row, torch.arange(n))),
+            ]
+    return image_grid(cells, columns=n + 1)
+
+
+class ImagePool:
+    """CycleGAN's history of translations: half the time the discriminator sees an older one, so the
+    generator cannot win by cycling through modes the discriminator has just forgotten."""
+
+    def __init__(self, size: int, generator: torch.Generator):
+        self.size, self.generator = size, generator
+        self.images: list[torch.Tensor] = []
+        self.sets: list[int] = []
+
+    def swap(self, images: torch.Tensor, sets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out_images, out_sets = [], []
+        for image, s in zip(images.detach(), sets.tolist(), strict=True):
+            if len(self.images) < self.size:
+                self.images.append(image)
+                self.sets.append(s)
+            elif torch.rand((), generator=self.generator) < 0.5:
+                k = int(torch.randint(self.size, (), generator=self.generator))
+                (image, self.images[k]), (s, self.sets[k]) = (self.images[k], image), (self.sets[k], s)
+            out_images.append(image)
+            out_sets.append(s)
+        return torch.stack(out_images), torch.tensor(out_sets, device=images.device)
+
+
+def draw_batch(data: ArtSets, by_set: list[torch.Tensor], paired: dict | None, generator: torch.Generator):
+    """(sources, their sets, target sets, true targets or None): a random set for each source, then a
+    random image of it, and a random other set as its target. Paired: a target set that draws the
+    same emoji too, and that drawing."""
+    n = len(data.names)
+    sets = torch.randint(n, (BATCH_SIZE,), generator=generator)
+    picks = torch.stack([by_set[s][torch.randint(len(by_set[s]), (), generator=generator)] for s in sets])
+    targets = (sets + torch.randint(1, n, (BATCH_SIZE,), generator=generator)) % n
+    if paired is None:
+        return picks, sets, targets, None
+    truth = []
+    for k, (i, t) in enumerate(zip(picks.tolist(), targets.tolist(), strict=True)):
+        others = paired[data.emoji[i]]
+        if t not in others:  # this emoji is not in that set: another set that draws it
+            choices = [s for s in others if s != int(sets[k])]
+            t = choices[int(torch.randint(len(choices), (), generator=generator))] if choices else int(sets[k])
+            targets[k] = t
+        truth.append(others[t])
+    return picks, sets, targets, torch.tensor(truth)
+
+
+def generator_losses(
+    model: Translator,
+    critic: SetDiscriminator,
+    x: torch.Tensor,
+    sets: torch.Tensor,
+    targets: torch.Tensor,
+    truth: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(the translations of x [N,3,H,W] from `sets` into `targets`, the generator's losses by name).
+    Unpaired (CycleGAN): least-squares adversarial, cycle (translated back, the image must return) and
+    identity (translated into its own set, it must not change). Paired (`truth`: the same emoji as the
+    target set draws it; pix2pix): adversarial and L1 to the truth. WEIGHTS weighs them."""
+    fake = model(x, targets)
+    losses = {"adversarial": (critic(fake, targets) - 1).pow(2).mean()}
+    if truth is None:
+        losses["cycle"] = (model(fake, sets) - x).abs().mean()
+        losses["identity"] = (model(x, sets) - x).abs().mean()
+    else:
+        losses["l1"] = (fake - truth).abs().mean()
+    return fake, losses
+
+
+def critic_loss(
+    critic: SetDiscriminator, real: torch.Tensor, sets: torch.Tensor, fake: torch.Tensor, fake_sets: torch.Tensor
+) -> torch.Tensor:
+    """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0."""
+    return 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake.detach(), fake_sets).pow(2).mean())
+
+
+def compact_state(parts: dict, step: int, elapsed: float, recipe: dict) -> dict:
+    return {
+        **{name: {k: v.half() for k, v in parts[name].state_dict().items()} for name in ("generator", "ema", "critic")},
+        "step": step,
+        "elapsed": elapsed,
+        "recipe": json.dumps(recipe),
+    }
+
+
+def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
+    """CycleGAN's schedule: constant, then (from `decay_from`) linearly down to 0 at `steps`."""
+    if decay_from is None or step < decay_from:
+        return LEARNING_RATE
+    return LEARNING_RATE * max(0.0, (steps - step) / max(1, steps - decay_from))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", default=None, help="default: emoji-restyle (-paired with --paired)")
+    parser.add_argument("--data", type=Path, nargs="+", default=None, help="two or more folders, one set each")
+    parser.add_argument("--paired", action="store_true", help="pix2pix: L1 to the true target (the emoji set only)")
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--decay-from", type=int, default=None, help="the learning rate falls linearly from here")
+    parser.add_argument("--minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--run-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--resume-state", type=Path, default=None)
+    parser.add_argument("--data-dir", type=Path, default=emoji_data.DATA_DIR)
+    parser.add_argument("--channels", type=int, default=CHANNELS)
+    parser.add_argument("--blocks", type=int, default=BLOCKS)
+    parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.paired and args.data:
+        raise SystemExit("--paired needs to know which images are the same emoji: the emoji set only")
+    if args.data and len(args.data) < 2:
+        raise SystemExit("--data needs two or more folders: one art set each")
+    name = args.name or ("emoji-restyle-paired" if args.paired else "emoji-restyle")
+    run_dir = args.run_dir or ROOT / "runs" / name
+    out = args.out or ROOT / "checkpoints" / name
+    resume_state = args.resume_state or ROOT / "training" / "resume" / f"{name}.pt"
+    device = choose_device()
+    torch.manual_seed(args.seed)
+
+    train = folder_sets(args.data) if args.data else emoji_sets("train", args.data_dir)
+    heldout = None if args.data else emoji_sets("heldout", args.data_dir)
+    pairs = check_pairs(heldout) if heldout else None
+    recipe = {"paired": args.paired, "channels": args.channels, "blocks": args.blocks, "batch_size": BATCH_SIZE,
+              "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
+              "paired_weight": PAIRED_WEIGHT if args.paired else None, "pool_size": POOL_SIZE,
+              "decay_from": args.decay_from, "steps": args.steps}  # fmt: skip
+
+    model = Translator(tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION).to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    critic = SetDiscriminator(len(train.names), args.channels).to(device)
+    opt_g = torch.optim.Adam(model.parameters(), LEARNING_RATE, betas=BETAS)
+    opt_d = torch.optim.Adam(critic.parameters(), LEARNING_RATE, betas=BETAS)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    parts = {"generator": model, "ema": ema, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
+    step, elapsed, _ = load_run(run_dir, parts, device)
+    if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
+        state = torch.load(resume_state, map_location=device, weights_only=True)
+        for key in ("generator", "ema", "critic"):
+            parts[key].load_state_dict({k: v.float() for k, v in state[key].items()})
+        step, elapsed = state["step"], state["elapsed"]
+        print(f"resumed from {resume_state} at step {step} ({elapsed / 60:.1f} min trained)")
+
+    def finish() -> None:
+        metrics = evaluate(ema, heldout, pairs) if heldout else {}
+        print(json.dumps(metrics))
+        meta = {
+            "steps": step,
+            "train_minutes": round(elapsed / 60, 1),
+            "device": str(device),
+            "recipe": recipe,
+            "metrics": metrics,
+            "command": card_command("training.train_restyle", list(argv if argv is not None else sys.argv[1:])),
+        }
+        export(ema, out, meta, sample_grid(ema, heldout or train, pairs), data_attribution=heldout is not None)
+
+    if args.export_only:
+        finish()
+        return
+
+    def save() -> None:
+        save_run(run_dir, parts, step, elapsed)
+        resume_state.parent.mkdir(parents=True, exist_ok=True)
+        tmp = resume_state.with_suffix(".tmp")
+        torch.save(compact_state(parts, step, elapsed, recipe), tmp)
+        tmp.replace(resume_state)
+
+    by_set = [torch.nonzero(train.sets == s).flatten() for s in range(len(train.names))]
+    paired = None
+    if args.paired:  # emoji -> {set: index}; only emoji that two or more sets draw can be paired
+        paired = {}
+        for i, (e, s) in enumerate(zip(train.emoji, train.sets.tolist(), strict=True)):
+            paired.setdefault(e, {})[s] = i
+        alone = {i for e, where in paired.items() if len(where) < 2 for i in where.values()}
+        by_set = [torch.tensor([i for i in ids.tolist() if i not in alone]) for ids in by_set]
+    generator = torch.Generator().manual_seed(args.seed + step)
+    pool = ImagePool(POOL_SIZE, generator)
+    started = time.time() - elapsed
+    bar = tqdm(total=args.steps, initial=step, desc=name, dynamic_ncols=True)
+    while step < args.steps:
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(step, args.decay_from, args.steps)
+        picks, sets, targets, truth = draw_batch(train, by_set, paired, generator)
+        flip = torch.rand(BATCH_SIZE, generator=generator) < 0.5  # the same flip for an image and its truth
+        x = train.images[picks].float().div(127.5).sub(1)
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x).to(device)
+        sets, targets = sets.to(device), targets.to(device)
+
+        y = None
+        if truth is not None:
+            y = train.images[truth].float().div(127.5).sub(1)
+            y = torch.where(flip[:, None, None, None], y.flip(-1), y).to(device)
+        fake, losses = generator_losses(model, critic, x, sets, targets, y)
+        loss_g = sum(WEIGHTS[name] * value for name, value in losses.items())
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+
+        old, old_sets = pool.swap(fake, targets)
+        loss_d = critic_loss(critic, x, sets, old, old_sets)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1 - EMA_DECAY if step >= 500 else 1.0)  # early weights are noise: copy them
+
+        step += 1
+        elapsed = time.time() - started
+        bar.update(1)
+        bar.set_postfix(d=f"{loss_d.item():.3f}", **{k: f"{v.item():.4f}" for k, v in losses.items()})
+        if step % CHECKPOINT_EVERY == 0:
+            save()
+        if step % SAMPLE_EVERY == 0:
+            sample_grid(ema, heldout or train, pairs).save(run_dir / f"samples-{step:06d}.png")
+            if heldout:
+                print(json.dumps({"step": step, **evaluate(ema, heldout, pairs)}))
+        if args.minutes and elapsed > args.minutes * 60:
+            break
+    bar.close()
+    save()
+    finish()
+
+
+def export(ema: Translator, out_dir: Path, meta: dict, grid: Image.Image, data_attribution: bool) -> None:
+    """The EMA generator as fp16 safetensors + config, atelier.json (so the Restyle tab lists it), the
+    figures, the grid and the card."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy.deepcopy(ema).half().save_pretrained(out_dir)
+    paired = meta["recipe"]["paired"]
+    title = f"Emoji art-set translator ({'paired, pix2pix' if paired else 'unpaired, CycleGAN'}; 64 px)"
+    if not data_attribution:
+        title = f"Translator between {', '.join(ema.set_names)} (unpaired, CycleGAN; 64 px)"
+    sets = [list(pair) for pair in zip(ema.set_names, ema.set_titles, strict=True)]  # the tab lists them unloaded
+    settings = {"task": "restyle", "title": title, "resolution": ema.resolution, "paired": paired, "sets": sets}
+    (out_dir / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n")
+    (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
+    grid = grid.resize((grid.width * 2, grid.height * 2), Image.Resampling.NEAREST)
+    grid.save(out_dir / "heldout.png")
+    write_restyle_card(out_dir, title, meta, sum(p.numel() for p in ema.parameters()), ema, data_attribution)
+    print(f"exported to {out_dir}")
+
+
+def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, ema: Translator, emoji: bool) -> None:
+    from training.model_card import write_card
+
+    r = meta["recipe"]
+    figures = {
+        f"held-out {k} (dB; {CHECK_EMOJI} emoji × every ordered pair of sets)": f"{v:.2f}"
+        for k, v in meta["metrics"].items()
+    }
+    figures["network"] = (
+        f"{parameters / 1e6:.2f}M parameters: {r['channels']} channels, {r['blocks']} residual blocks at a quarter "
+        f"of the side, one generator for {len(ema.set_names)} sets ({', '.join(ema.set_titles)})"
+    )
+    figures["training"] = (
+        f"{meta['steps']:,} steps × batch {r['batch_size']}, {meta['train_minutes']} min on {meta['device']}"
+    )
+    if r["paired"]:
+        how = (
+            f"Trained *paired*, as pix2pix is: L1 to the same emoji as the target set really draws it (weight "
+            f"{PAIRED_WEIGHT:g}) plus the adversarial loss. It is the reference the unpaired translator is measured "
+            "against: what the same network learns when it is shown the answers."
+        )
+    else:
+        how = (
+            "Trained *unpaired*, as CycleGAN is: the trainer never sees which images are the same emoji. Losses: "
+            f"least-squares adversarial, cycle consistency (weight {CYCLE_WEIGHT:g}) and identity (weight "
+            f"{IDENTITY_WEIGHT:g}); the discriminator sees translations from a pool of the last {POOL_SIZE}."
+        )
+    summary = (
+        "Redraws an image in another art set. One generator for every set, told which to draw in (StarGAN's "
+        "idea: the sets share what an emoji is), CycleGAN's ResNet generator at a CPU's size, the target set "
+        "entering every residual block through conditional instance normalisation; a PatchGAN discriminator with "
+        f"spectral norm and one output map per set. {how}"
+    )
+    grid_caption = (
+        "held-out emoji, a row each: the real art in every set · the first set's drawing translated into every set"
+        if emoji
+        else "a row per image: the image · translated into every set"
+    )
+    write_card(
+        out_dir,
+        title=title,
+        summary=summary,
+        figures=figures,
+        command=("python -m training.data --size 64\n" if emoji else "") + meta["command"],
+        grids={grid_caption: "heldout.png"},
+        tags=("image-to-image", "cyclegan", "style-transfer"),
+        emoji_data=emoji,
+    )
+
+
+if __name__ == "__main__":
+    main()
