@@ -14,6 +14,10 @@ Every figure is printed next to what real art scores, so numbers read on their o
   recall (fidelity / diversity), at psi = 1 and at a truncated psi. Real art is resized to the
   generator's resolution first, so a 32x32 GAN is judged against 32x32 art;
 - VAE: PSNR and SSIM of held-out reconstructions;
+- translator (Restyle): every held-out emoji that every art set draws, redrawn from each set into
+  each other: PSNR, SSIM and feature distance to the true target (the same emoji as that set draws
+  it) beside the untouched source's, the target set as the style head reads it, and the emoji's
+  caption still retrieved, beside real art; the text model's image-to-image measured the same way;
 - text model: each held-out caption drawn once should retrieve its own caption among all held-out
   captions (top-1 / top-5, beside real held-out art), the same for prompts in no caption,
   whether a prompt naming an art set ("..., noto style") is drawn in it (beside real art's style
@@ -36,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from benchmarks.common import machine, report
 from engines import Engines, create_engines
@@ -57,6 +62,7 @@ REAL_SUBSET_SEED = 0
 # Prompts in no caption: does the text model compose, or only recall?
 STYLE_PROMPTS = 16  # held-out captions drawn in each art set, the set named in the prompt
 COLOUR_PROMPTS = 16  # held-out labels drawn in each chromatic colour ("blue grinning face")
+I2I_EMOJI, I2I_STRENGTHS = 8, (0.4, 0.7)  # the text model's image-to-image: emoji × 12 pairs, and strengths
 NOVEL_PROMPTS = ["a blue pizza", "a cat astronaut", "a sleepy cat with a party hat", "a green heart", "a purple banana"]
 
 
@@ -337,6 +343,99 @@ class Harness:
             )
         return rows
 
+    def translation_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(source index, true-target index, target set) into the held-out art, for every held-out
+        emoji that every art set draws and every ordered pair of sets."""
+        emoji, sets = self.heldout["hexcode"], self.heldout["style"]
+        where = {(e, int(s)): i for i, (e, s) in enumerate(zip(emoji, sets, strict=True))}
+        n = len(self.heldout["style_names"])
+        everywhere = sorted(e for e in set(emoji) if all((e, s) in where for s in range(n)))
+        rows = [(where[e, a], where[e, b], b) for a in range(n) for b in range(n) if a != b for e in everywhere]
+        images = self.heldout["images"]  # one emoji is the same picture in two sets: nothing to translate
+        rows = [(s, t, b) for s, t, b in rows if not np.array_equal(images[s], images[t])]
+        return tuple(torch.tensor(column) for column in zip(*rows, strict=True))
+
+    def translation_rows(self, model: str, made: torch.Tensor, pairs, per_pair: bool = True) -> list[dict[str, Any]]:
+        """How close translations [N,3,64,64] in [-1, 1] of held-out art are to the true target (the same
+        emoji as the target set draws it), beside the untouched source; whether the style head reads
+        the target set in them, and whether they still retrieve the emoji's caption, beside real art."""
+        source, target, sets = pairs
+        x, truth = self.heldout_images[source], self.heldout_images[target]
+        names = [str(name) for name in self.heldout["style_names"]]
+        ours, real = self.encode(made), self.encode(truth)
+        untouched = self.encode(x)
+
+        def distance(a: dict, b: dict) -> torch.Tensor:  # cosine distance of the feature vectors
+            return 1 - F.cosine_similarity(a["features"], b["features"])
+
+        scores = {
+            "PSNR dB": (psnr((made + 1) / 2, (truth + 1) / 2), psnr((x + 1) / 2, (truth + 1) / 2)),
+            "SSIM": (ssim((made + 1) / 2, (truth + 1) / 2), ssim((x + 1) / 2, (truth + 1) / 2)),
+            "feature distance": (distance(ours, real), distance(untouched, real)),
+        }
+        n = len(sets)
+        rows = [
+            row(model, f"{name} to the true target ({n} translations, {len(names) * (len(names) - 1)} pairs)",
+                value.mean().item(), f"untouched source: {floor.mean().item():.4g}")
+            for name, (value, floor) in scores.items()
+        ]  # fmt: skip
+        recognised = ours["style_logits"].argmax(1) == sets
+        real_style = accuracy(self.real_heldout["style_logits"], self.heldout["style"])
+        rows.append(
+            row(model, "target set recognised by the style head", accuracy_of(recognised), round(real_style, 4))
+        )
+        kept = self.caption_targets[source]
+        for k, real_rate in zip((1, 5), self.real_caption_retrieval, strict=True):
+            rate = retrieval_accuracy(ours["embedding"], kept, self.caption_bank, k)
+            rows.append(row(model, f"content kept: caption top-{k}", rate, round(real_rate, 4)))
+        if per_pair:
+            for a in range(len(names)):
+                for b in range(len(names)):
+                    pick = (self.heldout["style"][source.numpy()] == a) & (sets.numpy() == b)
+                    if a == b or not pick.any():
+                        continue
+                    pick = torch.from_numpy(pick)
+                    gain = (scores["PSNR dB"][0][pick] - scores["PSNR dB"][1][pick]).mean().item()
+                    rows.append(row(model, f"{names[a]} → {names[b]}: PSNR gain over the source dB, set recognised",
+                                    gain, f"recognised {accuracy_of(recognised[pick]):.3f}"))  # fmt: skip
+        return rows
+
+    def restyle_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        """The translator on every held-out emoji that every set draws, for every ordered pair of sets
+        (the source set named, as the harness measures translation, not its detection)."""
+        loaded, _ = self.engines.restyle.load(spec.id)
+        pairs = self.translation_pairs()
+        source, _, sets = pairs
+        device, made = self.engines.runtime.device, []
+        with torch.inference_mode():
+            for i in range(0, len(sets), 64):
+                x = self.heldout_images[source[i : i + 64]].to(device, loaded.dtype)
+                made.append(loaded.model(x, sets[i : i + 64].to(device)).clamp(-1, 1).float().cpu())
+        return self.translation_rows(spec.id, torch.cat(made), pairs)
+
+    def image_to_image_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
+        """The text model redrawing held-out art in another set (SDEdit): the prompt is the emoji's
+        caption and the target set's phrase, on the first I2I_EMOJI emoji of the translation pairs."""
+        source, target, sets = self.translation_pairs()
+        emoji = self.heldout["hexcode"][source.numpy()]
+        keep = torch.from_numpy(np.isin(emoji, sorted(set(emoji))[:I2I_EMOJI]))
+        pairs = (source[keep], target[keep], sets[keep])
+        names = [str(name) for name in self.heldout["style_names"]]
+        defaults = self.engines.text.defaults(spec.id)
+        rows = []
+        for strength in I2I_STRENGTHS:
+            made = []
+            for i, (s, t) in enumerate(zip(pairs[0].tolist(), pairs[2].tolist(), strict=True)):
+                image = Image.fromarray(self.heldout["images"][s])
+                prompt = f"{self.heldout['caption'][s]}, {style_phrase(names[t])}"
+                (drawn,) = self.engines.image_to_image.draw(
+                    image, prompt, "", strength, i, 1, defaults["steps"], defaults["guidance_scale"], spec.id
+                )
+                made.append(np.asarray(drawn.image.convert("RGB")))
+            name = f"{spec.id} image-to-image, strength {strength:g}"
+            rows += self.translation_rows(name, tensor_batch(np.stack(made)), pairs, per_pair=False)
+        return rows
+
     def run(self, only: list[str] | None = None) -> list[dict[str, Any]]:
         measures = {
             "features": self.feature_rows,
@@ -345,6 +444,8 @@ class Harness:
             "conditional": self.conditional_rows,
             "text": self.text_rows,
             "upscale": self.upscale_rows,
+            "restyle": self.restyle_rows,
+            "image_to_image": self.image_to_image_rows,
         }
         rows = []
         for task, measure in measures.items():

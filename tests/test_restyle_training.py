@@ -1,0 +1,139 @@
+"""The Restyle trainer: its losses on a tiny model, a few steps on two folders of your own images,
+resumed from the compact state a run keeps in the repository, exported where the tab finds it, and
+the paired (pix2pix) reference on an emoji-style data set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from engines.nets.restyle import SetDiscriminator, Translator
+from training.train_restyle import ImagePool, critic_loss, generator_losses
+
+
+def tiny_pair() -> tuple[Translator, SetDiscriminator]:
+    torch.manual_seed(0)
+    return Translator(("a", "b"), channels=4, blocks=1, resolution=16), SetDiscriminator(2, channels=4)
+
+
+def test_a_translator_that_changes_nothing_has_no_cycle_or_identity_loss():
+    model, critic = tiny_pair()
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    sets, targets = torch.tensor([0, 1, 0, 1]), torch.tensor([1, 0, 1, 0])
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()  # output = input + 0: every translation is the image itself
+    fake, losses = generator_losses(model, critic, x, sets, targets)
+    assert torch.equal(fake, x) and losses["cycle"] == 0 and losses["identity"] == 0 and losses["adversarial"] > 0
+    with torch.no_grad():
+        model.head.bias.fill_(0.1)  # a change of 0.1 everywhere: the image does not come back
+    _, losses = generator_losses(model, critic, x, sets, targets)
+    assert losses["identity"].item() == pytest.approx(0.1) and losses["cycle"].item() == pytest.approx(0.2)
+    _, paired = generator_losses(model, critic, x, sets, targets, truth=x.flip(0))
+    assert set(paired) == {"adversarial", "l1"}
+
+
+def test_the_critic_loss_rewards_telling_real_from_translated():
+    _, critic = tiny_pair()
+    real, fake, sets = torch.rand(4, 3, 16, 16), torch.zeros(4, 3, 16, 16), torch.tensor([0, 1, 0, 1])
+    loss = critic_loss(critic, real, sets, fake, sets)
+    loss.backward()
+    assert loss > 0 and all(p.grad is not None for p in critic.parameters() if p.requires_grad)
+
+
+def test_the_image_pool_mixes_in_older_translations_seeded():
+    images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
+    out = []
+    for seed in (1, 1):
+        pool = ImagePool(3, torch.Generator().manual_seed(seed))
+        out.append([pool.swap(batch, torch.tensor([0, 1, 0]))[0] for batch in images])
+    assert torch.equal(out[0][0], images[0])  # not full yet: the batch as it is
+    assert all(torch.equal(a, b) for a, b in zip(out[0], out[1], strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(out[0][1:], images[1:], strict=True))  # older ones came back
+
+
+def write_folder(folder: Path, shape: str, count: int = 6) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        image = Image.new("RGB", (40, 40), "white")
+        draw = ImageDraw.Draw(image)
+        box, colour = (8 + i, 8, 32, 32 - i), (40 * i, 120, 200)
+        (draw.ellipse if shape == "disc" else draw.rectangle)(box, fill=colour)
+        image.save(folder / f"{i}.png")
+    (folder / "notes.txt").write_text("not an image: skipped")
+    return folder
+
+
+@pytest.mark.slow
+def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(tmp_path):
+    from engines import create_engines
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+    from training import train_restyle
+
+    a, b = write_folder(tmp_path / "discs", "disc"), write_folder(tmp_path / "squares", "square")
+    state = tmp_path / "resume" / "discs-squares.pt"
+    out = tmp_path / "checkpoints" / "discs-squares"
+    args = ["--data", str(a), str(b), "--name", "discs-squares", "--channels", "4", "--blocks", "1"]
+    args += ["--resume-state", str(state), "--out", str(out)]
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "2"])
+    saved = torch.load(state, weights_only=True)
+    assert saved["step"] == 2 and {"generator", "ema", "critic"} <= set(saved) and state.stat().st_size < 1_000_000
+    assert all(v.dtype == torch.float16 for v in saved["ema"].values() if v.is_floating_point())
+    # a new machine: no run folder, only the compact state from the repository
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "fresh-run"), "--steps", "3"])
+    meta = json.loads((out / "training_metrics.json").read_text())
+    settings = json.loads((out / "atelier.json").read_text())
+    assert meta["steps"] == 3 and "--run-dir" not in meta["command"]
+    assert settings["task"] == "restyle" and settings["sets"] == [["discs", "discs"], ["squares", "squares"]]
+    card = (out / "README.md").read_text()
+    assert "discs" in card and "unpaired" in card and (out / "heldout.png").is_file()
+
+    engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
+    assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]
+    (made,) = engines.restyle.restyle(str(a / "0.png"), "squares", "discs-squares", source="discs")
+    assert made.image.size == (64, 64) and made.recipe["params"]["target"] == "squares"
+
+
+def write_emoji_like_data(folder: Path, emoji: int = 24) -> None:
+    """emoji-64.npz with every emoji in all four sets (a colour per set), a quarter of them held out."""
+    from training.data import CATEGORIES, STYLES
+
+    images, sets, codes = [], [], []
+    for e in range(emoji):
+        for s in range(4):
+            image = Image.new("RGB", (64, 64), "white")
+            ImageDraw.Draw(image).ellipse((8 + e % 8, 8, 56, 56 - e % 8), fill=(60 * s, 200 - 40 * s, 90))
+            images.append(np.asarray(image))
+            sets.append(s)
+            codes.append(f"{e:04X}")
+    count = len(images)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        folder / "emoji-64.npz", images=np.stack(images), style=np.array(sets), category=np.zeros(count, int),
+        heldout=np.array([int(c, 16) % 4 == 0 for c in codes]), caption=np.array(["a disc"] * count),
+        hexcode=np.array(codes), label=np.array(["a disc"] * count), style_names=np.array(STYLES),
+        category_names=np.array(CATEGORIES),
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_paired_reference_learns_from_true_targets_and_measures_itself(tmp_path):
+    from training import train_restyle
+
+    write_emoji_like_data(tmp_path / "data")
+    out = tmp_path / "out"
+    train_restyle.main([
+        "--paired", "--data-dir", str(tmp_path / "data"), "--channels", "4", "--blocks", "1", "--steps", "2",
+        "--run-dir", str(tmp_path / "run"), "--out", str(out), "--resume-state", str(tmp_path / "state.pt"),
+    ])  # fmt: skip
+    meta = json.loads((out / "training_metrics.json").read_text())
+    assert meta["recipe"]["paired"] and set(meta["metrics"]) == {"PSNR to target, source", "PSNR to target, ours"}
+    assert json.loads((out / "atelier.json").read_text())["paired"] and "pix2pix" in (out / "README.md").read_text()
+    with pytest.raises(SystemExit, match="emoji set only"):
+        train_restyle.main(["--paired", "--data", str(tmp_path), str(tmp_path)])
