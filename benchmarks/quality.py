@@ -516,8 +516,8 @@ def table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
     return lines + ["| " + " | ".join(fmt(r[c]) for c in columns) + " |" for r in rows]
 
 
-def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpec) -> None:
-    """Write (or replace) the quality table in a model card."""
+def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpec, by_model: bool = False) -> None:
+    """Write (or replace) the quality table in a model card (`by_model`: rows of several models, named)."""
     card = folder / "README.md"
     if card.is_file():
         intro = (
@@ -526,7 +526,8 @@ def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpe
             "distance and precision/recall: real training images against the same held-out images, the floor a "
             "perfect generator would reach)."
         )
-        put_section(card, "quality", ["## Quality", "", intro, "", *table(rows, ("measure", "value", "real data"))])
+        columns = ("model", "measure", "value", "real data") if by_model else ("measure", "value", "real data")
+        put_section(card, "quality", ["## Quality", "", intro, "", *table(rows, columns)])
 
 
 def write_ablation(card: Path, rows: list[dict[str, Any]], title: str, command: str) -> str:
@@ -562,8 +563,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         winner = write_ablation(args.ablation_card, rows, args.ablation_title, command)
         print(f"ablation written to {args.ablation_card}: {winner} wins")
     if args.update_cards:
+        translators = {model for model, spec in harness.measured.items() if spec.task == "restyle"}
         for model, spec in harness.measured.items():
-            update_card(Path(spec.location), [r for r in rows if r["model"] == model], harness.feature_spec)
+            mine = [r for r in rows if r["model"] == model]
+            if model in translators:  # beside the other translators and the text model's image-to-image
+                mine = [r for r in rows if r["model"] in translators or "image-to-image" in r["model"]]
+            update_card(Path(spec.location), mine, harness.feature_spec, by_model=model in translators)
     return rows
 
 

@@ -871,7 +871,8 @@ def test_restyle_into_every_set_then_reuse_gives_the_same_pixels(served, sample_
     client, gallery, demo = served
     shown, info = client.predict(handle_file(str(sample_png)), "all", "tiny-restyle", 1.0, "auto", False,
                                  api_name="/restyle")  # fmt: skip
-    assert len(shown) == 2 and "(detected)" in info and "saved" in info
+    assert len(shown) == 2 and "(detected)" in info and "saved" in info and "?" not in info
+    assert f"→ {shown[0]['caption']}, {shown[1]['caption']}, strength 1" in info  # the sets by their titles
     entry = gallery.get(Path(shown[1]["image"]).stem)
     assert entry.recipe["engine"] == "restyle" and set(entry.recipe["inputs"]) == {"image"}
     assert shown[1]["caption"] == entry.recipe["label"]  # the set it is drawn in, in words

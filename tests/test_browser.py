@@ -455,3 +455,28 @@ def test_on_a_space_each_browser_has_its_own_gallery_kept_across_reloads(browser
         b.close()
         demo.close()
         gallery.close()
+
+
+def test_upload_restyle_into_every_set_then_reuse_one_for_the_same_pixels(browser, studio, sample_png):
+    url, gallery = studio
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="Restyle", exact=True).click()
+    page.locator("#restyle-image input[type=file]").set_input_files(str(sample_png))
+    page.locator("#restyle-image img").first.wait_for()
+    page.get_by_role("button", name="Restyle", exact=True).click()
+    page.locator("#restyle-info", has_text="saved to the gallery").wait_for(timeout=60_000)
+    page.locator("#restyle-images img").nth(1).wait_for(timeout=30_000)  # every set but its own
+    made = {entry.recipe["params"]["target"]: entry for entry in gallery.list()}
+    assert len(made) == 2 and all(entry.recipe["engine"] == "restyle" for entry in made.values())
+
+    page.locator("#restyle-images img").first.click()  # reuse the first from under the grid
+    page.locator(".selection-bar").filter(visible=True).get_by_role("button", name="↺ Its whole batch").click()
+    page.get_by_text("restored").first.wait_for(timeout=15_000)
+    first = gallery.list()[-1]  # the first translation was saved first
+    title = first.recipe["label"]
+    assert page.locator("#restyle-image img").first.is_visible()  # the upload is back
+    page.get_by_role("button", name="Restyle", exact=True).click()
+    page.locator("#restyle-info", has_text=f"→ {title},").wait_for(timeout=60_000)
+    assert len(gallery.list()) == 2  # the same pixels and recipe again: shown, not saved twice
+    page.close()

@@ -436,7 +436,10 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         "Redraws an image in another art set. One generator for every set, told which to draw in (StarGAN's "
         "idea: the sets share what an emoji is), CycleGAN's ResNet generator at a CPU's size, the target set "
         "entering every residual block through conditional instance normalisation; a PatchGAN discriminator with "
-        f"spectral norm and one output map per set. {how}"
+        f"spectral norm and one output map per set. {how} Trained on random {r.get('crop', RESOLUTION)} px crops "
+        "of the 64 px art (what differs between sets is local: shading, outlines, palette); being convolutional, "
+        "it translates whole images. The Restyle tab pads an image to a square with white (as the art is drawn) "
+        "and shrinks it to 64 px; an image's own set, when not named, is the one whose redrawing changes it least."
     )
     grid_caption = (
         "held-out emoji, a row each: the real art in every set · the first set's drawing translated into every set"

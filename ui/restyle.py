@@ -52,7 +52,7 @@ class RestyleTab:
         )  # fmt: skip
         shown = self.studio.save_all(self.studio.hires(results, hires, progress))
         params = results[0].recipe["params"]
-        titles = dict(self.sets(model))
+        titles = {name: title for title, name in self.sets(model)}
         own = titles.get(params["source"], params["source"])
         line = f"drawn in **{own}**" + (" (detected)" if params["source_detected"] else "")
         into = ", ".join(titles.get(r.recipe["params"]["target"], "?") for r in results)
