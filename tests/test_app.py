@@ -743,6 +743,10 @@ EVERY_OPERATION = [
     ("/denoise", ("SAMPLE_PNG", "jpeg", 0.5, 104, "tiny-ldm")),
     ("/upscale", ("SAMPLE_PNG", None, "tiny-upscale")),
     ("/upscale", ("BLUE_PNG", None, "TINY_SD_X4", "a blue square", 97)),  # the SD ×4 upscaler's classes
+    ("/restyle", ("SAMPLE_PNG", "all", "tiny-restyle", 0.7, "auto")),
+    ("/restyle", ("BLUE_PNG", "fluent-3d", "tiny-restyle", 1.0, "noto", True)),
+    ("/image_to_image", ("SAMPLE_PNG", "a red cat", 0.5, 105, 4, 3.0, "tiny-ldm", "", 2)),
+    ("/image_to_image", ("BLUE_PNG", "a blue cat", 0.8, 106, 2, 0.0, "tiny-ldm", "", 1, True)),
     # seed -1: a random seed, which the recipe keeps
     ("/gan_sample", (-1, 3, 0.9, "tiny-gan", False)),
     ("/text_to_image", ("a red apple", "", -1, 2, 2, 3.0, "Euler", "tiny-ldm", False)),

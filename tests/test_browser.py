@@ -241,7 +241,7 @@ def test_draw_until_stop_and_stop_keeps_the_finished_images(browser, studio_url,
 def test_on_a_phone_every_tab_is_reachable_and_grids_wrap_to_the_width(browser, studio_url):
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(studio_url)
-    for name in ("Class-conditional", "VAE", "Text", "Upscale", "GAN"):  # every tab in view, no "…" menu
+    for name in ("Class-conditional", "VAE", "Text", "Edit", "Restyle", "Upscale", "GAN"):  # all in view, no "…"
         tab = page.get_by_role("tab", name=name, exact=True)
         box = tab.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
