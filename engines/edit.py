@@ -41,6 +41,7 @@ from engines.text import (
     LoadedPipeline,
     Progress,
     check_draw,
+    load_from_text_pipeline,
     load_pipeline,
     sampler_name,
     scheduler_for,
@@ -135,7 +136,9 @@ class EditEngine(Engine):
     task = "edit"
 
     def load_model(self, spec: ModelSpec) -> LoadedPipeline:
-        return load_pipeline(spec, self.runtime, "AutoPipelineForInpainting")
+        if spec.settings.get("task") == "text":  # our text model: the text tab's modules, not a second copy
+            return load_from_text_pipeline(self, spec, "AutoPipelineForInpainting")
+        return load_pipeline(spec, self.runtime, "AutoPipelineForInpainting")  # a hub inpainting model
 
     def draw(
         self,

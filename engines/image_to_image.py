@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ from engines.base import Engine, Result
 from engines.imaging import load_image, to_square
 from engines.limits import check_float
 from engines.registry import ModelSpec
-from engines.text import LoadedPipeline, Progress, check_draw, load_pipeline, sampler_name, step_callback
+from engines.text import LoadedPipeline, Progress, check_draw, load_from_text_pipeline, sampler_name, step_callback
 
 MIN_STRENGTH = 0.05  # below it, no step runs at the model's steps
 
@@ -35,14 +34,7 @@ class ImageToImageEngine(Engine):
     task = "image_to_image"
 
     def load_model(self, spec: ModelSpec) -> LoadedPipeline:
-        from diffusers import AutoPipelineForImage2Image
-
-        text_key = (spec.id, "text", *self.cache_key(spec)[2:])  # what engines/text.py caches it as
-        text = self.cache.get(text_key, lambda: load_pipeline(replace(spec, task="text"), self.runtime)).model
-        pipe = AutoPipelineForImage2Image.from_pipe(text.model)
-        pipe.scheduler = type(text.default_scheduler).from_config(text.default_scheduler.config)
-        pipe.set_progress_bar_config(disable=True)
-        return LoadedPipeline(pipe, spec, text.dtype, text.model_hash, dict(text.defaults), pipe.scheduler)
+        return load_from_text_pipeline(self, spec, "AutoPipelineForImage2Image")
 
     def draw(
         self,

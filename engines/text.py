@@ -14,7 +14,7 @@ import os
 import threading
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -87,6 +87,21 @@ def load_pipeline(spec: ModelSpec, runtime: Runtime, auto_class: str = "AutoPipe
         scale = getattr(pipe, "vae_scale_factor", 8)
         settings["image_size"] = int(pipe.unet.config.sample_size * scale) if hasattr(pipe, "unet") else 512
     return LoadedPipeline(pipe, spec, runtime.dtype, weights_hash(spec), settings, pipe.scheduler)
+
+
+def load_from_text_pipeline(engine: Engine, spec: ModelSpec, auto_class: str) -> LoadedPipeline:
+    """A pipeline of another kind (diffusers' `auto_class`: inpainting, image-to-image) for a text model,
+    made with `from_pipe` from the text engine's cached pipeline of it: the same modules in memory, not a
+    second copy. It gets a scheduler of its own: a scheduler keeps state while it runs, and the text tab
+    may be drawing meanwhile."""
+    import diffusers
+
+    text_key = (spec.id, "text", *engine.cache_key(spec)[2:])  # what TextEngine caches it as
+    text = engine.cache.get(text_key, lambda: load_pipeline(replace(spec, task="text"), engine.runtime)).model
+    pipe = getattr(diffusers, auto_class).from_pipe(text.model)
+    pipe.scheduler = type(text.default_scheduler).from_config(text.default_scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    return LoadedPipeline(pipe, spec, text.dtype, text.model_hash, dict(text.defaults), pipe.scheduler)
 
 
 class TextEngine(Engine):

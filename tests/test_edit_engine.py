@@ -109,6 +109,13 @@ def test_a_hub_style_inpainting_pipeline_runs_through_the_same_call(engines, tin
     assert made[0].recipe["model_source"] == "local"
 
 
+def test_the_text_model_inpaints_with_the_text_tabs_modules_not_a_second_copy(engines):
+    inpainting, _ = engines.edit.load("tiny-ldm")
+    text, _ = engines.text.load("tiny-ldm")
+    assert inpainting.model.unet is text.model.unet and inpainting.model.vae is text.model.vae
+    assert inpainting.model.scheduler is not text.model.scheduler  # a scheduler keeps state as it runs
+
+
 def test_the_edit_tab_lists_the_text_model_and_the_hub_inpainting_presets(engines):
     ids = [spec.id for spec in engines.registry.models("edit")]
     assert ids[0] == "tiny-ldm" and "stabilityai/stable-diffusion-2-inpainting" in ids
