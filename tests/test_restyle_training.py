@@ -35,7 +35,7 @@ def test_a_translator_that_changes_nothing_has_no_cycle_or_identity_loss():
     _, losses = generator_losses(model, critic, x, sets, targets)
     assert losses["identity"].item() == pytest.approx(0.1) and losses["cycle"].item() == pytest.approx(0.2)
     _, paired = generator_losses(model, critic, x, sets, targets, truth=x.flip(0))
-    assert set(paired) == {"adversarial", "l1"}
+    assert set(paired) == {"adversarial", "set", "l1"} and losses["set"] > 0  # a set named by the critic too
 
 
 def test_the_critic_loss_rewards_telling_real_from_translated():

@@ -104,7 +104,9 @@ class Translator(
 
 
 class SetDiscriminator(nn.Module):
-    """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's map."""
+    """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's
+    map. `classify(images)` names the set an image is drawn in (StarGAN's auxiliary classifier: trained
+    on real art, it tells the generator which way the target set lies)."""
 
     def __init__(self, sets: int, channels: int = 32):
         super().__init__()
@@ -118,9 +120,14 @@ class SetDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
             spectral_norm(nn.Conv2d(4 * c, 4 * c, 3, 1, 1)),
             nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(4 * c, sets, 3, 1, 1)),
         )
+        self.maps = spectral_norm(nn.Conv2d(4 * c, sets, 3, 1, 1))
+        self.classifier = nn.Linear(4 * c, sets)
 
     def forward(self, images: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-        maps = self.body(images)  # [N, sets, h, w]
+        maps = self.maps(self.body(images))  # [N, sets, h, w]
         return maps[torch.arange(len(sets), device=maps.device), sets]
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        """Images -> logits over the sets [N, sets]."""
+        return self.classifier(self.body(images).mean((2, 3)))
