@@ -1,22 +1,26 @@
 """Train the Restyle translator: redraw an image in another art set, learned without pairs (CycleGAN).
 
     python -m training.data --size 64
-    python -m training.train_restyle --minutes 60               # the four emoji art sets, unpaired; resumes
+    python -m training.train_restyle --steps 12000 --decay-from 6000   # the four emoji art sets, unpaired; resumes
     python -m training.train_restyle --paired --name emoji-restyle-paired   # the pix2pix reference
     python -m training.train_restyle --data ~/photos ~/paintings --name photo-painting   # your own sets
     python -m training.train_restyle --export-only              # write checkpoints/<name> from the run
 
 One generator draws in every set, told which (StarGAN: the sets share what an emoji is; engines/nets/
-restyle.py). Each step takes images of random sets and a random other set for each, and trains:
+restyle.py). Each step takes 32 px crops of images of random sets and a random other set for each,
+and trains:
 - the discriminator (PatchGAN, spectral norm, one map per set) to tell real art of a set from
-  translations into it, on translations from a pool of the last 50 (CycleGAN's image pool);
+  translations into it, on translations from a pool of the last 50 (CycleGAN's image pool), and to
+  name real art's set (StarGAN's auxiliary classifier);
 - the generator with CycleGAN's losses: least-squares adversarial, cycle consistency (translated
   back to its own set, the image must come back: weight 10) and identity (an image "translated"
-  into its own set must not change: weight 5).
+  into its own set must not change: weight 1), plus StarGAN's: its translations named as the
+  target set by the discriminator's classifier (weight 1).
 The trainer never sees which images are the same emoji: sets are sampled independently.
 `--paired` trains the same generator as pix2pix does instead (L1 to the same emoji as the target
-set really draws it, weight 100, plus the adversarial loss): the reference the unpaired model is
-measured against. `--data A B ...` trains between folders of your own images (one set a folder).
+set really draws it, weight 100, plus the adversarial and set losses): the reference the unpaired
+model is measured against. `--data A B ...` trains between folders of your own images (one set a
+folder, each image centre-cropped to a square and resized to 64 px, as the GAN trainer reads them).
 
 A run that spans sessions keeps a compact state in the repository (training/resume/<name>.pt: fp16
 weights of the generator, its EMA and the discriminator, the step and the recipe), written with every
@@ -435,14 +439,16 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
     if r["paired"]:
         how = (
             f"Trained *paired*, as pix2pix is: L1 to the same emoji as the target set really draws it (weight "
-            f"{PAIRED_WEIGHT:g}) plus the adversarial loss. It is the reference the unpaired translator is measured "
-            "against: what the same network learns when it is shown the answers."
+            f"{PAIRED_WEIGHT:g}) plus the adversarial and set-classification losses. It is the reference the "
+            "unpaired translator is measured against: what the same network learns when it is shown the answers."
         )
     else:
         how = (
             "Trained *unpaired*, as CycleGAN is: the trainer never sees which images are the same emoji. Losses: "
-            f"least-squares adversarial, cycle consistency (weight {CYCLE_WEIGHT:g}) and identity (weight "
-            f"{IDENTITY_WEIGHT:g}); the discriminator sees translations from a pool of the last {POOL_SIZE}."
+            f"least-squares adversarial, cycle consistency (weight {CYCLE_WEIGHT:g}), identity (weight "
+            f"{IDENTITY_WEIGHT:g}) and StarGAN's set classification (weight {SET_WEIGHT:g}: the discriminator "
+            "learns to name real art's set, the generator to make translations it names as the target); the "
+            f"discriminator sees translations from a pool of the last {POOL_SIZE}."
         )
     summary = (
         "Redraws an image in another art set. One generator for every set, told which to draw in (StarGAN's "
