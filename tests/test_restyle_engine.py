@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engines.errors import InputError
+from engines.errors import InputError, ModelUnavailable
 from engines.nets.restyle import SetDiscriminator, Translator
 from engines.restyle import own_set
 from gallery.metadata import a1111_parameters
@@ -104,7 +104,7 @@ def test_sets_are_read_from_the_model(engines):
 
 def draw(engines, image, **kwargs):
     request = dict(prompt="a cat", negative_prompt="", strength=0.5, seed=7, count=2, steps=4, guidance_scale=3.0)
-    return engines.image_to_image.draw(image=image, model_id="tiny-ldm", **(request | kwargs))
+    return engines.image_to_image.draw(image=image, **(request | {"model_id": "tiny-ldm"} | kwargs))
 
 
 def test_image_to_image_redraws_seeded_images_with_the_text_models_own_modules(engines, sample_png):
@@ -142,3 +142,17 @@ def test_image_to_image_bad_requests_get_a_clear_message(engines, sample_png, kw
     kwargs = {"image": str(sample_png)} | kwargs
     with pytest.raises(InputError, match=message):
         draw(engines, **kwargs)
+
+
+def test_a_hub_style_text_pipeline_redraws_through_the_same_call(engines, sample_png, tiny_hub_text_pipeline):
+    """A CLIP text encoder and no atelier.json, as SD-Turbo's repo: by folder, the same contract."""
+    made = draw(engines, str(sample_png), count=1, model_id=str(tiny_hub_text_pipeline))
+    assert made[0].recipe["model_source"] == "local" and made[0].image.size[0] / made[0].image.size[1] == 4 / 3
+
+
+def test_the_turbo_presets_are_listed_and_unavailable_offline(engines, sample_png):
+    hub = {spec.id: spec for spec in engines.registry.hub("image_to_image")}
+    assert set(hub) == {"stabilityai/sd-turbo", "stabilityai/sdxl-turbo"}
+    assert not hub["stabilityai/sdxl-turbo"].available and "offline" in hub["stabilityai/sdxl-turbo"].reason
+    with pytest.raises(ModelUnavailable, match="unavailable"):
+        draw(engines, str(sample_png), model_id="stabilityai/sd-turbo")
