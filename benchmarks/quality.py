@@ -353,6 +353,8 @@ class Harness:
         rows = [(where[e, a], where[e, b], b) for a in range(n) for b in range(n) if a != b for e in everywhere]
         images = self.heldout["images"]  # one emoji is the same picture in two sets: nothing to translate
         rows = [(s, t, b) for s, t, b in rows if not np.array_equal(images[s], images[t])]
+        if not rows:
+            raise SystemExit("no held-out emoji is drawn in every art set: nothing to measure a translator on")
         return tuple(torch.tensor(column) for column in zip(*rows, strict=True))
 
     def translation_rows(self, model: str, made: torch.Tensor, pairs, per_pair: bool = True) -> list[dict[str, Any]]:
@@ -373,9 +375,10 @@ class Harness:
             "SSIM": (ssim((made + 1) / 2, (truth + 1) / 2), ssim((x + 1) / 2, (truth + 1) / 2)),
             "feature distance": (distance(ours, real), distance(untouched, real)),
         }
-        n = len(sets)
+        own = self.heldout["style"][source.numpy()].tolist()
+        n, kinds = len(sets), len(set(zip(own, sets.tolist(), strict=True)))
         rows = [
-            row(model, f"{name} to the true target ({n} translations, {len(names) * (len(names) - 1)} pairs)",
+            row(model, f"{name} to the true target ({n} translations, {kinds} pairs)",
                 value.mean().item(), f"untouched source: {floor.mean().item():.4g}")
             for name, (value, floor) in scores.items()
         ]  # fmt: skip
@@ -404,13 +407,20 @@ class Harness:
         """The translator on every held-out emoji that every set draws, for every ordered pair of sets
         (the source set named, as the harness measures translation, not its detection)."""
         loaded, _ = self.engines.restyle.load(spec.id)
-        pairs = self.translation_pairs()
-        source, _, sets = pairs
+        names = [str(name) for name in self.heldout["style_names"]]
+        drawn = [loaded.model.set_names.index(name) if name in loaded.model.set_names else -1 for name in names]
+        source, target, sets = self.translation_pairs()
+        own = torch.from_numpy(self.heldout["style"])[source]
+        keep = (torch.tensor(drawn)[own] >= 0) & (torch.tensor(drawn)[sets] >= 0)  # the sets it draws
+        if not keep.any():
+            return []  # a translator between other sets (your own folders): no true targets here
+        pairs = (source[keep], target[keep], sets[keep])
+        as_model = torch.tensor(drawn)[pairs[2]]  # the target set, as the translator numbers its sets
         device, made = self.engines.runtime.device, []
         with torch.inference_mode():
-            for i in range(0, len(sets), 64):
-                x = self.heldout_images[source[i : i + 64]].to(device, loaded.dtype)
-                made.append(loaded.model(x, sets[i : i + 64].to(device)).clamp(-1, 1).float().cpu())
+            for i in range(0, len(as_model), 64):
+                x = self.heldout_images[pairs[0][i : i + 64]].to(device, loaded.dtype)
+                made.append(loaded.model(x, as_model[i : i + 64].to(device)).clamp(-1, 1).float().cpu())
         return self.translation_rows(spec.id, torch.cat(made), pairs)
 
     def image_to_image_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:

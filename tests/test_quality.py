@@ -110,9 +110,9 @@ def write_fake_data_set(folder: Path, count: int = 96, size: int = 64) -> None:
         images=np.stack(images),
         style=np.arange(count) % 4,
         category=np.arange(count) % 8,
-        heldout=np.arange(count) % 4 == 0,
+        heldout=np.arange(count) // 4 % 4 == 0,  # an emoji (four images in a row, one per set) held out whole
         caption=np.array(captions),
-        hexcode=np.array([f"{i:04X}" for i in range(count)]),
+        hexcode=np.array([f"{i // 4:04X}" for i in range(count)]),  # each emoji drawn in every set
         label=np.array(captions),
         style_names=np.array(STYLES),
         category_names=np.array(CATEGORIES),
@@ -150,7 +150,15 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
         "tiny-emoji-cgan",
         "tiny-ldm",
         "tiny-upscale",
+        "tiny-restyle",
     }
+    restyle = by_model["tiny-restyle"]
+    assert restyle["target set recognised by the style head"]["real data"] > 0
+    assert "content kept: caption top-5" in restyle
+    # its three sets of the four: 6 ordered pairs × the 6 held-out emoji
+    (psnr,) = (r for m, r in restyle.items() if m.startswith("PSNR dB to the true target (36 translations, 6 pairs"))
+    assert psnr["real data"].startswith("untouched source: ")
+    assert any(r["model"] == "tiny-ldm image-to-image, strength 0.4" for r in rows)
     upscale = by_model["tiny-upscale"]
     assert {"PSNR dB (32→128, 24 held-out)", "gain over bicubic, dB (64→256)", "SSIM (64→256, 24 held-out)"} <= set(
         upscale
