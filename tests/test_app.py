@@ -928,3 +928,15 @@ def test_image_to_image_saves_seeded_redraws_and_reuse_restores_them(served, sam
             client.predict(handle_file(str(image)), "a cat", strength, 1, 4, 3.0, "tiny-ldm", "", 1, False,
                            api_name="/image_to_image")  # fmt: skip
         assert gallery.count() == count
+
+
+def test_without_a_translator_restyle_offers_image_to_image_and_sends_there(tiny_checkpoints, tmp_path):
+    import shutil
+
+    checkpoints = tmp_path / "checkpoints"
+    for name in ("tiny-ldm", "tiny-upscale"):
+        shutil.copytree(tiny_checkpoints / name, checkpoints / name)
+    engines = create_engines(Registry(checkpoints), Runtime(torch.device("cpu"), torch.float32))
+    demo = app.build_app(engines, Gallery(tmp_path / "gallery"))
+    (restyle,) = [tab for tab in demo.panel.tabs if tab.id == "restyle"]
+    assert restyle.image_input == ("i2i_image", "image_to_image")  # not the hidden Art sets sub-tab

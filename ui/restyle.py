@@ -100,7 +100,8 @@ class RestyleTab:
         )
         with gr.Tabs(overflow_behavior="wrap") as mode:
             # a translator is a trained model: without one, only image-to-image is offered
-            with gr.Tab("Art sets", id="restyle", visible=bool(self.studio.engines.registry.bundled("restyle"))):
+            translators = bool(self.studio.engines.registry.bundled("restyle"))
+            with gr.Tab("Art sets", id="restyle", visible=translators):
                 with gr.Row():
                     model = model_picker(self.studio.engines, "restyle")
                     hires = hires_checkbox(self.studio.engines)
@@ -168,7 +169,8 @@ class RestyleTab:
                 status = gr.Markdown(elem_id="i2i-status")
                 redrawn = pixel_gallery("Redrawn (previews while it denoises)", 4, elem_id="i2i-images")
                 i2i_bar = selection_bar(redrawn)
-        tab = TabUI("restyle", ("restyle", "image_to_image"), image_input=("image", "restyle"), bars=[bar, i2i_bar])
+        sent_to = ("image", "restyle") if translators else ("i2i_image", "image_to_image")  # a shown sub-tab
+        tab = TabUI("restyle", ("restyle", "image_to_image"), image_input=sent_to, bars=[bar, i2i_bar])
         tab.controls = dict(
             mode=mode, model=model, hires=hires, image=image, target=target, strength=strength, source=source,
             i2i_model=i2i_model, i2i_hires=i2i_hires, i2i_image=i2i_image, prompt=prompt, negative=negative,
