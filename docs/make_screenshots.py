@@ -113,12 +113,15 @@ def upscale_tab(page, out: Path) -> None:
 
 
 def restyle_tab(page, out: Path) -> None:
-    """A held-out emoji redrawn in every other art set, and the same emoji redrawn from a prompt."""
+    """A held-out emoji redrawn in another art set by the text model's image-to-image."""
     page.get_by_role("tab", name="Restyle", exact=True).click()
-    page.locator("#restyle-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
-    page.locator("#restyle-image img").first.wait_for()
-    page.get_by_role("button", name="Restyle", exact=True).click()
-    page.locator("#restyle-images img").nth(2).wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Image to image", exact=True).click()
+    page.locator("#i2i-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
+    page.locator("#i2i-image img").first.wait_for()
+    page.locator("#i2i-prompt textarea").fill("pouting cat face, twemoji style")
+    page.get_by_label("Seed", exact=True).filter(visible=True).fill("1")
+    page.get_by_role("button", name="Redraw", exact=True).click()
+    page.locator("#i2i-status", has_text="saved").wait_for(timeout=120_000)
     page.wait_for_timeout(2500)
     page.screenshot(path=str(out), full_page=True)
 
@@ -171,7 +174,7 @@ def main() -> None:
     shots = [("screenshot.png", vae_tab)]
     if engines.registry.bundled("upscale") and engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-upscale.png", upscale_tab))
-    if engines.registry.bundled("restyle"):
+    if engines.registry.bundled("image_to_image"):
         shots.insert(0, ("screenshot-restyle.png", restyle_tab))
     if engines.registry.bundled("edit"):
         shots.insert(0, ("screenshot-edit.png", edit_tab))

@@ -1,11 +1,12 @@
 """Restyle engine: an image redrawn in another art set by a translator trained for it.
 
-The bundled `emoji-restyle` (engines/nets/restyle.py, trained unpaired as CycleGAN is by
-training/train_restyle.py) redraws an emoji in Noto, Twemoji, Fluent flat or Fluent 3D; a translator
-trained on your own folders (`--data A B`) redraws between those. One generator draws every set,
-told which by a row of weights over the sets: a one-hot row is a set, and the strength control
-walks the row from the image's own set to the target (0: the image as its own set draws it, 1: the
-target set), which is the model's own conditioning, not a blend of pixels.
+A translator in checkpoints/ (engines/nets/restyle.py, trained unpaired as CycleGAN is by
+training/train_restyle.py; none ships yet, see the README's measures) redraws an emoji in Noto,
+Twemoji, Fluent flat or Fluent 3D; one trained on your own folders (`--data A B`) redraws between
+those. One generator draws every set, told which by a row of weights over the sets: a one-hot row is
+a set, and the strength control walks the row from the image's own set to the target (0: the image
+as its own set draws it, 1: the target set), which is the model's own conditioning, not a blend of
+pixels.
 
 Size policy: the image is padded to a square with white (as the training art is drawn) and resized
 to the model's resolution (64 px); the translation is cut back to the image's shape at that size.

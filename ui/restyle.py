@@ -92,15 +92,18 @@ class RestyleTab:
         return draw_defaults(model_settings(self.studio.engines, "image_to_image", model))
 
     def layout(self) -> TabUI:
+        # a translator is a trained model: without one, only image-to-image is offered
+        translators = bool(self.studio.engines.registry.bundled("restyle"))
+        art_sets = (
+            "**Art sets**: redraw it as another emoji set draws (Noto, Twemoji, Fluent flat, Fluent 3D), with a "
+            "translator that learned each set's way of drawing from unpaired examples (CycleGAN). "
+        )
         gr.Markdown(
-            "Bring your own image. **Art sets**: redraw it as another emoji set draws (Noto, Twemoji, Fluent flat, "
-            "Fluent 3D), with a translator that learned each set's way of drawing from unpaired examples "
-            "(CycleGAN). **Image to image**: redraw it as a prompt says, keeping as much of it as the strength "
-            "leaves. Images of any size are padded to a square with white and shrunk to the model's size."
+            f"Bring your own image. {art_sets if translators else ''}**Image to image**: redraw it as a prompt says "
+            "(name an art set: *…, twemoji style*), keeping as much of it as the strength leaves. Images of any "
+            "size are padded to a square with white and shrunk to the model's size."
         )
         with gr.Tabs(overflow_behavior="wrap") as mode:
-            # a translator is a trained model: without one, only image-to-image is offered
-            translators = bool(self.studio.engines.registry.bundled("restyle"))
             with gr.Tab("Art sets", id="restyle", visible=translators):
                 with gr.Row():
                     model = model_picker(self.studio.engines, "restyle")
