@@ -28,14 +28,14 @@ def test_tiny_ldm_trains_resumes_exports_and_reloads(tmp_path, capsys):
     args = ["--channels", "32,32", "--layers", "1", "--batch-size", "8", "--data-dir", str(tmp_path / "data")]
     args += ["--run-dir", str(tmp_path / "run"), "--out", str(out)]
     train_ldm.main([*args, "--steps", "2", "--colour-variants", "0", "--offset-noise", "0"])
-    printed = capsys.readouterr().out  # 72 training images; 5 captions: 2 plain, 3 naming their art set
-    assert "encoding 72 images once" in printed and "encoding 5 captions once (0 already encoded)" in printed
+    printed = capsys.readouterr().out  # 72 training images; 6 captions: 2 plain, 4 naming their art set
+    assert "encoding 72 images once" in printed and "encoding 6 captions once (0 already encoded)" in printed
     assert (tmp_path / "run" / "encoded.pt").is_file()
     # Resumed at step 2 with colour words: hue-shifted copies are encoded, and only the new captions.
     train_ldm.main([*args, "--steps", "3"])
     printed = capsys.readouterr().out
     copies = int(re.search(r"encoding (\d+) images", printed)[1]) - 72
-    assert 72 <= copies <= 2 * 72 and "(5 already encoded)" in printed  # two per image that is not grey
+    assert 72 <= copies <= 2 * 72 and "(6 already encoded)" in printed  # two per image that is not grey
     train_ldm.main([*args, "--steps", "4"])
     printed = capsys.readouterr().out
     assert "loaded the encoded images" in printed and "encoding" not in printed
