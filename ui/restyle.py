@@ -81,7 +81,9 @@ class RestyleTab:
             return [(title, name) for name, title in listed]
         return self.studio.engines.restyle.sets(model) if model else []
 
+    @user_errors
     def set_choices(self, model: str | None):
+        """The target and source pickers of a model chosen by hand: its own sets."""
         sets = self.sets(model)
         return (
             gr.update(choices=[("every other set", EVERY_SET), *sets], value=EVERY_SET),
