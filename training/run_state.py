@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,25 @@ def save_run(run_dir: Path, parts: dict[str, Any], step: int, elapsed: float, **
     tmp = Path(run_dir) / (FILE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(Path(run_dir) / FILE)
+
+
+def save_compact(path: Path, networks: dict[str, Any], step: int, elapsed: float, recipe: dict[str, Any]) -> None:
+    """The compact state a run keeps in the repository for a new machine: the fp16 weights of each
+    network by name, the step, the time trained and the recipe; written whole or not at all."""
+    state = {name: {k: v.half() for k, v in net.state_dict().items()} for name, net in networks.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({**state, "step": step, "elapsed": elapsed, "recipe": json.dumps(recipe)}, tmp)
+    tmp.replace(path)
+
+
+def load_compact(path: Path, networks: dict[str, Any], device: torch.device) -> tuple[int, float]:
+    """Load a compact state (save_compact) into the networks; (step, seconds trained)."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    for name, net in networks.items():
+        net.load_state_dict({k: v.float() for k, v in state[name].items()})
+    print(f"resumed from {path} at step {state['step']} ({state['elapsed'] / 60:.1f} min trained)")
+    return state["step"], state["elapsed"]
 
 
 def choose_device() -> torch.device:

@@ -49,7 +49,7 @@ from engines.imaging import image_grid
 from engines.metrics import psnr
 from engines.nets.restyle import SetDiscriminator, Translator
 from training import data as emoji_data
-from training.run_state import card_command, choose_device, load_run, save_run
+from training.run_state import card_command, choose_device, load_compact, load_run, save_compact, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,15 +254,6 @@ def critic_loss(
     return adversarial + SET_WEIGHT * F.cross_entropy(critic.classify(real), sets)
 
 
-def compact_state(parts: dict, step: int, elapsed: float, recipe: dict) -> dict:
-    return {
-        **{name: {k: v.half() for k, v in parts[name].state_dict().items()} for name in ("generator", "ema", "critic")},
-        "step": step,
-        "elapsed": elapsed,
-        "recipe": json.dumps(recipe),
-    }
-
-
 def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
     """CycleGAN's schedule: constant, then (from `decay_from`) linearly down to 0 at `steps`."""
     if decay_from is None or step < decay_from:
@@ -317,12 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"generator": model, "ema": ema, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, _ = load_run(run_dir, parts, device)
+    networks = {"generator": model, "ema": ema, "critic": critic}  # what the compact state keeps
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
-        state = torch.load(resume_state, map_location=device, weights_only=True)
-        for key in ("generator", "ema", "critic"):
-            parts[key].load_state_dict({k: v.float() for k, v in state[key].items()})
-        step, elapsed = state["step"], state["elapsed"]
-        print(f"resumed from {resume_state} at step {step} ({elapsed / 60:.1f} min trained)")
+        step, elapsed = load_compact(resume_state, networks, device)
 
     def finish() -> None:
         metrics = evaluate(ema, heldout, pairs) if heldout else {}
@@ -343,10 +331,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def save() -> None:
         save_run(run_dir, parts, step, elapsed)
-        resume_state.parent.mkdir(parents=True, exist_ok=True)
-        tmp = resume_state.with_suffix(".tmp")
-        torch.save(compact_state(parts, step, elapsed, recipe), tmp)
-        tmp.replace(resume_state)
+        save_compact(resume_state, networks, step, elapsed, recipe)
 
     by_set = [torch.nonzero(train.sets == s).flatten() for s in range(len(train.names))]
     paired = None

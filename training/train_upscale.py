@@ -37,7 +37,7 @@ from engines.imaging import image_grid
 from engines.metrics import psnr
 from engines.nets.upscale import Upscaler
 from training import data as emoji_data
-from training.run_state import card_command, choose_device, load_run, save_run
+from training.run_state import card_command, choose_device, load_compact, load_run, save_compact, save_run
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,16 +250,6 @@ def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
     return LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
 
-def compact_state(model, ema, step: int, elapsed: float, recipe: dict) -> dict:
-    return {
-        "model": {k: v.half() for k, v in model.state_dict().items()},
-        "ema": {k: v.half() for k, v in ema.state_dict().items()},
-        "step": step,
-        "elapsed": elapsed,
-        "recipe": json.dumps(recipe),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40000)
@@ -295,11 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parts = {"model": model, "ema": ema, "optimizer": opt}
     step, elapsed, _ = load_run(args.run_dir, parts, device)
     if step == 0 and args.resume_state.is_file():  # a new machine: the compact state from the repository
-        state = torch.load(args.resume_state, map_location=device, weights_only=True)
-        model.load_state_dict({k: v.float() for k, v in state["model"].items()})
-        ema.load_state_dict({k: v.float() for k, v in state["ema"].items()})
-        step, elapsed = state["step"], state["elapsed"]
-        print(f"resumed from {args.resume_state} at step {step} ({elapsed / 60:.1f} min trained)")
+        step, elapsed = load_compact(args.resume_state, {"model": model, "ema": ema}, device)
 
     def load_pair(split: str):
         return {
@@ -347,10 +333,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def save() -> None:
         save_run(args.run_dir, parts, step, elapsed)
-        args.resume_state.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.resume_state.with_suffix(".tmp")
-        torch.save(compact_state(model, ema, step, elapsed, recipe), tmp)
-        tmp.replace(args.resume_state)
+        save_compact(args.resume_state, {"model": model, "ema": ema}, step, elapsed, recipe)
 
     generator = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed
