@@ -43,9 +43,9 @@ from engines.text import (
     check_draw,
     load_from_text_pipeline,
     load_pipeline,
+    run_draw,
     sampler_name,
     scheduler_for,
-    step_callback,
 )
 
 MAX_DENOISE_STRENGTH = 0.6  # above it, a "denoised" image is a new one
@@ -174,26 +174,15 @@ class EditEngine(Engine):
         pipe = loaded.model
         with lock, torch.inference_mode():
             pipe.scheduler = scheduler_for(loaded, scheduler)
-            output = pipe(
-                prompt=[prompt] * count,
-                negative_prompt=[negative] * count if negative and guidance > 1 else None,
+            images = run_draw(
+                pipe, prompt, negative, seed, count, steps, guidance, on_step, stop,
                 # one copy per image: the pipeline encodes image i with generator i, so image i's
                 # generator is used the same way in a batch and alone (seed + i re-makes image i)
-                image=[square] * count,
-                mask_image=[square_mask] * count,
-                strength=1.0,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                height=side,
-                width=side,
-                generator=[torch.Generator("cpu").manual_seed(seed + i) for i in range(count)],
-                callback_on_step_end=step_callback(steps, on_step, stop),
-                output_type="pil",
-            )
-            stopped = stop is not None and stop.is_set()
-        if stopped:
+                image=[square] * count, mask_image=[square_mask] * count, strength=1.0, height=side, width=side,
+            )  # fmt: skip
+        if images is None:
             return []
-        fills = [from_square(fill, box, original.size) for fill in output.images]
+        fills = [from_square(fill, box, original.size) for fill in images]
         params = {
             "batch_seed": seed,
             "count": count,

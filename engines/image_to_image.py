@@ -25,7 +25,7 @@ from engines.base import Engine, Result
 from engines.imaging import load_image, to_square
 from engines.limits import check_float
 from engines.registry import ModelSpec
-from engines.text import LoadedPipeline, Progress, check_draw, load_from_text_pipeline, sampler_name, step_callback
+from engines.text import LoadedPipeline, Progress, check_draw, load_from_text_pipeline, run_draw, sampler_name
 
 MIN_STRENGTH = 0.05  # below it, no step runs at the model's steps
 
@@ -66,19 +66,12 @@ class ImageToImageEngine(Engine):
         pipe = loaded.model
         with lock, torch.inference_mode():
             pipe.scheduler = loaded.default_scheduler
-            output = pipe(
-                prompt=[prompt] * count,
-                negative_prompt=[negative] * count if negative and guidance > 1 else None,
+            images = run_draw(
+                pipe, prompt, negative, seed, count, steps, guidance, on_step, stop, runs,
                 image=[square] * count,  # image i is encoded with generator i, as it is when made alone
                 strength=strength,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                generator=[torch.Generator("cpu").manual_seed(seed + i) for i in range(count)],
-                callback_on_step_end=step_callback(runs, on_step, stop),
-                output_type="pil",
-            )
-            stopped = stop is not None and stop.is_set()
-        if stopped:
+            )  # fmt: skip
+        if images is None:
             return []
         params = {
             "batch_seed": seed,
@@ -97,5 +90,5 @@ class ImageToImageEngine(Engine):
                 ),
                 inputs={"image": original},
             )
-            for i, drawn in enumerate(output.images)
+            for i, drawn in enumerate(images)
         ]

@@ -135,20 +135,10 @@ class TextEngine(Engine):
         pipe, size = loaded.model, loaded.defaults["image_size"]
         with lock, torch.inference_mode():
             pipe.scheduler = scheduler_for(loaded, scheduler)
-            generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(count)]
-            output = pipe(
-                prompt=[prompt] * count,
-                negative_prompt=[negative] * count if negative and guidance > 1 else None,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                height=size,
-                width=size,
-                generator=generators,
-                callback_on_step_end=step_callback(steps, on_step, stop),
-                output_type="pil",
+            images = run_draw(
+                pipe, prompt, negative, seed, count, steps, guidance, on_step, stop, height=size, width=size
             )
-            stopped = stop is not None and stop.is_set()
-        if stopped:
+        if images is None:
             return []
         params = {
             "batch_seed": seed,
@@ -165,7 +155,37 @@ class TextEngine(Engine):
             )
             for i in range(count)
         ]
-        return [Result(image, recipe) for image, recipe in zip(output.images, recipes, strict=True)]
+        return [Result(image, recipe) for image, recipe in zip(images, recipes, strict=True)]
+
+
+def run_draw(
+    pipe: Any,
+    prompt: str,
+    negative: str,
+    seed: int,
+    count: int,
+    steps: int,
+    guidance: float,
+    on_step: Callable[[Progress], None] | None,
+    stop: threading.Event | None,
+    reported_steps: int | None = None,
+    **inputs: Any,
+) -> list[Image.Image] | None:
+    """One diffusion draw as every tab runs it: `count` images of a prompt (image i from a CPU generator
+    seeded seed + i), the negative prompt only where guidance uses it, each step reported (out of
+    `reported_steps`: the steps that run, when a strength skips some), Stop honoured; `inputs` are the
+    pipeline's own (size, image, mask, strength). The images, or None if `stop` was set before the end."""
+    output = pipe(
+        prompt=[prompt] * count,
+        negative_prompt=[negative] * count if negative and guidance > 1 else None,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        generator=[torch.Generator("cpu").manual_seed(seed + i) for i in range(count)],
+        callback_on_step_end=step_callback(reported_steps or steps, on_step, stop),
+        output_type="pil",
+        **inputs,
+    )
+    return None if stop is not None and stop.is_set() else output.images
 
 
 def check_draw(
