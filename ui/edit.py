@@ -18,11 +18,12 @@ from PIL import Image
 
 from engines.errors import InputError
 from engines.imaging import load_image
-from engines.limits import DENOISERS, EDIT_NOISES, MAX_DRAW, MAX_GUIDANCE, MAX_STEPS, draw_defaults
+from engines.limits import DENOISERS, EDIT_NOISES, draw_defaults
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     UploadedImage,
     display,
+    draw_controls,
     draw_settings,
     example_images,
     model_settings,
@@ -159,15 +160,9 @@ class EditTab:
                             elem_id="edit-prompt",
                         )  # fmt: skip
                         negative = gr.Textbox(label="Negative prompt", placeholder="needs guidance above 1")
-                        with gr.Row():
-                            seed = seed_input()
-                            count = gr.Slider(1, MAX_DRAW, value=4, step=1, label="Images")
-                        with gr.Row():
-                            steps = gr.Slider(1, MAX_STEPS, value=steps_default, step=1, label="Steps")
-                            guidance = gr.Slider(0, MAX_GUIDANCE, value=guidance_default, step=0.5, label="Guidance")
-                        with gr.Row():
-                            run = gr.Button("Inpaint", variant="primary", scale=4)
-                            stop = gr.Button("Stop", variant="stop", scale=1)
+                        seed, count, steps, guidance, run, stop = draw_controls(
+                            steps_default, guidance_default, "Inpaint"
+                        )
                 status = gr.Markdown(elem_id="edit-status")
                 fills = pixel_gallery("Inpainted (previews while it denoises)", 4, elem_id="edit-fills")
                 bar = selection_bar(fills)

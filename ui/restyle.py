@@ -9,16 +9,16 @@ from __future__ import annotations
 import gradio as gr
 
 from engines.errors import InputError
-from engines.limits import MAX_DRAW, MAX_GUIDANCE, MAX_STEPS, draw_defaults
+from engines.limits import draw_defaults
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     UploadedImage,
+    draw_controls,
     example_images,
     hires_checkbox,
     model_picker,
     model_settings,
     pixel_gallery,
-    seed_input,
     selection_bar,
     user_errors,
 )
@@ -162,15 +162,9 @@ class RestyleTab:
                             0.05, 1, value=0.6, step=0.05, label="Strength",
                             info="how much is redrawn: 0.05 a touch, 1 a new image",
                         )  # fmt: skip
-                        with gr.Row():
-                            seed = seed_input()
-                            count = gr.Slider(1, MAX_DRAW, value=4, step=1, label="Images")
-                        with gr.Row():
-                            steps = gr.Slider(1, MAX_STEPS, value=steps_default, step=1, label="Steps")
-                            guidance = gr.Slider(0, MAX_GUIDANCE, value=guidance_default, step=0.5, label="Guidance")
-                        with gr.Row():
-                            redraw = gr.Button("Redraw", variant="primary", scale=4)
-                            stop = gr.Button("Stop", variant="stop", scale=1)
+                        seed, count, steps, guidance, redraw, stop = draw_controls(
+                            steps_default, guidance_default, "Redraw"
+                        )
                 status = gr.Markdown(elem_id="i2i-status")
                 redrawn = pixel_gallery("Redrawn (previews while it denoises)", 4, elem_id="i2i-images")
                 i2i_bar = selection_bar(redrawn)

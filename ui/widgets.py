@@ -19,7 +19,7 @@ from PIL import Image
 from engines import Engines
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import MAX_INPUT_BYTES, upscale_for_display
-from engines.limits import MAX_SEED, RANDOM_SEED
+from engines.limits import MAX_DRAW, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, RANDOM_SEED
 from ui.visitors import answering
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,6 +226,22 @@ def hires_checkbox(engines: Engines) -> gr.Checkbox:
         visible=bool(engines.registry.bundled("upscale")),
         scale=1,
     )
+
+
+def draw_controls(steps: int, guidance: float, action: str) -> tuple[Any, ...]:
+    """A diffusion draw's rows under its prompt (Edit, image-to-image): seed and image count, steps and
+    guidance (the model's defaults), the button that draws and Stop: (seed, count, steps, guidance,
+    the button, Stop)."""
+    with gr.Row():
+        seed = seed_input()
+        count = gr.Slider(1, MAX_DRAW, value=4, step=1, label="Images")
+    with gr.Row():
+        steps_slider = gr.Slider(1, MAX_STEPS, value=steps, step=1, label="Steps")
+        guidance_slider = gr.Slider(0, MAX_GUIDANCE, value=guidance, step=0.5, label="Guidance")
+    with gr.Row():
+        run = gr.Button(action, variant="primary", scale=4)
+        stop = gr.Button("Stop", variant="stop", scale=1)
+    return seed, count, steps_slider, guidance_slider, run, stop
 
 
 def seed_input(label: str = "Seed", value: int = RANDOM_SEED) -> gr.Number:
