@@ -165,8 +165,11 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     )
     assert "nearest" in upscale["PSNR dB (32→128, 24 held-out)"]["real data"]
     assert "PSNR dB (64→256, input through tiny-vae)" in upscale
-    (edges,) = (r for m, r in upscale.items() if m.startswith("edge energy of tiny-gan's 72 samples"))
-    assert edges["value"] > 0 and edges["real data"].startswith("real art at 64 px")
+    for drawn in ("tiny-gan's 72 samples", "tiny-ldm's "):  # beside bicubic and real art
+        (realism,) = (r for m, r in upscale.items() if m.startswith(f"Fréchet distance of 64 px crops, {drawn}"))
+        (steps,) = (r for m, r in upscale.items() if m.startswith(f"pixel-step spread from real art's, {drawn}"))
+        assert "bicubic" in realism["measure"] and realism["real data"].startswith("real ")
+        assert realism["value"] > 0 and steps["value"] > 0 and "bicubic" in steps["measure"]
     emoji_cgan = by_model["tiny-emoji-cgan"]
     consistency = emoji_cgan["category consistency"]
     assert 0 <= consistency["value"] <= 1 and 0 <= consistency["real data"] <= 1  # beside real art

@@ -55,13 +55,13 @@ def save_compact(path: Path, networks: dict[str, Any], step: int, elapsed: float
     tmp.replace(path)
 
 
-def load_compact(path: Path, networks: dict[str, Any], device: torch.device) -> tuple[int, float]:
-    """Load a compact state (save_compact) into the networks; (step, seconds trained)."""
+def load_compact(path: Path, networks: dict[str, Any], device: torch.device) -> tuple[int, float, dict[str, Any]]:
+    """Load a compact state (save_compact) into the networks; (step, seconds trained, the recipe)."""
     state = torch.load(path, map_location=device, weights_only=True)
     for name, net in networks.items():
         net.load_state_dict({k: v.float() for k, v in state[name].items()})
     print(f"resumed from {path} at step {state['step']} ({state['elapsed'] / 60:.1f} min trained)")
-    return state["step"], state["elapsed"]
+    return state["step"], state["elapsed"], json.loads(state["recipe"])
 
 
 def choose_device() -> torch.device:

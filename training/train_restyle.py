@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     step, elapsed, _ = load_run(run_dir, parts, device)
     networks = {"generator": model, "ema": ema, "critic": critic}  # what the compact state keeps
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
-        step, elapsed = load_compact(resume_state, networks, device)
+        step, elapsed, _ = load_compact(resume_state, networks, device)
 
     def finish() -> None:
         metrics = evaluate(ema, heldout, pairs) if heldout else {}
