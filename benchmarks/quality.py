@@ -45,6 +45,7 @@ from PIL import Image
 from benchmarks.common import machine, report
 from engines import Engines, create_engines
 from engines.base import tensor_batch
+from engines.gan import styled
 from engines.metrics import frechet_distance, precision_recall, psnr, ssim
 from engines.nets.features import EmojiEncoder
 from engines.registry import ModelSpec, Registry
@@ -55,6 +56,7 @@ from training.model_card import put_section
 from training.train_features import caption_ids, encode_images, retrieval_accuracy
 from training.train_ldm import style_phrase
 
+MIXED_PAIRS = 512  # seed pairs each style-mixing preset mixes (row seeds 0..511, column seeds 512..1023)
 UPSCALED_CAPTIONS = 128  # held-out captions the text model draws for the upscaler's realism rows
 SAMPLES = 2048  # generated images per GAN setting (and real training images for the floor)
 TRUNCATED_PSI = 0.7
@@ -153,6 +155,38 @@ class Harness:
                 images += [np.asarray(g.image) for g in self.engines.gan.sample(seed, count, psi, spec.id)]
             fake = self.encode(tensor_batch(np.stack(images)))
             rows += self.distribution_rows(spec.id, f"ψ = {psi:g}", fake, loaded.model.resolution)
+        if styled(loaded.model):
+            rows += self.mixing_rows(spec, loaded)
+        return rows
+
+    def mixing_rows(self, spec: ModelSpec, loaded) -> list[dict[str, Any]]:
+        """Do the styles separate? MIXED_PAIRS pairs of seeds mixed at each preset's switch (the row seed
+        drives the layers before it, the column seed the rest): how often the feature network's
+        category and art-set heads give the mixed image the row seed's class, and how often the column
+        seed's, beside how often two unmixed images of the pairs share it by chance."""
+        from ui.mixing import crossover_presets
+
+        gan, layers = self.engines.gan, loaded.model.layer_sizes()
+        w = gan.styles(loaded, list(range(2 * MIXED_PAIRS)), 1.0)
+        w_row, w_column = w[:MIXED_PAIRS], w[MIXED_PAIRS:]
+
+        def heads(images: list) -> dict[str, torch.Tensor]:
+            out = self.encode(tensor_batch(np.stack([np.asarray(i) for i in images])))
+            return {name: out[f"{name}_logits"].argmax(1) for name in ("category", "style")}
+
+        alone = {"row": heads(gan.synthesise(loaded, w_row)), "column": heads(gan.synthesise(loaded, w_column))}
+        rows = []
+        for preset, crossover in crossover_presets(layers).items():
+            mixed = heads(gan.synthesise(loaded, loaded.model.mix(w_row, w_column, crossover)))
+            sizes = f"rows {layers[0]}–{layers[crossover - 1]} px"
+            for name, word in (("category", "category"), ("style", "art set")):
+                chance = (alone["row"][name] == alone["column"][name]).float().mean().item()
+                from_row = (mixed[name] == alone["row"][name]).float().mean().item()
+                from_column = (mixed[name] == alone["column"][name]).float().mean().item()
+                rows.append(
+                    row(spec.id, f"{preset} mix ({sizes}), {word} of the row seed", from_row,
+                         f"of the column seed {from_column:.3f}; the two seeds share it {chance:.3f}")
+                )  # fmt: skip
         return rows
 
     def conditional_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:

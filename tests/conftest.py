@@ -102,6 +102,23 @@ def save_tiny_generator(
     return folder
 
 
+def save_tiny_style_generator(folder: Path) -> Path:
+    """A random-weight StyleGAN-family generator in the exported format (train_gan.py --arch style),
+    with w̄ the mean of its mapping's outputs, as training leaves it."""
+    import torch
+
+    from engines.nets.style import StyleGenerator
+
+    torch.manual_seed(0)
+    generator = StyleGenerator(z_dim=16, w_dim=16, resolution=16, base_channels=8, mapping_layers=2).eval()
+    with torch.no_grad():
+        generator.w_avg.copy_(generator.mapping(torch.randn(256, 16)).mean(0))
+    generator.save_pretrained(folder)
+    settings = {"task": "gan", "title": "tiny test StyleGAN", "resolution": 16, "arch": "style"}
+    (folder / "atelier.json").write_text(json.dumps(settings | {"layers": generator.layer_sizes()}))
+    return folder
+
+
 def tiny_clip(tokenizer, *, hidden_size: int, intermediate_size: int, max_tokens: int):
     """A one-layer random-weight CLIP text encoder over the tokenizer's vocabulary, as hub pipelines use."""
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -340,6 +357,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("checkpoints")
     save_tiny_autoencoder_kl(root / "tiny-vae", bundled=True)
     save_tiny_generator(root / "tiny-gan")
+    save_tiny_style_generator(root / "tiny-stylegan")
     save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS, titles=TINY_TITLES)
     save_tiny_generator(root / "tiny-cgan-subjects", labels=TINY_LABELS | TINY_SUBJECTS, drawn=TINY_DRAWN)
     save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)

@@ -73,7 +73,7 @@ def test_named_endpoints(served):
     expected |= {"/gan_interpolate", "/conditional_sample", "/conditional_class_grid", "/conditional_morph"}
     expected |= {"/dit_sample", "/text_to_image", "/text_seed_sweep", "/text_stop", "/upscale", "/png_info"}
     expected |= {"/text_xy_plot", "/gan_xy_plot", "/conditional_xy_plot", "/gallery_undo", "/inpaint", "/denoise"}
-    assert expected <= set(endpoints)
+    assert expected | {"/gan_style_mix"} <= set(endpoints)  # a StyleGAN model is installed: its grid too
 
 
 def test_reconstruct_saves_to_gallery_with_recipe(served, sample_png):
@@ -464,6 +464,43 @@ def test_gan_and_conditional_xy_plots_cells_are_single_images_of_their_grids(ser
         client.predict(1, 0.8, "tiny-gan", "seed", "0-7", "ψ", "0, 0.2, 0.4, 0.6, 0.8", api_name="/gan_xy_plot")
 
 
+def test_gan_style_mix_sheet_and_cells_are_saved_and_a_cell_is_remade_by_its_seeds(served):
+    client, gallery, demo = served
+    before = gallery.count()
+    shown, status = client.predict("3, 4", "7-9", 2, 0.9, "tiny-stylegan", api_name="/gan_style_mix")
+    assert gallery.count() == before + 2 + 3 + 2 * 3 + 1 and "2 × 3, cells and the sheet saved" in status
+    assert "Rows give layers 1–2 (4–8 px" in status
+    assert [item["caption"] for item in shown] == ["style mixing", "#7", "#8", "#9"] + [
+        caption for r in (3, 4) for caption in (f"#{r}", *(f"#{r} × #{c}" for c in (7, 8, 9)))
+    ]
+    sheet = read_recipe(shown[0]["image"])
+    assert sheet["operation"] == "style_mix_sheet" and sheet["params"]["row_seeds"] == [3, 4]
+    (alone,) = client.predict(9, 1, 0.9, "tiny-stylegan", api_name="/gan_sample")  # a column seed alone
+    assert Image.open(alone["image"]).tobytes() == Image.open(shown[3]["image"]).tobytes()
+    cell, _ = client.predict("4", "8", 2, 0.9, "tiny-stylegan", api_name="/gan_style_mix")  # one cell alone
+    assert Image.open(cell[-1]["image"]).tobytes() == Image.open(shown[-2]["image"]).tobytes()
+    settings = restored(demo, gallery.get(Path(shown[6]["image"]).stem).id)  # the cell #3 × #9
+    assert (settings["tab"], settings["mode"], settings["mix_rows"], settings["mix_columns"]) == (
+        "gan",
+        "style_mix",
+        "3, 4",
+        "7, 8, 9",
+    )
+    assert settings["crossover"] == 2 and settings["model"] == "tiny-stylegan"
+    for args, message in (
+        (("0-7, 9", "1"), "1 to 8 row seeds, not 9"),
+        (("0-8", "1"), "at most 8"),
+        (("", "1"), "give the row seeds"),
+        (("1", "x"), "column"),
+        (("1", "2", 0), "crossover"),
+        (("1", "2", 3, 0.8, "tiny-gan"), "DCGAN"),
+    ):
+        before = gallery.count()
+        with pytest.raises(Exception, match=message):
+            client.predict(*args, *(2, 0.8, "tiny-stylegan")[len(args) - 2 :], api_name="/gan_style_mix")
+        assert gallery.count() == before
+
+
 def test_inpaint_keeps_the_image_and_its_mask_and_denoise_scores_the_noise(served, sample_png, tmp_path):
     client, gallery, demo = served
     mask = tmp_path / "mask.png"
@@ -730,11 +767,13 @@ EVERY_OPERATION = [
     ("/text_seed_sweep", ("a rocket", "", 90, 10, 2, 0.0, "UniPC", "tiny-ldm")),
     ("/text_xy_plot", ("a red apple", "", 98, 2, 3.0, "Euler", "tiny-ldm", "guidance", "1, 4", "steps", "1-2")),
     ("/gan_xy_plot", (99, 0.8, "tiny-gan", "ψ", "0.5, 1", "none", "")),
+    ("/gan_style_mix", ("0, 1", "2-4", 3, 0.8, "tiny-stylegan")),
     ("/conditional_xy_plot", ("food", "any", 100, 0.8, "tiny-cgan", "style", "all", "seed", "100-101")),
     # Hires ×4 (the last argument) on an operation of every tab, and the Upscale tab's own
     ("/vae_sample", (71, 2, "tiny-vae", True)),
     ("/gan_sample", (91, 3, 0.9, "tiny-gan", True)),
     ("/gan_interpolate", (92, 93, 3, 1.0, "tiny-gan", True)),
+    ("/gan_style_mix", ("5", "6, 7", 2, 1.0, "tiny-stylegan", True, False)),
     ("/conditional_morph", ("style", "flat", "3d", "food", "any", 94, 3, 1.0, "tiny-cgan", True)),
     ("/dit_sample", ("tench", 95, 1, 2, 3.5, "TINY_DIT", True)),
     ("/text_to_image", ("a blue cat", "", 96, 2, 2, 3.0, "model default", "tiny-ldm", True)),

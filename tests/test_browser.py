@@ -480,3 +480,35 @@ def test_upload_restyle_into_every_set_then_reuse_one_for_the_same_pixels(browse
     page.locator("#restyle-info", has_text=f"→ {title},").wait_for(timeout=60_000)
     assert len(gallery.list()) == 2  # the same pixels and recipe again: shown, not saved twice
     page.close()
+
+
+def test_mix_the_styles_of_row_and_column_seeds_then_reuse_a_cell(browser, studio):
+    url, gallery = studio
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("Model", exact=True).filter(visible=True).first.fill("tiny-stylegan")
+    page.keyboard.press("Enter")
+    page.get_by_role("tab", name="Style mixing", exact=True).click()
+    rows, columns = page.locator("#mix-rows textarea"), page.locator("#mix-columns textarea")
+    rows.fill("1, 2")
+    columns.fill("5-7")
+    page.get_by_role("radio", name="fine").click()  # the preset moves the switch: 16 px is now the row's too
+    page.get_by_text("Rows give layers 1–4 (4–16 px").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Mix", exact=True).click()
+    page.locator("#gan-mixing img").nth(3 + 2 * 4).wait_for(timeout=60_000)  # the sheet, 3 seeds, 2 rows of 4
+    captions = page.locator("#gan-mixing .caption-label")
+    assert [captions.nth(i).inner_text() for i in (1, 4, 5)] == ["#5", "#1", "#1 × #5"]
+    sheet = gallery.list()[0]
+    assert sheet.recipe["operation"] == "style_mix_sheet" and sheet.recipe["params"]["crossover"] == 4
+    assert len(gallery.list()) == 1 + 3 + 2 * 4
+
+    rows.fill("9")  # changed, then put back by reuse
+    page.locator("#gan-mixing img").nth(5).click()
+    page.locator(".selection-bar").filter(visible=True).get_by_role("button", name="↺ Its whole batch").click()
+    page.get_by_text("restored").first.wait_for(timeout=15_000)
+    assert (rows.input_value(), columns.input_value()) == ("1, 2", "5, 6, 7")
+    page.get_by_role("button", name="Mix", exact=True).click()
+    page.get_by_text("2 × 3, cells and the sheet saved").wait_for(timeout=60_000)
+    assert len(gallery.list()) == 1 + 3 + 2 * 4  # the same pixels and recipes: shown, not saved twice
+    page.close()

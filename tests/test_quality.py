@@ -145,6 +145,7 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
         "emoji-features",
         "tiny-vae",
         "tiny-gan",
+        "tiny-stylegan",
         "tiny-cgan",
         "tiny-cgan-subjects",
         "tiny-emoji-cgan",
@@ -152,6 +153,13 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
         "tiny-upscale",
         "tiny-restyle",
     }
+    styled = by_model["tiny-stylegan"]  # a StyleGAN model: its distribution, and whether its styles separate
+    assert "Fréchet distance (ψ = 1, 72 samples)" in styled
+    for preset in ("coarse", "middle", "fine"):
+        (category,) = (r for m, r in styled.items() if m.startswith(f"{preset} mix (rows 4–") and "category" in m)
+        assert 0 <= category["value"] <= 1 and "of the column seed" in category["real data"]
+        assert any(m.startswith(f"{preset} mix") and "art set of the row seed" in m for m in styled)
+    assert "tiny-gan" in by_model and not any("mix" in m for m in by_model["tiny-gan"])
     restyle = by_model["tiny-restyle"]
     assert restyle["target set recognised by the style head"]["real data"] > 0
     assert "content kept: caption top-5" in restyle

@@ -15,9 +15,9 @@ def test_bundled_checkpoint_found_and_default(tiny_checkpoints):
     registry = Registry(tiny_checkpoints)
     ids = [m.id for m in registry.models("vae")]
     assert ids[0] == "tiny-vae" and registry.default("vae").id == "tiny-vae"
-    assert [m.id for m in registry.models("gan")] == ["tiny-gan"] and [m.id for m in registry.bundled("text")] == [
-        "tiny-ldm"
-    ]
+    assert [m.id for m in registry.models("gan")] == ["tiny-gan", "tiny-stylegan"] and [
+        m.id for m in registry.bundled("text")
+    ] == ["tiny-ldm"]
 
 
 def test_new_checkpoint_appears_without_code_change(tiny_checkpoints, tmp_path):

@@ -10,10 +10,19 @@
     python -m training.train_gan --ada-target 0.6                 # DiffAugment only as much as D over-fits
     python -m training.train_gan --init-from checkpoints/emoji-gan --data ~/my-art   # fine-tune an export
     python -m training.train_gan --conditional --subjects 8       # + subjects: like emoji, drawn from the seed
+    python -m training.train_gan --arch style --name emoji-stylegan --resolution 32   # StyleGAN-family generator
 
 Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
 on real and fake images, an exponential moving average of G's weights for sampling.
 The exported checkpoint (EMA generator, fp16 safetensors) appears in the GAN tab's dropdown.
+
+--arch style trains engines/nets/style.py's StyleGAN-family generator against the same
+discriminator: a mapping network to w, modulated convolutions, style-mixing regularisation and the
+running mean of w that truncation pulls towards.
+
+A run keeps a compact state in the repository too (training/resume/<name>.pt: fp16 weights of
+G, its EMA and D, with w̄ in G's buffers; the step and the run's history) so that a run longer than
+a session resumes on a new machine (a run given --run-dir keeps it there); delete it once the model ships.
 """
 
 from __future__ import annotations
@@ -36,8 +45,9 @@ from engines.base import pil_batch
 from engines.imaging import center_square, image_grid, load_image
 from engines.labels import draw_nested
 from engines.nets.gan import Discriminator, Generator, diff_augment
+from engines.nets.style import StyleGenerator
 from engines.runtime import seeded_noise
-from training.run_state import card_command, choose_device, load_run, next_segment, save_run
+from training.run_state import card_command, choose_device, load_compact, load_run, next_segment, save_compact, save_run
 from training.subjects import group_subjects
 
 # ---- config -------------------------------------------------------------------------
@@ -61,6 +71,12 @@ LABEL_DROP = 0.2  # conditional: how often each label is replaced by "any" (so "
 # The paper's 500 kimg suits runs of tens of millions of images; ours are a few million.
 ADA_INTERVAL = 4
 ADA_KIMG = 100
+# --arch style (StyleGAN2's choices, scaled to this set): w as wide as z; its weights are equalised, so Adam's
+# step is relative to unit-variance weights and StyleGAN2's 2e-3 is the rate (D keeps LR_D, as for the DCGAN).
+W_DIM = 128
+STYLE_LR_G = 2e-3
+STYLE_MIXING = 0.9  # how often a fake takes two ws, switching at a random layer (mixing regularisation)
+W_AVG_BETA = 0.995  # w̄ follows the batches' mean w with this decay per step
 # ---------------------------------------------------------------------------------------
 
 
@@ -183,6 +199,22 @@ def class_grid(
     return image_grid(rows, seeds)
 
 
+@torch.no_grad()
+def mixing_grid(generator: StyleGenerator, rows: int = 6, columns: int = 6) -> Image.Image:
+    """StyleGAN's figure: the corner blank, seeds 0..rows-1 down the side (their coarse styles), seeds
+    rows..rows+columns-1 along the top (their fine styles), each cell the one mixed at 16 px."""
+    generator.eval()
+    device = next(generator.parameters()).device
+    w = generator.mapping(seeded_noise((rows + columns, generator.z_dim), seed=0, device=device))
+    crossover = generator.layer_sizes().index(16)
+    cells = [torch.ones(3, generator.resolution, generator.resolution, device=device)]
+    cells += [generator.synthesis(w[rows + c, None, None].expand(1, generator.num_ws, -1))[0] for c in range(columns)]
+    for r in range(rows):
+        cells.append(generator.synthesis(w[r, None, None].expand(1, generator.num_ws, -1))[0])
+        cells += list(generator.synthesis(generator.mix(w[r].expand(columns, -1), w[rows:], crossover)))
+    return image_grid(pil_batch(torch.stack(cells)), columns + 1)
+
+
 def grids(generator: Generator, device: torch.device, data: TrainingSet | None = None) -> dict[str, Image.Image]:
     """file name -> grid: the seed grid, or for a conditional GAN one grid per picked label set (a drawn
     one, the subjects, is drawn in every row as the studio draws it)."""
@@ -226,10 +258,27 @@ def discriminator_signs(
     z = seeded_noise((len(pick), generator.z_dim), seed=0, device=device)
     fakes = []
     for i in range(0, len(z), 256):
-        fakes.append(generator(z[i : i + 256], None if labels is None else labels[i : i + 256].to(device)))
+        fakes.append(
+            generator(z[i : i + 256]) if labels is None else generator(z[i : i + 256], labels[i : i + 256].to(device))
+        )
     signs["generated"] = mean_sign(torch.cat(fakes), labels)
     discriminator.train(was_training)
     return signs
+
+
+def draw_fakes(generator: Generator | StyleGenerator, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """G's images for a batch of latents. A style generator's with mixing regularisation (for
+    STYLE_MIXING of the batch, a second latent's w takes over from a random layer on), and w̄ moved
+    towards the batch's mean w."""
+    if not isinstance(generator, StyleGenerator):
+        return generator(z, labels)
+    n, layers = len(z), generator.num_ws
+    w = generator.mapping(torch.cat([z, torch.randn_like(z)]))
+    crossover = torch.randint(1, layers, (n,), device=z.device)
+    crossover = torch.where(torch.rand(n, device=z.device) < STYLE_MIXING, crossover, layers)
+    with torch.no_grad():
+        generator.w_avg.lerp_(w[:n].mean(0), 1 - W_AVG_BETA)
+    return generator.synthesis(generator.mix(w[:n], w[n:], crossover))
 
 
 @torch.no_grad()
@@ -299,6 +348,8 @@ def export(ema: Generator, out_dir: Path, meta: dict, data: TrainingSet | None =
     drawn_labels = meta.pop("drawn_labels", {})
     settings = {"task": "conditional" if label_names else "gan", "title": meta.pop("title")}
     settings |= {"resolution": ema.resolution, "z_dim": ema.z_dim}
+    if isinstance(ema, StyleGenerator):
+        settings |= {"arch": "style", "layers": ema.layer_sizes()}  # which class loads it; what mixing can switch
     if label_names:
         settings["labels"] = label_names  # label set -> class names, in index order ("any" is index len(names))
     if label_titles:
@@ -319,22 +370,39 @@ def export(ema: Generator, out_dir: Path, meta: dict, data: TrainingSet | None =
                 ((k, v) for k, v in label_names.items() if k not in drawn_labels), files, strict=True
             )
         }
+    if isinstance(ema, StyleGenerator):
+        mixing_grid(ema).save(out_dir / "mixing.png")
+        captions["style mixing, ψ = 1: rows seeds 0–5 give the coarse styles (4–8 px layers), columns seeds 6–11 "
+                 "the fine ones (16 px up); the first row and column are the seeds alone"] = "mixing.png"  # fmt: skip
     write_gan_card(out_dir, settings["title"], meta, sum(p.numel() for p in ema.parameters()), captions)
     print(f"exported to {out_dir}")
+
+
+STYLE_DETAILS = (
+    f"Generator (engines/nets/style.py): a 4-layer mapping network (z → w, {W_DIM}-d, learning rate ×0.01), a "
+    "learned 4×4 constant, then two modulated and demodulated 3×3 convolutions per resolution (the first "
+    "upsampling), each driven by its own w, RGB summed up from every resolution (StyleGAN2's skip generator), "
+    "equalised learning rates, no noise inputs. Style-mixing regularisation: "
+    f"{STYLE_MIXING:.0%} of the fakes switch to a second latent's w at a random layer. w̄ (truncation's centre) is "
+    f"the running mean of w (decay {W_AVG_BETA}). Discriminator: the DCGAN's, convolutions with spectral "
+    f"normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate {STYLE_LR_G} for the generator and "
+    f"{LR_D} for the discriminator"
+)
 
 
 def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids: dict[str, str]) -> None:
     from training.model_card import history_figures, write_card
 
-    on_emoji = meta["data"] == "emoji train split"
+    on_emoji, family = meta["data"] == "emoji train split", "StyleGAN" if meta.get("arch") == "style" else "DCGAN"
     sets = meta["label_sets"]
     conditioned = " and ".join([", ".join(sets[:-1]), sets[-1]] if len(sets) > 2 else sets)  # a, b and c
     write_card(
         out_dir,
         title=title,
         summary=(
-            f"A DCGAN-family generator ({parameters / 1e6:.1f}M parameters, {meta['resolution']}×{meta['resolution']} "
-            f"RGB) trained on {'the pooled emoji train split (all four styles)' if on_emoji else meta['data']}"
+            f"A {family}-family generator ({parameters / 1e6:.1f}M parameters, "
+            f"{meta['resolution']}×{meta['resolution']} RGB) trained on "
+            f"{'the pooled emoji train split (all four styles)' if on_emoji else meta['data']}"
             f"{', conditioned on ' + conditioned if conditioned else ''}. "
             "Shipped as the exponential moving average of the generator's weights, fp16 safetensors. "
             "Grids at ψ = 1 (no truncation)."
@@ -377,9 +445,13 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
         command=meta["command"],
         grids=grids,
         details=(
-            "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
-            "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
-            "both"
+            (
+                STYLE_DETAILS
+                if meta.get("arch") == "style"
+                else "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
+                "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
+                "both"
+            )
             + (
                 " (falling linearly to 0 over the stretch run with --lr-decay)"
                 if any(h.get("lr_decay") for h in meta.get("history", []))
@@ -414,7 +486,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             + meta.get("note", "")
         ),
         license="mit" if on_emoji else "other",
-        tags=("gan", "dcgan", "emoji" if on_emoji else "custom-data"),
+        tags=("gan", family.lower(), "emoji" if on_emoji else "custom-data"),
         emoji_data=on_emoji,
     )
 
@@ -442,6 +514,19 @@ def main(argv: list[str] | None = None) -> None:
         "the discriminator's mean sign on real images (+1 called real, -1 fake) is above this (0.6 in the ADA paper)",
     )
     parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument(
+        "--arch",
+        choices=["dcgan", "style"],
+        default="dcgan",
+        help="the generator: DCGAN (engines/nets/gan.py) or StyleGAN-family (engines/nets/style.py, unconditional)",
+    )
+    parser.add_argument(
+        "--resume-state",
+        type=Path,
+        default=None,
+        help="the compact state kept for a new machine; default: training/resume/<name>.pt, or with --run-dir "
+        "<run-dir>/compact.pt",
+    )
     parser.add_argument(
         "--init-from",
         type=Path,
@@ -475,6 +560,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--ada-target needs a value between 0 and 1, a --diffaug policy and --loss hinge or nonsat")
     if args.init_from and not (args.init_from / "config.json").is_file():
         parser.error(f"--init-from {args.init_from}: no exported generator there (config.json)")
+    if args.arch == "style" and (args.conditional or args.init_from):
+        parser.error("--arch style trains an unconditional generator from scratch: no --conditional or --init-from")
     if args.subjects and (args.data is not None or not args.conditional):
         parser.error("--subjects groups the emoji set's captions: it needs --conditional and no --data")
     data = (
@@ -489,7 +576,14 @@ def main(argv: list[str] | None = None) -> None:
     run_dir = args.run_dir or ROOT / "runs" / args.name
     out = args.out or ROOT / "checkpoints" / args.name
     run_dir.mkdir(parents=True, exist_ok=True)
-    generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
+    # the repository keeps the compact state of its own runs (runs/<name>); a run elsewhere keeps it in its folder
+    resume_state = args.resume_state or (
+        run_dir / "compact.pt" if args.run_dir else ROOT / "training" / "resume" / f"{args.name}.pt"
+    )
+    if args.arch == "style":
+        generator = StyleGenerator(Z_DIM, W_DIM, args.resolution, args.base_channels).to(device)
+    else:
+        generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     discriminator = Discriminator(args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     # Label sets an --init-from export lacks start at zero (beside its trained ones), and Adam moves a
@@ -500,22 +594,29 @@ def main(argv: list[str] | None = None) -> None:
     source_sets = len(source.get("label_sizes", []))
     new_tables = set(range(source_sets, len(label_sizes))) if source_sets else set()
     new_params = [
-        p for k, table in enumerate(generator.label_embeddings) if k in new_tables for p in table.parameters()
+        p
+        for k, table in enumerate(getattr(generator, "label_embeddings", []))
+        if k in new_tables
+        for p in table.parameters()
     ]
+    lr_g = STYLE_LR_G if args.arch == "style" else LR_G
     old_params = [p for p in generator.parameters() if all(p is not q for q in new_params)]
     opt_g = torch.optim.Adam(
         [{"params": old_params, "scale": 1.0}]
         + ([{"params": new_params, "scale": NEW_LABELS_LR_SCALE}] if new_params else []),
-        LR_G,
+        lr_g,
         betas=BETAS,
     )
     opt_d = torch.optim.Adam(discriminator.parameters(), LR_D, betas=BETAS)
 
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
-    command = card_command("training.train_gan", given, private=("--card-note", "--run-dir", "--out"))
+    command = card_command("training.train_gan", given, private=("--card-note", "--run-dir", "--out", "--resume-state"))
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, kept = load_run(run_dir, parts, device)
+    networks = {"g": generator, "d": discriminator, "ema": ema}  # what the compact state keeps
+    if step == 0 and resume_state.is_file() and not args.init_from:  # a new machine: the state in the repository
+        step, elapsed, kept = load_compact(resume_state, networks, device)
     if args.init_from and step == 0 and not args.export_only:
         init_generator(generator, args.init_from)
         ema.load_state_dict(generator.state_dict())
@@ -535,7 +636,9 @@ def main(argv: list[str] | None = None) -> None:
         return {
             "title": f"{'Emoji' if args.data is None else args.data.name} {'conditional ' * args.conditional}GAN, "
             f"{args.resolution}×{args.resolution} "
-            f"(DCGAN + SN{' + DiffAugment' if args.diffaug else ''}, EMA)",
+            f"({'StyleGAN2-style' if args.arch == 'style' else 'DCGAN'} + SN{' + DiffAugment' if args.diffaug else ''}"
+            ", EMA)",
+            "arch": args.arch,
             "steps": step,
             "train_minutes": round(elapsed / 60, 1),
             "device": str(device),
@@ -571,6 +674,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.ada_target is not None:
             history[-1]["augment_p"] = augment_p
         save_run(run_dir, parts, step, elapsed, history=json.dumps(history), augment_p=augment_p)
+        save_compact(resume_state, networks, step, elapsed, {"history": json.dumps(history), "augment_p": augment_p})
 
     batch_generator = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed
@@ -591,11 +695,11 @@ def main(argv: list[str] | None = None) -> None:
         # Learning rates are set every step: constant, or with --lr-decay falling linearly from the
         # segment's start to 0 at --steps. (A resumed optimizer's state holds the rate it was saved with.)
         scale = (args.steps - step) / max(1, args.steps - history[-1]["from_step"]) if args.lr_decay else 1.0
-        for opt, lr in ((opt_g, LR_G), (opt_d, LR_D)):
+        for opt, lr in ((opt_g, lr_g), (opt_d, LR_D)):
             for group in opt.param_groups:
                 group["lr"] = lr * scale * group.get("scale", 1.0)
 
-        fake = generator(z, labels)
+        fake = draw_fakes(generator, z, labels)
         real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
         fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)

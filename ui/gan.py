@@ -1,5 +1,5 @@
 """The GAN tab: a seeded grid, variations around one image, a walk between two seeds, an X/Y plot
-of seeds and ψ (ui/compare.py).
+of seeds and ψ (ui/compare.py), and with a StyleGAN-family model style mixing (ui/mixing.py).
 
 Run it alone (with the gallery): `python -m ui.gan`.
 """
@@ -10,6 +10,7 @@ import gradio as gr
 
 from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED, RANDOM_SEED
 from ui.compare import PSI, SEED, SamplePlot
+from ui.mixing import StyleMixing, style_models
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     hires_checkbox,
@@ -55,7 +56,8 @@ class GANTab:
         self, seed_a: float, seed_b: float, frames: float, psi: float, model: str, hires: bool = False,
         progress=gr.Progress(),
     ):  # fmt: skip
-        """A spherical walk from seed A to seed B; returns a strip (PNG) and an animated GIF."""
+        """A walk from seed A to seed B (spherical in z; straight in w for a StyleGAN model); returns a strip
+        (PNG) and an animated GIF."""
         walk = self.studio.run(
             "gan", "interpolate", progress, seed_a=seed_a, seed_b=seed_b, frames=frames, psi=psi, model_id=model
         )
@@ -70,8 +72,9 @@ class GANTab:
     def layout(self) -> TabUI:
         gr.Markdown(
             "A GAN dreams up new emoji-like images from random numbers. Make a grid, click an image to explore "
-            "around it, or walk from one seed to another. **Truncation ψ** pulls every latent towards the average: "
-            "1 is the full variety, lower is cleaner and more typical, 0 gives the single average image."
+            "around it, or walk from one seed to another. **Truncation ψ** pulls every image towards the average: "
+            "1 is the full variety, lower is cleaner and more typical, 0 gives the single average image "
+            "(a DCGAN scales its latent z; a StyleGAN model pulls its style w towards the mean style w̄)."
         )
         with gr.Row():
             model = model_picker(self.studio.engines, "gan")
@@ -109,6 +112,10 @@ class GANTab:
             with gr.Tab("X/Y plot", id="xy_plot"):
                 plot = SamplePlot(self.studio, "gan")
                 plot.layout(model, (PSI, "0.4, 0.7, 1.0"), (SEED, "0-3"))
+            mixing = StyleMixing(self.studio) if style_models(self.studio) else None
+            if mixing:  # a sub-tab only where a model can mix
+                with gr.Tab("Style mixing", id="style_mix"):
+                    mixing.layout(model)
         tab = TabUI("gan", ("gan",), bars=bars)
         tab.controls = dict(
             model=model, mode=mode, psi=psi, hires=hires, seed=seed, count=count, selected=selected, strength=strength,
@@ -150,6 +157,8 @@ class GANTab:
         walked = walk.click(self.interpolate, tab.inputs("interpolate"), [strip, gif], api_name="gan_interpolate")
         tab.saves = [generated, explored_event, walked]
         plot.wire(tab, [], {})
+        if mixing:
+            mixing.wire(tab, model)
         tab.pickers = {"gan": model}
         return tab
 

@@ -49,6 +49,8 @@ def caption(recipe: dict[str, Any]) -> str:
         return f"{seed} · {recipe['label']}"
     if recipe.get("operation") == "variation":
         return f"{seed} · variation {recipe['params']['index'] + 1}"
+    if recipe.get("operation") == "style_mix" and recipe["params"]["column_seed"] != recipe["seed"]:
+        return f"{seed} × #{recipe['params']['column_seed']}"  # the coarse styles' seed × the fine ones'
     return seed
 
 

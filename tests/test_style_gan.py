@@ -1,0 +1,173 @@
+"""The StyleGAN-family generator: mapping, modulation, mixing, truncation in w space; its engine
+operations (style mixing, the w-space walk) and its trainer (resume from the compact state, export)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engines.errors import InputError
+from engines.nets.style import StyledConv, StyleGenerator
+
+
+def pixels(results) -> np.ndarray:
+    return np.stack([np.asarray(r.image, dtype=np.int16) for r in results])
+
+
+def tiny(resolution: int = 16) -> StyleGenerator:
+    torch.manual_seed(0)
+    return StyleGenerator(z_dim=16, w_dim=16, resolution=resolution, base_channels=8, mapping_layers=2).eval()
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 32, 64])
+def test_every_resolution_gives_one_style_per_convolution(resolution):
+    model = tiny(resolution)
+    assert model(torch.randn(2, 16)).shape == (2, 3, resolution, resolution)
+    sizes = model.layer_sizes()
+    assert len(sizes) == model.num_ws == len(model.convs) and sizes[0] == 4 and sizes[-1] == resolution
+    with pytest.raises(ValueError, match="power of two"):
+        StyleGenerator(resolution=48)
+
+
+def test_mapping_normalises_z_and_truncation_pulls_w_towards_its_mean():
+    model = tiny()
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        model.w_avg.copy_(torch.randn(16))
+        assert torch.allclose(model.mapping(3 * z), model.mapping(z), atol=1e-5)  # z's scale is normalised away
+        w, half = model.mapping(z), model.mapping(z, 0.5)
+        assert torch.allclose(half, model.w_avg + 0.5 * (w - model.w_avg), atol=1e-6)
+        assert torch.allclose(model.mapping(z, 0.0), model.w_avg.expand(4, -1))
+
+
+def test_demodulation_gives_unit_variance_whatever_the_style_scale():
+    torch.manual_seed(0)
+    conv = StyledConv(32, 32, w_dim=8)
+    x, w = torch.randn(2, 32, 16, 16), torch.randn(2, 8)
+    with torch.no_grad():
+        out = conv(x, w)
+        conv.affine.weight.mul_(10), conv.affine.bias.mul_(10)  # styles ten times larger: demodulation undoes it
+        assert torch.allclose(conv(x, w), out, atol=1e-4)
+    assert 0.5 < out.var().item() < 2.5  # leaky ReLU × √2 of about unit-variance features
+
+
+def test_mixing_at_each_crossover_is_the_unmixed_image_at_the_extremes():
+    model = tiny()
+    with torch.no_grad():
+        w = model.mapping(torch.randn(2, 16))
+        a, b = (model.synthesis(v[None, None].expand(1, model.num_ws, -1)) for v in w)
+        assert torch.allclose(model.synthesis(model.mix(w[:1], w[1:], model.num_ws)), a)
+        assert torch.allclose(model.synthesis(model.mix(w[:1], w[1:], 0)), b)
+        mixed = [model.synthesis(model.mix(w[:1], w[1:], k)) for k in range(1, model.num_ws)]
+    assert all(not torch.allclose(m, a) and not torch.allclose(m, b) for m in mixed)
+    per_image = model.mix(w, w.flip(0), torch.tensor([1, model.num_ws]))  # a crossover per image, as training mixes
+    assert torch.equal(per_image[1], w[1].expand(model.num_ws, -1)) and torch.equal(
+        per_image[0, 1:], w[1:].expand(model.num_ws - 1, -1)
+    )
+
+
+def test_engine_loads_the_style_model_and_psi_zero_is_w_avg_for_every_seed(engines):
+    grid = pixels(engines.gan.sample(seed=0, count=4, psi=0.0, model_id="tiny-stylegan"))
+    assert (np.abs(grid - grid[0]).max(axis=(1, 2, 3)) <= 1).all()
+    loaded, _ = engines.gan.load("tiny-stylegan")
+    (average,) = engines.gan.synthesise(loaded, loaded.model.w_avg[None])
+    assert np.abs(np.asarray(average, dtype=np.int16) - grid[0]).max() <= 1
+    full = pixels(engines.gan.sample(seed=0, count=4, psi=1.0, model_id="tiny-stylegan"))
+    assert np.abs(full - full.mean(0)).mean() > np.abs(grid - grid.mean(0)).mean()
+
+
+def test_style_mix_grid_rows_give_coarse_styles_columns_fine_and_seeds_alone_head_it(engines):
+    grid = engines.gan.style_mix([3, 4], [7, 8, 9], 2, 1.0, "tiny-stylegan")
+    assert len(grid) == 3 and all(len(row) == 4 for row in grid) and grid[0][0] is None
+    alone = {s: pixels(engines.gan.sample(s, 1, 1.0, "tiny-stylegan"))[0] for s in (3, 4, 7, 8, 9)}
+    assert [np.abs(pixels([c])[0] - alone[s]).max() <= 1 for c, s in zip(grid[0][1:], (7, 8, 9), strict=True)] == [
+        True
+    ] * 3
+    assert [np.abs(pixels([row[0]])[0] - alone[s]).max() <= 1 for row, s in zip(grid[1:], (3, 4), strict=True)] == [
+        True
+    ] * 2
+    cell = grid[2][3]  # row seed 4's coarse styles, column seed 9's fine ones
+    assert cell.recipe["seed"] == 4 and cell.recipe["operation"] == "style_mix"
+    assert cell.recipe["params"] | {} == {
+        "row_seeds": [3, 4],
+        "column_seeds": [7, 8, 9],
+        "crossover": 2,
+        "psi": 1.0,
+        "column_seed": 9,
+    }
+    (again,) = engines.gan.style_mix([4], [9], 2, 1.0, "tiny-stylegan")[1][1:]  # the cell made alone
+    assert again.image.tobytes() == cell.image.tobytes()
+    assert not np.array_equal(pixels([cell])[0], alone[4]) and not np.array_equal(pixels([cell])[0], alone[9])
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "crossover", "model", "message"),
+    [
+        (list(range(9)), [1], 2, "tiny-stylegan", "1 to 8 row seeds"),
+        ([1], [], 2, "tiny-stylegan", "column seeds"),
+        ("1, 2", [1], 2, "tiny-stylegan", "row seeds"),
+        ([1], [-1], 2, "tiny-stylegan", "column seed"),
+        ([1], [2], 0, "tiny-stylegan", "crossover"),
+        ([1], [2], 99, "tiny-stylegan", "crossover"),
+        ([1], [2], 2, "tiny-gan", "DCGAN"),
+    ],
+)
+def test_bad_style_mix_requests_get_a_clear_message(engines, rows, columns, crossover, model, message):
+    with pytest.raises(InputError, match=message):
+        engines.gan.style_mix(rows, columns, crossover, 1.0, model)
+
+
+def test_walk_is_straight_in_w_space_between_both_seeds(engines):
+    walk = engines.gan.interpolate(5, 9, 5, 0.7, "tiny-stylegan")
+    ends = [pixels(engines.gan.sample(s, 1, 0.7, "tiny-stylegan"))[0] for s in (5, 9)]
+    frames = np.stack([np.asarray(f, dtype=np.int16) for f in walk.frames])
+    assert np.abs(frames[0] - ends[0]).max() <= 1 and np.abs(frames[-1] - ends[1]).max() <= 1
+    loaded, _ = engines.gan.load("tiny-stylegan")
+    w = engines.gan.styles(loaded, [5, 9], 0.7)
+    (middle,) = engines.gan.synthesise(loaded, w.mean(0, keepdim=True))
+    assert np.abs(np.asarray(middle, dtype=np.int16) - frames[2]).max() <= 1
+
+
+def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path):
+    from PIL import Image
+
+    from engines import create_engines
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+    from training import train_gan
+
+    (tmp_path / "art").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(tmp_path / "art" / f"{i}.png")
+    state, out = tmp_path / "resume" / "styled.pt", tmp_path / "checkpoints" / "styled"
+    args = ["--arch", "style", "--data", str(tmp_path / "art"), "--name", "styled", "--resolution", "16"]
+    args += [
+        "--batch-size",
+        "4",
+        "--base-channels",
+        "8",
+        "--diffaug",
+        "",
+        "--resume-state",
+        str(state),
+        "--out",
+        str(out),
+    ]
+    train_gan.main([*args, "--steps", "3", "--run-dir", str(tmp_path / "run")])
+    saved = torch.load(state, weights_only=True)
+    assert saved["step"] == 3 and {"g", "d", "ema"} <= set(saved) and saved["g"]["w_avg"].dtype == torch.float16
+    assert saved["g"]["w_avg"].abs().sum() > 0  # w̄ moved towards the batches' styles
+    train_gan.main([*args, "--steps", "5", "--run-dir", str(tmp_path / "new-machine")])  # no last.pt: the compact state
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["steps"] == 5 and metrics["arch"] == "style" and metrics["history"][0]["from_step"] == 0
+    settings = json.loads((out / "atelier.json").read_text())
+    assert settings["arch"] == "style" and settings["layers"] == [4, 8, 8, 16, 16]
+    assert (out / "mixing.png").is_file() and "StyleGAN" in (out / "README.md").read_text()
+    engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
+    assert len(engines.gan.style_mix([0, 1], [2], 3, 1.0, "styled")) == 3
+    with pytest.raises(SystemExit):
+        train_gan.main([*args, "--steps", "6", "--conditional", "--run-dir", str(tmp_path / "run")])
