@@ -18,7 +18,7 @@ from PIL import Image
 
 from engines.base import Engine, Loaded, Result, Strip, pil_batch, weights_hash
 from engines.errors import InputError
-from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, MAX_SEED, check_float, check_int, check_seed
+from engines.limits import MAX_FRAMES, MAX_GRID, MAX_PSI, check_float, check_int, check_seed, check_seeds
 from engines.registry import ModelSpec
 from engines.runtime import Runtime, seeded_noise
 
@@ -30,9 +30,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
     so = torch.sin(omega)
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
-MAX_MIX_SEEDS = 8  # row seeds, and column seeds, of one style-mixing grid (8 × 8 cells)
 
 
 def styled(model: torch.nn.Module) -> bool:
@@ -161,12 +158,3 @@ class GANEngine(Engine):
                 + [cell(m, row_seed, c) for m, c in zip(mixes, columns, strict=True)]
             )
         return grid
-
-
-def check_seeds(name: str, seeds: Any) -> list[int]:
-    """A list of 1 to MAX_MIX_SEEDS seeds, each a valid seed (not -1: a mixing grid is read by its seeds)."""
-    if isinstance(seeds, (int, float)) and not isinstance(seeds, bool):
-        seeds = [seeds]
-    if not isinstance(seeds, (list, tuple)) or not 1 <= len(seeds) <= MAX_MIX_SEEDS:
-        raise InputError(f"give 1 to {MAX_MIX_SEEDS} {name} seeds")
-    return [check_int(f"{name} seed", seed, 0, MAX_SEED) for seed in seeds]

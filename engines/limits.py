@@ -16,6 +16,7 @@ MAX_SEED = 2**32 - 1  # seeds are shown and typed by people; 32 bits is plenty a
 # GANs (unconditional and class-conditional)
 MAX_GRID = 64  # images in one grid, and variations around one image
 MAX_FRAMES = 48  # frames of a walk or a morph
+MAX_MIX_SEEDS = 8  # row seeds, and column seeds, of one style-mixing grid (8 × 8 cells)
 MAX_PSI = 1.5
 MAX_SEEDS_PER_CLASS = 8  # columns of the class-conditional "one seed, every class" grid
 
@@ -109,3 +110,12 @@ def check_float(name: str, value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not low <= number <= high:  # NaN fails both comparisons
         raise InputError(f"{name} must be a number from {low} to {high}, not {value!r}")
     return number
+
+
+def check_seeds(name: str, seeds: Any) -> list[int]:
+    """A list of 1 to MAX_MIX_SEEDS seeds, each a valid seed (not -1: a mixing grid is read by its seeds)."""
+    if isinstance(seeds, int | float) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, list | tuple) or not 1 <= len(seeds) <= MAX_MIX_SEEDS:
+        raise InputError(f"give 1 to {MAX_MIX_SEEDS} {name} seeds")
+    return [check_int(f"{name} seed", seed, 0, MAX_SEED) for seed in seeds]

@@ -13,9 +13,8 @@ import gradio as gr
 from PIL import Image
 
 from engines.errors import InputError
-from engines.gan import MAX_MIX_SEEDS
 from engines.imaging import labelled_grid
-from engines.limits import check_flag
+from engines.limits import MAX_MIX_SEEDS, check_flag
 from ui.compare import expand, keep_cells_checkbox
 from ui.studio import Operation, Studio, TabUI, caption, hires_of, served, sheet_recipe
 from ui.widgets import display, model_settings, pixel_gallery, selection_bar, user_errors
