@@ -54,6 +54,18 @@ def test_diff_augment_probability_applies_each_op_to_about_that_share_of_images(
     assert (full != x).flatten(1).any(1).all()  # p = 1: every image, as without p
 
 
+def test_minibatch_std_tells_a_batch_of_one_image_from_a_varied_one():
+    from engines.nets.gan import MinibatchStd
+
+    same, varied = torch.randn(1, 5, 4, 4).expand(8, -1, -1, -1), torch.randn(8, 5, 4, 4)
+    out = MinibatchStd()(same)
+    assert out.shape == (8, 6, 4, 4) and torch.equal(out[:, :5], same) and out[:, 5].max() < 1e-3
+    assert MinibatchStd()(varied)[:, 5].min() > 0.3  # each image's group of 4 differs
+    assert MinibatchStd()(varied[:6]).shape == (6, 6, 4, 4)  # a batch that groups of 4 do not divide still works
+    labelled = Discriminator(16, 8, label_sizes=(3,), minibatch_std=True)
+    assert labelled(torch.randn(4, 3, 16, 16), torch.tensor([[0], [1], [2], [0]])).shape == (4,)
+
+
 def test_adaptive_augmentation_moves_p_against_over_fitting():
     from training.train_gan import ADA_KIMG, adapt_augment_p
 

@@ -152,6 +152,7 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
         "8",
         "--diffaug",
         "",
+        "--minibatch-std",
         "--resume-state",
         str(state),
         "--out",
@@ -166,7 +167,8 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     assert metrics["steps"] == 5 and metrics["arch"] == "style" and metrics["history"][0]["from_step"] == 0
     settings = json.loads((out / "atelier.json").read_text())
     assert settings["arch"] == "style" and settings["layers"] == [4, 8, 8, 16, 16]
-    assert (out / "mixing.png").is_file() and "StyleGAN" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert (out / "mixing.png").is_file() and "StyleGAN" in card and "minibatch standard deviation" in card
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert len(engines.gan.style_mix([0, 1], [2], 3, 1.0, "styled")) == 3
     with pytest.raises(SystemExit):

@@ -459,6 +459,11 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             )
             + ", EMA decay 0.999, random horizontal flips"
             + (
+                ", the discriminator's last layer also reading the minibatch standard deviation (groups of 4)"
+                if meta.get("minibatch_std")
+                else ""
+            )
+            + (
                 f", DiffAugment ({meta['diffaug']}) on real and generated images before the discriminator"
                 if meta["diffaug"]
                 else ""
@@ -514,6 +519,12 @@ def main(argv: list[str] | None = None) -> None:
         "the discriminator's mean sign on real images (+1 called real, -1 fake) is above this (0.6 in the ADA paper)",
     )
     parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument(
+        "--minibatch-std",
+        action="store_true",
+        help="the discriminator also sees how much the images of each group of 4 differ (ProGAN/StyleGAN's "
+        "minibatch standard deviation), against a generator that draws too little variety; a run keeps it",
+    )
     parser.add_argument(
         "--arch",
         choices=["dcgan", "style"],
@@ -584,7 +595,9 @@ def main(argv: list[str] | None = None) -> None:
         generator = StyleGenerator(Z_DIM, W_DIM, args.resolution, args.base_channels).to(device)
     else:
         generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
-    discriminator = Discriminator(args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
+    discriminator = Discriminator(
+        args.resolution, args.base_channels, label_sizes=label_sizes, minibatch_std=args.minibatch_std
+    ).to(device)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     # Label sets an --init-from export lacks start at zero (beside its trained ones), and Adam moves a
     # weight by about its learning rate a step: at LR_G a new table would take tens of thousands of steps
@@ -647,6 +660,7 @@ def main(argv: list[str] | None = None) -> None:
             "ada_target": args.ada_target,
             "augment_p": augment_p,
             "batch_size": args.batch_size,
+            "minibatch_std": args.minibatch_std,
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
             "images": len(data.images),

@@ -91,12 +91,33 @@ class Generator(nn.Module, PyTorchModelHubMixin, tags=["gan", "dcgan", "atelier"
         return h
 
 
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018), as StyleGAN's discriminators end: one
+    more feature map, how much the images of each group of `group` differ, so that a generator drawing
+    too little variety is told apart by the discriminator."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        group = min(self.group, n) if n % min(self.group, n) == 0 else 1
+        spread = x.reshape(group, -1, c, h, w).var(0, unbiased=False).add(1e-8).sqrt().mean((1, 2, 3))  # [n / group]
+        return torch.cat([x, spread.repeat(group)[:, None, None, None].expand(n, 1, h, w)], 1)
+
+
 class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], license="mit"):
     """With labels, a projection discriminator (Miyato & Koyama 2018): the score gains the inner
     product of each label's embedding with the pooled features."""
 
     def __init__(
-        self, resolution: int = 64, base_channels: int = 64, max_channels: int = 512, label_sizes: tuple[int, ...] = ()
+        self,
+        resolution: int = 64,
+        base_channels: int = 64,
+        max_channels: int = 512,
+        label_sizes: tuple[int, ...] = (),
+        minibatch_std: bool = False,
     ):
         super().__init__()
         levels = _levels(resolution)
@@ -104,8 +125,11 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], li
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, channels[0], 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in itertools.pairwise(channels):
             layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
-        layers += [spectral_norm(nn.Conv2d(channels[-1], 1, 4, 1, 0))]  # 4x4 -> 1x1 score
+        if minibatch_std:
+            layers += [MinibatchStd()]
+        layers += [spectral_norm(nn.Conv2d(channels[-1] + minibatch_std, 1, 4, 1, 0))]  # 4x4 -> 1x1 score
         self.net = nn.Sequential(*layers)
+        self.features = channels[-1]  # what the label projection reads (not the minibatch spread)
         self.label_sizes = list(label_sizes)
         self.label_embeddings = label_embeddings(self.label_sizes, channels[-1])
         for table in self.label_embeddings:
@@ -116,7 +140,7 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], li
             return self.net(x).flatten(1).squeeze(1)
         h = self.net[:-1](x)  # features [N, C, 4, 4]
         score = self.net[-1](h).flatten(1).squeeze(1)
-        pooled = h.sum((2, 3))
+        pooled = h[:, : self.features].sum((2, 3))
         return score + sum((table(labels[:, k]) * pooled).sum(1) for k, table in enumerate(self.label_embeddings))
 
 
