@@ -162,8 +162,9 @@ class Harness:
     def mixing_rows(self, spec: ModelSpec, loaded) -> list[dict[str, Any]]:
         """Do the styles separate? MIXED_PAIRS pairs of seeds mixed at each preset's switch (the row seed
         drives the layers before it, the column seed the rest): how often the feature network's
-        category and art-set heads give the mixed image the row seed's class, and how often the column
-        seed's, beside how often two unmixed images of the pairs share it by chance."""
+        category and art-set heads (and the main colour read from its pixels) give the mixed image the row
+        seed's class, and how often the column seed's, beside how often two unmixed images of the pairs
+        share it by chance."""
         from ui.mixing import crossover_presets
 
         gan, layers = self.engines.gan, loaded.model.layer_sizes()
@@ -171,15 +172,20 @@ class Harness:
         w_row, w_column = w[:MIXED_PAIRS], w[MIXED_PAIRS:]
 
         def heads(images: list) -> dict[str, torch.Tensor]:
-            out = self.encode(tensor_batch(np.stack([np.asarray(i) for i in images])))
-            return {name: out[f"{name}_logits"].argmax(1) for name in ("category", "style")}
+            pixels = np.stack([np.asarray(i) for i in images])
+            out = self.encode(tensor_batch(pixels))
+            # the main colour is read from the pixels, as the text model's colour words are checked
+            colours = [COLOURS.index(c) if c else -1 for c in map(colour_name, pixels)]
+            return {name: out[f"{name}_logits"].argmax(1) for name in ("category", "style")} | {
+                "colour": torch.tensor(colours)
+            }
 
         alone = {"row": heads(gan.synthesise(loaded, w_row)), "column": heads(gan.synthesise(loaded, w_column))}
         rows = []
         for preset, crossover in crossover_presets(layers).items():
             mixed = heads(gan.synthesise(loaded, loaded.model.mix(w_row, w_column, crossover)))
             sizes = f"rows {layers[0]}–{layers[crossover - 1]} px"
-            for name, word in (("category", "category"), ("style", "art set")):
+            for name, word in (("category", "category"), ("style", "art set"), ("colour", "main colour")):
                 chance = (alone["row"][name] == alone["column"][name]).float().mean().item()
                 from_row = (mixed[name] == alone["row"][name]).float().mean().item()
                 from_column = (mixed[name] == alone["column"][name]).float().mean().item()

@@ -158,7 +158,8 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     for preset in ("coarse", "middle", "fine"):
         (category,) = (r for m, r in styled.items() if m.startswith(f"{preset} mix (rows 4–") and "category" in m)
         assert 0 <= category["value"] <= 1 and "of the column seed" in category["real data"]
-        assert any(m.startswith(f"{preset} mix") and "art set of the row seed" in m for m in styled)
+        for word in ("art set", "main colour"):
+            assert any(m.startswith(f"{preset} mix") and f"{word} of the row seed" in m for m in styled)
     assert "tiny-gan" in by_model and not any("mix" in m for m in by_model["tiny-gan"])
     restyle = by_model["tiny-restyle"]
     assert restyle["target set recognised by the style head"]["real data"] > 0
