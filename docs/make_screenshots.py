@@ -1,6 +1,6 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py   # docs/screenshot-{gan,conditional,xy-plot,text,edit,restyle,upscale}.png,
+    python docs/make_screenshots.py   # docs/screenshot-{gan,mixing,conditional,xy-plot,text,edit,restyle,upscale}.png,
                                       # and screenshot.png (the VAE tab)
     python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
     python docs/make_screenshots.py --only space    # a private gallery, as on a Space (desktop and phone)
@@ -37,6 +37,21 @@ def gan_tab(page, out: Path) -> None:
     page.get_by_role("button", name="Explore", exact=True).click()
     page.locator("#gan-variations img").nth(7).wait_for(timeout=60_000)
     page.wait_for_timeout(1500)  # let the gallery panel refresh
+    page.screenshot(path=str(out), full_page=True)
+
+
+def mixing_tab(page, out: Path) -> None:
+    """Style mixing with the bundled StyleGAN-family model: four row seeds × four column seeds."""
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_label("Model", exact=True).filter(visible=True).first.fill("emoji-stylegan")
+    page.keyboard.press("Enter")
+    page.get_by_role("tab", name="Style mixing", exact=True).click()
+    page.locator("#mix-rows textarea").fill("4, 8, 28, 57")
+    page.locator("#mix-columns textarea").fill("1, 13, 19, 41")
+    page.get_by_role("button", name="Mix", exact=True).click()
+    page.locator("#gan-mixing img").nth(4 + 4 * 4).wait_for(timeout=60_000)
+    page.locator("#gan-mixing img").first.click()  # the sheet, opened big
+    page.wait_for_timeout(2500)
     page.screenshot(path=str(out), full_page=True)
 
 
@@ -161,7 +176,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    shots = ["gan", "conditional", "plot", "text", "edit", "restyle", "upscale", "vae", "space"]
+    shots = ["gan", "mixing", "conditional", "plot", "text", "edit", "restyle", "upscale", "vae", "space"]
     parser.add_argument("--only", nargs="+", choices=shots, help="just these tabs (space: alone)")
     args = parser.parse_args()
     out = args.out
@@ -182,6 +197,8 @@ def main() -> None:
         shots.insert(0, ("screenshot-text.png", text_tab))
     if engines.registry.bundled("conditional"):
         shots[:0] = [("screenshot-conditional.png", conditional_tab), ("screenshot-xy-plot.png", plot_tab)]
+    if any(spec.id == "emoji-stylegan" for spec in engines.registry.bundled("gan")):
+        shots.insert(0, ("screenshot-mixing.png", mixing_tab))
     if engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-gan.png", gan_tab))
     if private:
