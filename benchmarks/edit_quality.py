@@ -7,8 +7,10 @@
 
 Inpainting: every held-out emoji (or the first --images of them) gets a mask from a fixed seeded
 set (boxes and brush strokes, 10-40% of the image), then is filled by
-- ours: the bundled text model through the Edit engine, prompted with the true emoji's caption and
-  art set ("grinning face, noto style"), and with an empty prompt;
+- ours, through the Edit engine, each prompted with the true emoji's caption and art set
+  ("grinning face, noto style") and with an empty prompt: emoji-inpaint (the text model's UNet
+  fine-tuned to see the mask, training/train_inpaint.py) and emoji-ldm (the text model itself, its
+  known latent re-noised each step outside the mask);
 - Telea: OpenCV's classical inpainting (fast marching), the baseline issue 24 names;
 - VAE alone: the image with its hole painted white, through the model's VAE (what a reconstruction
   alone puts in a hole).
@@ -48,7 +50,8 @@ from training.train_features import retrieval_accuracy
 from training.train_ldm import style_phrase
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = "emoji-ldm"
+MODEL = "emoji-ldm"  # the text model: the VAE-alone baseline's VAE, and the denoisers' model
+INPAINTERS = ["emoji-inpaint", MODEL]  # the Edit engine's bundled inpainting models, measured in turn
 MASK_SEED = 0
 NOISE_SEED = 0
 # (name, denoiser, strength): the trained network, the model's VAE, diffusion at two strengths
@@ -93,10 +96,13 @@ def vae_alone(engines, image: Image.Image, mask: Image.Image) -> Image.Image:
         return engines.edit.reconstruct(loaded, holed)
 
 
-def inpaint_rows(engines, harness: Harness, images: np.ndarray, indices: np.ndarray, steps: int) -> list[dict]:
+def inpaint_rows(
+    engines, harness: Harness, images: np.ndarray, indices: np.ndarray, steps: int, models: list[str]
+) -> list[dict]:
     held = harness.heldout
     mask_set = masks(len(indices))
-    methods = ["ours, caption prompt", "ours, empty prompt", "Telea (OpenCV)", "VAE alone"]
+    ours = {f"{model}, {how} prompt": (model, how) for model in models for how in ("caption", "empty")}
+    methods = [*ours, "Telea (OpenCV)", "VAE alone"]
     filled: dict[str, list[Image.Image]] = {m: [] for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
     contract = dict.fromkeys(methods, 0)
@@ -108,9 +114,10 @@ def inpaint_rows(engines, harness: Harness, images: np.ndarray, indices: np.ndar
         beyond = weights == 0
         for method in methods:
             start = time.perf_counter()
-            if method.startswith("ours"):
-                text = prompt if "caption" in method else ""
-                out = engines.edit.draw(image, mask, text, "", n, 1, steps, 4.0, "model default", MODEL)[0].image
+            if method in ours:
+                model, how = ours[method]
+                text = prompt if how == "caption" else ""
+                out = engines.edit.draw(image, mask, text, "", n, 1, steps, 4.0, "model default", model)[0].image
             else:
                 fill = telea(image, mask) if method.startswith("Telea") else vae_alone(engines, image, mask)
                 out = blend(image, fill, weights)
@@ -177,7 +184,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=256, help="held-out emoji inpainted (of 698; 0: none)")
     parser.add_argument("--denoise-images", type=int, default=64, help="held-out emoji denoised (0: none)")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--update-cards", action="store_true", help="emoji-ldm's (inpainting), emoji-denoise's")
+    parser.add_argument("--models", default=",".join(INPAINTERS), help="inpainting models to measure, by id")
+    parser.add_argument("--update-cards", action="store_true", help="the inpainting models' cards, emoji-denoise's")
     args = parser.parse_args()
     torch.manual_seed(0)
     engines = create_engines()
@@ -186,15 +194,17 @@ def main() -> None:
     picks = np.random.default_rng(MASK_SEED).permutation(len(images))
     inpainted = denoised = []
     if args.images:
-        inpainted = inpaint_rows(engines, harness, images, np.sort(picks[: args.images]), args.steps)
+        indices = np.sort(picks[: args.images])
+        inpainted = inpaint_rows(engines, harness, images, indices, args.steps, args.models.split(","))
         report("edit_inpaint", inpainted)
     if args.denoise_images:
         denoised = denoise_rows(engines, images, np.sort(picks[: args.denoise_images]))
         report("edit_denoise", denoised)
     if args.update_cards:
         command = "python -m benchmarks.edit_quality " + shlex.join(sys.argv[1:])
+        inpainting = f"Inpainting ({args.images} held-out emoji, seeded masks of 10–40%)"
         for model, title, rows in (
-            (MODEL, f"Inpainting ({args.images} held-out emoji, seeded masks of 10–40%)", inpainted),
+            *((model, inpainting, inpainted) for model in args.models.split(",")),
             ("emoji-denoise", f"Denoising ({args.denoise_images} held-out emoji; PSNR dB, SSIM)", denoised),
         ):
             card = ROOT / "checkpoints" / model / "README.md"

@@ -1,9 +1,12 @@
 """Edit engine: inpaint and denoise an image with a diffusers pipeline.
 
-The bundled text model (emoji-ldm, a 4-channel latent diffusion UNet) inpaints the way diffusers'
-StableDiffusionInpaintPipeline runs such a UNet: each step, the latent outside the mask is the
-image's own latent noised to that step, so only the masked part is drawn anew. Hub inpainting
-pipelines (SD 2 inpainting, SDXL inpainting: a UNet that also sees the mask) load through the same
+The bundled inpainting model (emoji-inpaint, the default) is the text model's UNet fine-tuned to
+see the mask and the image around it (training/train_inpaint.py), as SD 2 inpainting and SDXL
+inpainting are: its folder holds that UNet alone, and the text model's VAE, MiniLM and scheduler
+(already in memory for the text tab) complete the pipeline. The text model itself (emoji-ldm, a
+4-channel UNet) inpaints too, the way diffusers' StableDiffusionInpaintPipeline runs such a UNet:
+each step, the latent outside the mask is the image's own latent noised to that step, so only the
+masked part is drawn anew. Hub inpainting pipelines load through the same
 `AutoPipelineForInpainting` and the same call.
 
 The mask contract: the result is the image's own pixels outside the mask and a thin band around
@@ -138,6 +141,9 @@ class EditEngine(Engine):
     def load_model(self, spec: ModelSpec) -> LoadedPipeline:
         if spec.settings.get("task") == "text":  # our text model: the text tab's modules, not a second copy
             return load_from_text_pipeline(self, spec, "AutoPipelineForInpainting")
+        if spec.settings.get("base"):  # a UNet fine-tuned from a text model (emoji-inpaint): its other parts
+            base = self.registry.resolve("text", spec.settings["base"])  # the registry checked it is there
+            return load_from_text_pipeline(self, base, "AutoPipelineForInpainting", fine_tune=spec)
         return load_pipeline(spec, self.runtime, "AutoPipelineForInpainting")  # a hub inpainting model
 
     def draw(

@@ -2,9 +2,10 @@
 
 A checkpoint folder in checkpoints/ is found by its `atelier.json` ({"task": "vae", ...}), so a
 newly trained model shows up with no code change; a model that serves other tasks too lists them
-({"task": "text", "also": ["edit"]}: the text model inpaints in the Edit tab). Hub presets are
-listed always; offline and not in the local Hugging Face cache, they are marked unavailable with
-the reason.
+({"task": "text", "also": ["edit"]}: the text model inpaints in the Edit tab); a fine-tune that
+holds only a UNet names the text model it completes ({"task": "edit", "base": "emoji-ldm"}) and is
+unavailable without it. Hub presets are listed always; offline and not in the local Hugging Face
+cache, they are marked unavailable with the reason.
 """
 
 from __future__ import annotations
@@ -155,12 +156,19 @@ class Registry:
             for folder in sorted(self.checkpoints_dir.iterdir()):
                 settings = read_settings(folder)
                 if settings and serves(settings, task):
-                    specs.append(
-                        ModelSpec(
-                            folder.name, task, "bundled", str(folder), settings.get("title", ""), settings=settings
-                        )
-                    )
+                    reason, title = self.missing_base(settings), settings.get("title", "")
+                    spec = ModelSpec(folder.name, task, "bundled", str(folder), title, not reason, reason, settings)
+                    specs.append(spec)
         return specs
+
+    def missing_base(self, settings: dict[str, Any]) -> str:
+        """Why a fine-tune cannot load when the text model it is made from (its "base", e.g.
+        emoji-inpaint's emoji-ldm) is not among the checkpoints; "" when it is there, or needs none."""
+        base = settings.get("base")
+        if base is None:
+            return ""
+        found = isinstance(base, str) and "/" not in base and read_settings(self.checkpoints_dir / base)
+        return "" if found and serves(found, "text") else f"it needs the text model {str(base)[:100]}, not installed"
 
     def hub(self, task: str) -> list[ModelSpec]:
         specs = []

@@ -89,19 +89,32 @@ def load_pipeline(spec: ModelSpec, runtime: Runtime, auto_class: str = "AutoPipe
     return LoadedPipeline(pipe, spec, runtime.dtype, weights_hash(spec), settings, pipe.scheduler)
 
 
-def load_from_text_pipeline(engine: Engine, spec: ModelSpec, auto_class: str) -> LoadedPipeline:
+def load_from_text_pipeline(
+    engine: Engine, spec: ModelSpec, auto_class: str, fine_tune: ModelSpec | None = None
+) -> LoadedPipeline:
     """A pipeline of another kind (diffusers' `auto_class`: inpainting, image-to-image) for a text model,
     made with `from_pipe` from the text engine's cached pipeline of it: the same modules in memory, not a
     second copy. It gets a scheduler of its own: a scheduler keeps state while it runs, and the text tab
-    may be drawing meanwhile."""
+    may be drawing meanwhile. `fine_tune`: a checkpoint holding only a UNet trained from this text
+    model (emoji-inpaint, whose atelier.json names the text model as its "base"), which replaces its UNet;
+    the result is then that checkpoint's, hashed over both."""
     import diffusers
 
     text_key = (spec.id, "text", *engine.cache_key(spec)[2:])  # what TextEngine caches it as
     text = engine.cache.get(text_key, lambda: load_pipeline(replace(spec, task="text"), engine.runtime)).model
-    pipe = getattr(diffusers, auto_class).from_pipe(text.model)
+    parts, owner, model_hash, defaults = {}, spec, text.model_hash, dict(text.defaults)
+    if fine_tune is not None:
+        unet = diffusers.UNet2DConditionModel.from_pretrained(
+            os.path.join(fine_tune.location, "unet"), torch_dtype=text.dtype, use_safetensors=True
+        )
+        parts["unet"] = unet.to(engine.runtime.device).eval().requires_grad_(False)
+        owner, model_hash = fine_tune, f"{weights_hash(fine_tune)}+{text.model_hash}"
+        steps, guidance = draw_defaults(fine_tune.settings)
+        defaults |= {"steps": steps, "guidance_scale": guidance}
+    pipe = getattr(diffusers, auto_class).from_pipe(text.model, **parts)
     pipe.scheduler = type(text.default_scheduler).from_config(text.default_scheduler.config)
     pipe.set_progress_bar_config(disable=True)
-    return LoadedPipeline(pipe, spec, text.dtype, text.model_hash, dict(text.defaults), pipe.scheduler)
+    return LoadedPipeline(pipe, owner, text.dtype, model_hash, defaults, pipe.scheduler)
 
 
 class TextEngine(Engine):

@@ -197,6 +197,23 @@ def save_tiny_inpainting_pipeline(folder: Path) -> Path:
     return folder
 
 
+def save_tiny_inpainter(folder: Path, base: Path) -> Path:
+    """A bundled inpainting fine-tune (emoji-inpaint's format: a UNet and an atelier.json naming the
+    text model whose other parts it uses): the base's UNet widened by the trainer's own code, its new
+    mask and masked-image weights random rather than zero, so that they change the fill."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from training.train_inpaint import inpainting_unet, save_checkpoint
+
+    torch.manual_seed(0)
+    unet = inpainting_unet(UNet2DConditionModel.from_pretrained(base / "unet"))
+    with torch.no_grad():
+        unet.conv_in.weight[:, 4:].normal_(0, 0.2)
+    save_checkpoint(unet, folder, base.name, "tiny inpainting fine-tune", steps=4)
+    return folder
+
+
 def save_tiny_denoiser(folder: Path) -> Path:
     """A random-weight denoiser in the exported format (what training/train_denoise.py writes)."""
     import torch
@@ -360,7 +377,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     save_tiny_style_generator(root / "tiny-stylegan")
     save_tiny_generator(root / "tiny-cgan", labels=TINY_LABELS, titles=TINY_TITLES)
     save_tiny_generator(root / "tiny-cgan-subjects", labels=TINY_LABELS | TINY_SUBJECTS, drawn=TINY_DRAWN)
-    save_tiny_text_pipeline(root / "tiny-ldm", bundled=True)
+    save_tiny_inpainter(root / "tiny-inpaint", save_tiny_text_pipeline(root / "tiny-ldm", bundled=True))
     save_tiny_upscaler(root / "tiny-upscale")
     save_tiny_denoiser(root / "tiny-denoise")
     save_tiny_translator(root / "tiny-restyle")

@@ -27,10 +27,11 @@ def inpaint(engines, image, mask, seed=3, count=2, model="tiny-ldm", **kw):
     return engines.edit.draw(image, mask, "a face", "", seed, count, 3, 3.0, "model default", model, **kw)
 
 
+@pytest.mark.parametrize("model", ["tiny-ldm", "tiny-inpaint"])
 @pytest.mark.parametrize("size", [(64, 64), (50, 37), (130, 96)])
-def test_only_the_masked_part_changes_and_beyond_the_blend_band_pixels_are_the_images(engines, size):
+def test_only_the_masked_part_changes_and_beyond_the_blend_band_pixels_are_the_images(engines, size, model):
     image, mask = emoji_like(size), box_mask(size, (10, 8, size[0] // 2, size[1] // 2))
-    made = inpaint(engines, image, mask)
+    made = inpaint(engines, image, mask, model=model)
     band = blend_band(max(size))
     untouched = np.asarray(mask.filter(ImageFilter.MaxFilter(2 * band + 1))) == 0
     for result in made:
@@ -42,9 +43,11 @@ def test_only_the_masked_part_changes_and_beyond_the_blend_band_pixels_are_the_i
         assert set(result.inputs) == {"image", "mask"}
 
 
-def test_inpainting_is_seeded_per_image(engines):
+@pytest.mark.parametrize("model", ["tiny-ldm", "tiny-inpaint"])
+def test_inpainting_is_seeded_per_image(engines, model):
     image, mask = emoji_like(), box_mask()
-    first, second = inpaint(engines, image, mask, seed=7), inpaint(engines, image, mask, seed=8, count=1)
+    first = inpaint(engines, image, mask, seed=7, model=model)
+    second = inpaint(engines, image, mask, seed=8, count=1, model=model)
     assert first[0].image.tobytes() != first[1].image.tobytes()
     assert first[1].image.tobytes() == second[0].image.tobytes()  # image i of a batch is seed + i alone
     assert [r.recipe["seed"] for r in first] == [7, 8] and first[0].recipe["operation"] == "inpaint"
@@ -116,6 +119,45 @@ def test_the_text_model_inpaints_with_the_text_tabs_modules_not_a_second_copy(en
     assert inpainting.model.scheduler is not text.model.scheduler  # a scheduler keeps state as it runs
 
 
-def test_the_edit_tab_lists_the_text_model_and_the_hub_inpainting_presets(engines):
+def test_an_inpainting_fine_tune_uses_its_text_models_other_modules_and_sees_the_mask(engines):
+    """tiny-inpaint holds a UNet alone; the VAE, text encoder and tokenizer are its base's (tiny-ldm),
+    shared with the text tab, and its recipe's hash covers both. Its UNet reads the mask: the same
+    image, prompt and seed with another mask give another fill inside the part both repaint."""
+    inpainting, _ = engines.edit.load("tiny-inpaint")
+    text, _ = engines.text.load("tiny-ldm")
+    assert inpainting.model.unet.config.in_channels == 9 and inpainting.model.unet is not text.model.unet
+    assert inpainting.model.vae is text.model.vae and inpainting.model.text_encoder is text.model.text_encoder
+    assert inpainting.model.scheduler is not text.model.scheduler
+    made = inpaint(engines, emoji_like(), box_mask(), seed=4, count=1, model="tiny-inpaint")[0]
+    assert made.recipe["model"] == "tiny-inpaint" and made.recipe["model_hash"].endswith("+" + text.model_hash)
+    assert made.recipe["params"]["steps"] == 3
+    wider = inpaint(engines, emoji_like(), box_mask(box=(12, 12, 52, 52)), seed=4, count=1, model="tiny-inpaint")[0]
+    core = np.zeros((64, 64), bool)
+    core[24:40, 24:40] = True
+    a, b = np.asarray(made.image, dtype=int), np.asarray(wider.image, dtype=int)
+    assert np.abs(a - b)[core].max() > 0
+
+
+def test_an_inpainting_fine_tune_whose_text_model_is_missing_gets_a_message(tiny_checkpoints, tmp_path):
+    import shutil
+
+    import torch
+
+    from engines import create_engines
+    from engines.errors import ModelUnavailable
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+
+    shutil.copytree(tiny_checkpoints / "tiny-inpaint", tmp_path / "tiny-inpaint")  # without tiny-ldm beside it
+    alone = create_engines(Registry(tmp_path), Runtime(torch.device("cpu"), torch.float32))
+    (spec,) = alone.registry.bundled("edit")
+    assert not spec.available and spec.reason == "it needs the text model tiny-ldm, not installed"
+    assert getattr(alone.registry.default("edit"), "id", None) != "tiny-inpaint"  # never the default
+    with pytest.raises(ModelUnavailable, match="needs the text model tiny-ldm"):
+        alone.edit.load("tiny-inpaint")
+
+
+def test_the_edit_tab_lists_the_fine_tune_first_then_the_text_model_and_the_hub_presets(engines):
     ids = [spec.id for spec in engines.registry.models("edit")]
-    assert ids[0] == "tiny-ldm" and "stabilityai/stable-diffusion-2-inpainting" in ids
+    assert ids[:2] == ["tiny-inpaint", "tiny-ldm"] and "stabilityai/stable-diffusion-2-inpainting" in ids
+    assert engines.registry.default("edit").id == "tiny-inpaint"
