@@ -97,7 +97,7 @@ def vae_alone(engines, image: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 def inpaint_rows(
-    engines, harness: Harness, images: np.ndarray, indices: np.ndarray, steps: int, models: list[str]
+    engines, harness: Harness, images: np.ndarray, indices: np.ndarray, steps: int, models: list[str], guidance: float
 ) -> list[dict]:
     held = harness.heldout
     mask_set = masks(len(indices))
@@ -117,7 +117,7 @@ def inpaint_rows(
             if method in ours:
                 model, how = ours[method]
                 text = prompt if how == "caption" else ""
-                out = engines.edit.draw(image, mask, text, "", n, 1, steps, 4.0, "model default", model)[0].image
+                out = engines.edit.draw(image, mask, text, "", n, 1, steps, guidance, "model default", model)[0].image
             else:
                 fill = telea(image, mask) if method.startswith("Telea") else vae_alone(engines, image, mask)
                 out = blend(image, fill, weights)
@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=256, help="held-out emoji inpainted (of 698; 0: none)")
     parser.add_argument("--denoise-images", type=int, default=64, help="held-out emoji denoised (0: none)")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--models", default=",".join(INPAINTERS), help="inpainting models to measure, by id")
     parser.add_argument("--update-cards", action="store_true", help="the inpainting models' cards, emoji-denoise's")
     args = parser.parse_args()
@@ -195,7 +196,8 @@ def main() -> None:
     inpainted = denoised = []
     if args.images:
         indices = np.sort(picks[: args.images])
-        inpainted = inpaint_rows(engines, harness, images, indices, args.steps, args.models.split(","))
+        models = args.models.split(",")
+        inpainted = inpaint_rows(engines, harness, images, indices, args.steps, models, args.guidance)
         report("edit_inpaint", inpainted)
     if args.denoise_images:
         denoised = denoise_rows(engines, images, np.sort(picks[: args.denoise_images]))
