@@ -105,7 +105,7 @@ def load_from_text_pipeline(
     parts, owner, model_hash, defaults = {}, spec, text.model_hash, dict(text.defaults)
     if fine_tune is not None:
         unet = diffusers.UNet2DConditionModel.from_pretrained(
-            os.path.join(fine_tune.location, "unet"), torch_dtype=text.dtype, use_safetensors=True
+            os.path.join(fine_tune.location, "unet"), dtype=text.dtype, use_safetensors=True
         )
         parts["unet"] = unet.to(engine.runtime.device).eval().requires_grad_(False)
         owner, model_hash = fine_tune, f"{weights_hash(fine_tune)}+{text.model_hash}"

@@ -254,6 +254,24 @@ def training_set(train: dict, colour_variants: int, seed: int = 0):
     return images, [str(c) for c in captions], index.reshape(len(rows), 2, 2), originals
 
 
+def captioned_batch(
+    originals: int, count: int, options: torch.Tensor, states: torch.Tensor, empty: torch.Tensor, size: int, generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices of `size` training images, their caption states [size, T, 384] in fp32): ORIGINALS of
+    the batch from the data set's own art (the first `originals` rows), the rest from its hue-shifted
+    copies; each caption leads with the colour COLOUR_SAID of the time and names the art set
+    STYLE_NAMED of the time, and is dropped for the empty prompt CAPTION_DROP of the time."""
+    idx = torch.randint(originals, (size,), generator=generator)
+    if count > originals:
+        copy_idx = originals + torch.randint(count - originals, (size,), generator=generator)
+        idx = torch.where(torch.rand(size, generator=generator) < ORIGINALS, idx, copy_idx)
+    colour_said = (torch.rand(size, generator=generator) < COLOUR_SAID).long()
+    style_named = (torch.rand(size, generator=generator) < STYLE_NAMED).long()
+    cond = states[options[idx, colour_said, style_named]].float()
+    drop = torch.rand(size, generator=generator) < CAPTION_DROP
+    return idx, torch.where(drop[:, None, None], empty.float().cpu().expand_as(cond), cond)
+
+
 def min_snr_weights(scheduler, timesteps: torch.Tensor) -> torch.Tensor:
     alphas = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
     snr = alphas / (1 - alphas)
@@ -441,7 +459,6 @@ def main(argv: list[str] | None = None) -> None:
     images, captions, options, originals = training_set(train, args.colour_variants, args.seed)
     latents, states, empty = encoded(pipe, images, captions, args.run_dir)
     options = torch.from_numpy(options).long()
-    copies = len(images) - originals
 
     def save() -> None:  # history as a string, so weights_only loading still works
         history[-1]["to_step"] = step
@@ -452,16 +469,8 @@ def main(argv: list[str] | None = None) -> None:
     bar = tqdm(total=args.steps, initial=step, desc="emoji-ldm", dynamic_ncols=True)
     unet.train()
     while step < args.steps:
-        idx = torch.randint(originals, (args.batch_size,), generator=batches)
-        if copies:  # ORIGINALS of the batch is the data set's art, the rest hue-shifted copies
-            copy_idx = originals + torch.randint(copies, (args.batch_size,), generator=batches)
-            idx = torch.where(torch.rand(args.batch_size, generator=batches) < ORIGINALS, idx, copy_idx)
-        z0 = latents[idx].to(device)
-        colour_said = (torch.rand(args.batch_size, generator=batches) < COLOUR_SAID).long()
-        style_named = (torch.rand(args.batch_size, generator=batches) < STYLE_NAMED).long()
-        cond = states[options[idx, colour_said, style_named]].to(device, torch.float32)
-        drop = (torch.rand(args.batch_size, generator=batches) < CAPTION_DROP).to(device)
-        cond = torch.where(drop[:, None, None], empty.to(device).expand_as(cond), cond)
+        idx, cond = captioned_batch(originals, len(latents), options, states, empty, args.batch_size, batches)
+        z0, cond = latents[idx].to(device), cond.to(device)
         noise = torch.randn_like(z0)
         if args.offset_noise:
             noise += args.offset_noise * torch.randn(*z0.shape[:2], 1, 1, device=device)
