@@ -51,7 +51,6 @@ from training.train_ldm import style_phrase
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "emoji-ldm"  # the text model: the VAE-alone baseline's VAE, and the denoisers' model
-INPAINTERS = ["emoji-inpaint", MODEL]  # the Edit engine's bundled inpainting models, measured in turn
 MASK_SEED = 0
 NOISE_SEED = 0
 # (name, denoiser, strength): the trained network, the model's VAE, diffusion at two strengths
@@ -185,18 +184,18 @@ def main() -> None:
     parser.add_argument("--denoise-images", type=int, default=64, help="held-out emoji denoised (0: none)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=4.0)
-    parser.add_argument("--models", default=",".join(INPAINTERS), help="inpainting models to measure, by id")
+    parser.add_argument("--models", help="inpainting models to measure, by id (default: every bundled one)")
     parser.add_argument("--update-cards", action="store_true", help="the inpainting models' cards, emoji-denoise's")
     args = parser.parse_args()
     torch.manual_seed(0)
     engines = create_engines()
+    models = args.models.split(",") if args.models else [spec.id for spec in engines.registry.bundled("edit")]
     harness = Harness(engines, samples=64)
     images = harness.heldout["images"]
     picks = np.random.default_rng(MASK_SEED).permutation(len(images))
     inpainted = denoised = []
     if args.images:
         indices = np.sort(picks[: args.images])
-        models = args.models.split(",")
         inpainted = inpaint_rows(engines, harness, images, indices, args.steps, models, args.guidance)
         report("edit_inpaint", inpainted)
     if args.denoise_images:
@@ -206,7 +205,7 @@ def main() -> None:
         command = "python -m benchmarks.edit_quality " + shlex.join(sys.argv[1:])
         inpainting = f"Inpainting ({args.images} held-out emoji, seeded masks of 10–40%)"
         for model, title, rows in (
-            *((model, inpainting, inpainted) for model in args.models.split(",")),
+            *((model, inpainting, inpainted) for model in models),
             ("emoji-denoise", f"Denoising ({args.denoise_images} held-out emoji; PSNR dB, SSIM)", denoised),
         ):
             card = ROOT / "checkpoints" / model / "README.md"

@@ -21,7 +21,6 @@ from engines import create_engines
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL, COUNT, STEPS, GUIDANCE = "emoji-ldm", 4, 20, 4.0
-INPAINTERS = ["emoji-inpaint", MODEL]
 
 
 def main() -> None:
@@ -43,7 +42,7 @@ def main() -> None:
 
     drawn = median_seconds(draw, args.repeats)
     rows = [{"what": f"text draw, {COUNT} images 64×64, {STEPS} steps", "seconds": round(drawn, 3), "ratio": 1.0}]
-    for model in INPAINTERS:
+    for model in (spec.id for spec in engines.registry.bundled("edit")):  # emoji-inpaint, emoji-ldm
         painted = median_seconds(lambda m=model: inpaint(m), args.repeats)
         what = f"inpaint with {model}, {COUNT} images 64×64, {STEPS} steps"
         rows.append({"what": what, "seconds": round(painted, 3), "ratio": round(painted / drawn, 3)})
