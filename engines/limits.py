@@ -45,7 +45,9 @@ SCHEDULERS = {
     "DPM-Solver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
     "Euler": ("EulerDiscreteScheduler", {}),
     "Euler a": ("EulerAncestralDiscreteScheduler", {}),
-    "DDIM": ("DDIMScheduler", {}),
+    # diffusers' DDIM defaults clip each step's predicted x0 to [-1, 1], right for pixels and wrong
+    # for latents (whose range is wider): Stable Diffusion's own DDIM configs turn both off
+    "DDIM": ("DDIMScheduler", {"clip_sample": False, "set_alpha_to_one": False}),
     "UniPC": ("UniPCMultistepScheduler", {}),
 }
 DEFAULT_SCHEDULER = "model default"

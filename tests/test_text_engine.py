@@ -167,3 +167,27 @@ def test_bundled_text_model_draws_the_colour_a_prompt_names():
     }
     hits = [colour == seen for (colour, _), seen_at_seeds in said.items() for seen in seen_at_seeds]
     assert np.mean(hits) > COLOUR_GATE, said
+
+
+@pytest.mark.skipif(not (BUNDLED_LDM / "atelier.json").exists(), reason="no bundled text model yet")
+def test_every_deterministic_scheduler_draws_what_the_default_draws():
+    """DPM-Solver++, DDIM, Euler and UniPC all solve the same ODE from the same starting noise, so
+    with enough steps they land on nearly the same image. (DDIM with diffusers' pixel defaults clips
+    the latent's predicted x0 to [-1, 1] and drew 7 dB from the rest.) Euler a adds fresh noise each
+    step, so it is not among them."""
+    import torch
+
+    from engines import create_engines
+    from engines.registry import Registry
+    from engines.runtime import Runtime
+
+    engine = create_engines(Registry(BUNDLED_LDM.parent), Runtime(torch.device("cpu"), torch.float32)).text
+
+    def pixels(scheduler: str) -> np.ndarray:
+        drawn = engine.draw("red apple, noto style", "", 0, 2, 50, 4.0, scheduler, "emoji-ldm")
+        return np.stack([np.asarray(d.image, dtype=np.float64) for d in drawn]) / 255
+
+    reference = pixels("model default")
+    for scheduler in ("DDIM", "Euler", "UniPC"):
+        mse = ((pixels(scheduler) - reference) ** 2).mean((1, 2, 3))
+        assert (10 * np.log10(1 / mse)).min() > 25, scheduler
