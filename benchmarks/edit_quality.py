@@ -1,7 +1,7 @@
 """How well the Edit tab inpaints and denoises, measured on held-out emoji.
 
     pip install opencv-python-headless        # the classical baseline (Telea), for this script only
-    python -m benchmarks.edit_quality         # table + results/edit_quality.json
+    python -m benchmarks.edit_quality         # table + results/edit_quality.json (~25 CPU min)
     python -m benchmarks.edit_quality --images 64 --steps 10   # a quicker look
     python -m benchmarks.edit_quality --update-cards   # ... and write the tables into the model cards
 
@@ -10,7 +10,8 @@ set (boxes and brush strokes, 10-40% of the image), then is filled by
 - ours, through the Edit engine, each prompted with the true emoji's caption and art set
   ("grinning face, noto style") and with an empty prompt: emoji-inpaint (the text model's UNet
   fine-tuned to see the mask, training/train_inpaint.py) and emoji-ldm (the text model itself, its
-  known latent re-noised each step outside the mask);
+  known latent re-noised each step outside the mask), each with the Edit tab's defaults for it
+  (its atelier.json's steps, guidance and scheduler);
 - Telea: OpenCV's classical inpainting (fast marching), the baseline issue 24 names;
 - VAE alone: the image with its hole painted white, through the model's VAE (what a reconstruction
   alone puts in a hole).
@@ -43,6 +44,7 @@ from benchmarks.quality import Harness, table
 from engines import create_engines
 from engines.base import tensor_batch
 from engines.edit import blend, blend_band, soft_mask
+from engines.limits import draw_defaults
 from engines.metrics import frechet_distance
 from training.model_card import put_section
 from training.train_denoise import HELDOUT_NOISES as NOISES  # the denoiser card's settings
@@ -96,9 +98,12 @@ def vae_alone(engines, image: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 def inpaint_rows(
-    engines, harness: Harness, images: np.ndarray, indices: np.ndarray, steps: int, models: list[str], guidance: float
-) -> list[dict]:
+    engines, harness: Harness, images: np.ndarray, indices: np.ndarray, steps: int, models: list[str],
+    guidance: float | None,
+) -> list[dict]:  # fmt: skip
     held = harness.heldout
+    # each model at the guidance the Edit tab gives it (its atelier.json's), unless one is asked for
+    scales = {m: guidance or draw_defaults(engines.registry.resolve("edit", m).settings)[1] for m in models}
     mask_set = masks(len(indices))
     ours = {f"{model}, {how} prompt": (model, how) for model in models for how in ("caption", "empty")}
     methods = [*ours, "Telea (OpenCV)", "VAE alone"]
@@ -116,7 +121,8 @@ def inpaint_rows(
             if method in ours:
                 model, how = ours[method]
                 text = prompt if how == "caption" else ""
-                out = engines.edit.draw(image, mask, text, "", n, 1, steps, guidance, "model default", model)[0].image
+                made = engines.edit.draw(image, mask, text, "", n, 1, steps, scales[model], "model default", model)
+                out = made[0].image
             else:
                 fill = telea(image, mask) if method.startswith("Telea") else vae_alone(engines, image, mask)
                 out = blend(image, fill, weights)
@@ -180,10 +186,13 @@ def denoise_rows(engines, images: np.ndarray, indices: np.ndarray) -> list[dict]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=256, help="held-out emoji inpainted (of 698; 0: none)")
+    parser.add_argument(
+        "--images", type=int, default=None,
+        help="held-out emoji inpainted (default: all 698, where the Fréchet distance is least biased; 0: none)",
+    )  # fmt: skip
     parser.add_argument("--denoise-images", type=int, default=64, help="held-out emoji denoised (0: none)")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--guidance", type=float, default=None, help="default: each model's own (its atelier.json)")
     parser.add_argument("--models", help="inpainting models to measure, by id (default: every bundled one)")
     parser.add_argument("--update-cards", action="store_true", help="the inpainting models' cards, emoji-denoise's")
     args = parser.parse_args()
@@ -194,8 +203,9 @@ def main() -> None:
     images = harness.heldout["images"]
     picks = np.random.default_rng(MASK_SEED).permutation(len(images))
     inpainted = denoised = []
-    if args.images:
-        indices = np.sort(picks[: args.images])
+    count = len(images) if args.images is None else args.images
+    if count:
+        indices = np.sort(picks[:count])
         inpainted = inpaint_rows(engines, harness, images, indices, args.steps, models, args.guidance)
         report("edit_inpaint", inpainted)
     if args.denoise_images:
@@ -203,7 +213,7 @@ def main() -> None:
         report("edit_denoise", denoised)
     if args.update_cards:
         command = "python -m benchmarks.edit_quality " + shlex.join(sys.argv[1:])
-        inpainting = f"Inpainting ({args.images} held-out emoji, seeded masks of 10–40%)"
+        inpainting = f"Inpainting ({count} held-out emoji, seeded masks of 10–40%)"
         for model, title, rows in (
             *((model, inpainting, inpainted) for model in models),
             ("emoji-denoise", f"Denoising ({args.denoise_images} held-out emoji; PSNR dB, SSIM)", denoised),

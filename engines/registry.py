@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from engines.limits import DEFAULT_SCHEDULER, SCHEDULERS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = Path(os.environ.get("ATELIER_CHECKPOINTS", ROOT / "checkpoints"))
 
@@ -143,6 +145,15 @@ def hub_cached(repo_id: str) -> bool:
         return False
 
 
+def unknown_scheduler(settings: dict[str, Any]) -> str:
+    """Why a checkpoint whose atelier.json names a default scheduler outside our list cannot load; ""
+    when it names none or a known one (emoji-inpaint's "Euler a")."""
+    name = settings.get("scheduler", DEFAULT_SCHEDULER)
+    if name == DEFAULT_SCHEDULER or (isinstance(name, str) and name in SCHEDULERS):
+        return ""
+    return f"its atelier.json names the scheduler {str(name)[:80]!r}; known: {', '.join(SCHEDULERS)}"
+
+
 class Registry:
     def __init__(
         self, checkpoints_dir: Path = CHECKPOINTS_DIR, hub_presets: dict[str, list[tuple[str, str]]] | None = None
@@ -156,7 +167,8 @@ class Registry:
             for folder in sorted(self.checkpoints_dir.iterdir()):
                 settings = read_settings(folder)
                 if settings and serves(settings, task):
-                    reason, title = self.missing_base(settings), settings.get("title", "")
+                    reason = self.missing_base(settings) or unknown_scheduler(settings)
+                    title = settings.get("title", "")
                     spec = ModelSpec(folder.name, task, "bundled", str(folder), title, not reason, reason, settings)
                     specs.append(spec)
         return specs

@@ -80,6 +80,8 @@ def load_pipeline(spec: ModelSpec, runtime: Runtime, auto_class: str = "AutoPipe
     else:
         pipe.to(runtime.device)
     pipe.set_progress_bar_config(disable=True)
+    if spec.settings.get("scheduler", DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER:  # one its atelier.json names
+        pipe.scheduler = named_scheduler(pipe.scheduler, spec.settings["scheduler"])
     # fp16 NaNs: SDXL's VAE config says force_upcast, and the SDXL pipeline then decodes in fp32.
     steps, guidance = draw_defaults(spec.settings)
     settings = {"steps": steps, "guidance_scale": guidance, "image_size": spec.settings.get("image_size")}
@@ -112,7 +114,8 @@ def load_from_text_pipeline(
         steps, guidance = draw_defaults(fine_tune.settings)
         defaults |= {"steps": steps, "guidance_scale": guidance}
     pipe = getattr(diffusers, auto_class).from_pipe(text.model, **parts)
-    pipe.scheduler = type(text.default_scheduler).from_config(text.default_scheduler.config)
+    # its own scheduler, of the kind its atelier.json names (emoji-inpaint: Euler a), else the text model's
+    pipe.scheduler = named_scheduler(text.default_scheduler, owner.settings.get("scheduler", DEFAULT_SCHEDULER))
     pipe.set_progress_bar_config(disable=True)
     return LoadedPipeline(pipe, owner, text.dtype, model_hash, defaults, pipe.scheduler)
 
@@ -221,10 +224,18 @@ def scheduler_for(loaded: LoadedPipeline, name: str) -> Any:
     """The scheduler named in our list, configured as the pipeline's own ("model default": that one)."""
     if name == DEFAULT_SCHEDULER:
         return loaded.default_scheduler
+    return named_scheduler(loaded.default_scheduler, name)
+
+
+def named_scheduler(scheduler: Any, name: str) -> Any:
+    """A new scheduler of the kind named in our list ("model default": of `scheduler`'s kind), with
+    `scheduler`'s noise schedule (its config)."""
+    if name == DEFAULT_SCHEDULER:
+        return type(scheduler).from_config(scheduler.config)
     import diffusers
 
     class_name, options = SCHEDULERS[name]
-    return getattr(diffusers, class_name).from_config(loaded.default_scheduler.config, **options)
+    return getattr(diffusers, class_name).from_config(scheduler.config, **options)
 
 
 def step_callback(steps: int, on_step: Callable[[Progress], None] | None, stop: threading.Event | None):

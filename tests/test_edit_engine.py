@@ -128,6 +128,8 @@ def test_an_inpainting_fine_tune_uses_its_text_models_other_modules_and_sees_the
     assert inpainting.model.unet.config.in_channels == 9 and inpainting.model.unet is not text.model.unet
     assert inpainting.model.vae is text.model.vae and inpainting.model.text_encoder is text.model.text_encoder
     assert inpainting.model.scheduler is not text.model.scheduler
+    # the sampler its atelier.json names (the trainer writes Euler a) is its "model default"
+    assert type(inpainting.model.scheduler).__name__ == "EulerAncestralDiscreteScheduler"
     made = inpaint(engines, emoji_like(), box_mask(), seed=4, count=1, model="tiny-inpaint")[0]
     assert made.recipe["model"] == "tiny-inpaint" and made.recipe["model_hash"].endswith("+" + text.model_hash)
     assert made.recipe["params"]["steps"] == 3
@@ -155,6 +157,20 @@ def test_an_inpainting_fine_tune_whose_text_model_is_missing_gets_a_message(tiny
     assert getattr(alone.registry.default("edit"), "id", None) != "tiny-inpaint"  # never the default
     with pytest.raises(ModelUnavailable, match="needs the text model tiny-ldm"):
         alone.edit.load("tiny-inpaint")
+
+
+def test_a_checkpoint_naming_an_unknown_scheduler_gets_a_message(tiny_checkpoints, tmp_path):
+    import json
+    import shutil
+
+    from engines.registry import Registry
+
+    for name in ("tiny-ldm", "tiny-inpaint"):
+        shutil.copytree(tiny_checkpoints / name, tmp_path / name)
+    settings = tmp_path / "tiny-inpaint" / "atelier.json"
+    settings.write_text(json.dumps(json.loads(settings.read_text()) | {"scheduler": "LMS Karras"}))
+    (spec,) = [s for s in Registry(tmp_path).bundled("edit") if s.id == "tiny-inpaint"]
+    assert not spec.available and spec.reason.startswith("its atelier.json names the scheduler 'LMS Karras'")
 
 
 def test_the_edit_tab_lists_the_fine_tune_first_then_the_text_model_and_the_hub_presets(engines):
