@@ -103,7 +103,8 @@ def inpaint_rows(
 ) -> list[dict]:  # fmt: skip
     held = harness.heldout
     # each model at the guidance the Edit tab gives it (its atelier.json's), unless one is asked for
-    scales = {m: guidance or draw_defaults(engines.registry.resolve("edit", m).settings)[1] for m in models}
+    own = {m: draw_defaults(engines.registry.resolve("edit", m).settings)[1] for m in models}
+    scales = own if guidance is None else dict.fromkeys(models, guidance)
     mask_set = masks(len(indices))
     ours = {f"{model}, {how} prompt": (model, how) for model in models for how in ("caption", "empty")}
     methods = [*ours, "Telea (OpenCV)", "VAE alone"]

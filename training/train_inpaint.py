@@ -2,6 +2,7 @@
 
     python -m training.train_inpaint                  # 9,000 steps (82 CPU min); resumable: runs/emoji-inpaint/last.pt
     python -m training.train_inpaint --export-only    # write checkpoints/emoji-inpaint from the run
+    python -m training.train_inpaint --steps 17000 --decay-from 13000   # a last stretch, rates falling to 0
 
 Stable Diffusion's inpainting recipe at emoji size. The UNet of emoji-ldm gets five more input
 channels, zero-initialised (so training starts from the text model as it is): the mask at latent
