@@ -483,6 +483,8 @@ def test_upload_restyle_into_every_set_then_reuse_one_for_the_same_pixels(browse
 
 
 def test_mix_the_styles_of_row_and_column_seeds_then_reuse_a_cell(browser, studio):
+    from playwright.sync_api import expect
+
     url, gallery = studio
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     page.goto(url)
@@ -490,11 +492,14 @@ def test_mix_the_styles_of_row_and_column_seeds_then_reuse_a_cell(browser, studi
     page.get_by_label("Model", exact=True).filter(visible=True).first.fill("tiny-stylegan")
     page.keyboard.press("Enter")
     page.get_by_role("tab", name="Style mixing", exact=True).click()
+    page.get_by_role("radio", name="fine").click()  # the preset moves the switch: 16 px is now the row's too
+    page.get_by_text("Rows give layers 1–4 (4–16 px").wait_for(timeout=15_000)
+    # the seeds are typed once the tab has settled (typed before, a rows field was once found reset)
     rows, columns = page.locator("#mix-rows textarea"), page.locator("#mix-columns textarea")
     rows.fill("1, 2")
     columns.fill("5-7")
-    page.get_by_role("radio", name="fine").click()  # the preset moves the switch: 16 px is now the row's too
-    page.get_by_text("Rows give layers 1–4 (4–16 px").wait_for(timeout=15_000)
+    expect(rows).to_have_value("1, 2")
+    expect(columns).to_have_value("5-7")
     page.get_by_role("button", name="Mix", exact=True).click()
     page.locator("#gan-mixing img").nth(3 + 2 * 4).wait_for(timeout=60_000)  # the sheet, 3 seeds, 2 rows of 4
     captions = page.locator("#gan-mixing .caption-label")
