@@ -64,6 +64,14 @@ def load_compact(path: Path, networks: dict[str, Any], device: torch.device) -> 
     return state["step"], state["elapsed"], json.loads(state["recipe"])
 
 
+def linear_decay(step: int, decay_from: int | None, steps: int) -> float:
+    """CycleGAN's schedule, as a factor of the learning rate: 1, then (from `decay_from`) linearly
+    down to 0 at `steps`; always 1 without `decay_from`."""
+    if decay_from is None or step < decay_from:
+        return 1.0
+    return max(0.0, (steps - step) / max(1, steps - decay_from))
+
+
 def choose_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

@@ -43,7 +43,15 @@ from engines.base import tensor_batch
 from engines.imaging import image_grid
 from engines.text import named_scheduler
 from training import data as emoji_data
-from training.run_state import card_command, choose_device, load_compact, load_run, save_compact, save_run
+from training.run_state import (
+    card_command,
+    choose_device,
+    linear_decay,
+    load_compact,
+    load_run,
+    save_compact,
+    save_run,
+)
 from training.train_ldm import (
     CAPTION_DROP,
     COLOUR_VARIANTS,
@@ -312,9 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         noisy = noise_scheduler.add_noise(z0, noise, t)
         pred = unet(torch.cat([noisy, mask_latent, masked_latents], 1), t, cond).sample
         loss = (F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3)) * min_snr_weights(noise_scheduler, t)).mean()
-        scale = min(1.0, (step + 1) / WARMUP_STEPS)
-        if args.decay_from is not None and step >= args.decay_from:
-            scale *= max(0.0, (args.steps - step) / max(1, args.steps - args.decay_from))
+        scale = min(1.0, (step + 1) / WARMUP_STEPS) * linear_decay(step, args.decay_from, args.steps)
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * scale
         opt.zero_grad(set_to_none=True)

@@ -49,7 +49,15 @@ from engines.imaging import image_grid
 from engines.metrics import psnr
 from engines.nets.restyle import SetDiscriminator, Translator
 from training import data as emoji_data
-from training.run_state import card_command, choose_device, load_compact, load_run, save_compact, save_run
+from training.run_state import (
+    card_command,
+    choose_device,
+    linear_decay,
+    load_compact,
+    load_run,
+    save_compact,
+    save_run,
+)
 
 # ---- config -------------------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,9 +264,7 @@ def critic_loss(
 
 def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
     """CycleGAN's schedule: constant, then (from `decay_from`) linearly down to 0 at `steps`."""
-    if decay_from is None or step < decay_from:
-        return LEARNING_RATE
-    return LEARNING_RATE * max(0.0, (steps - step) / max(1, steps - decay_from))
+    return LEARNING_RATE * linear_decay(step, decay_from, steps)
 
 
 def main(argv: list[str] | None = None) -> None:
