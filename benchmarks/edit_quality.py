@@ -15,7 +15,9 @@ set (boxes and brush strokes, 10-40% of the image), then is filled by
 - Telea: OpenCV's classical inpainting (fast marching), the baseline issue 24 names;
 - VAE alone: the image with its hole painted white, through the model's VAE (what a reconstruction
   alone puts in a hole).
-Each fill is blended into the image the same way (the engine's blend band), and measured:
+Ours are put into the image with the Edit tab's default edge (seamless: cloned in, its colours
+pulled to meet the image's at the mask's edge) and, for the prompted rows, the soft edge too (faded
+in over the engine's blend band); the baselines are faded in over the blend band. Each is measured:
 max pixel change beyond the band (the mask contract: 0), PSNR inside the mask against the true
 image, feature distance (the feature network's embedding, 1 - cosine, against the true image's),
 the Fréchet distance of the filled images against the held-out art (realism, the feature
@@ -106,7 +108,11 @@ def inpaint_rows(
     own = {m: draw_defaults(engines.registry.resolve("edit", m).settings)[1] for m in models}
     scales = own if guidance is None else dict.fromkeys(models, guidance)
     mask_set = masks(len(indices))
-    ours = {f"{model}, {how} prompt": (model, how) for model in models for how in ("caption", "empty")}
+    ours = {
+        f"{model}, {how} prompt{', soft edge' if edge == 'soft' else ''}": (model, how, edge)
+        for model in models
+        for how, edge in (("caption", "seamless"), ("caption", "soft"), ("empty", "seamless"))
+    }
     methods = [*ours, "Telea (OpenCV)", "VAE alone"]
     filled: dict[str, list[Image.Image]] = {m: [] for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
@@ -120,9 +126,11 @@ def inpaint_rows(
         for method in methods:
             start = time.perf_counter()
             if method in ours:
-                model, how = ours[method]
+                model, how, edge = ours[method]
                 text = prompt if how == "caption" else ""
-                made = engines.edit.draw(image, mask, text, "", n, 1, steps, scales[model], "model default", model)
+                made = engines.edit.draw(
+                    image, mask, text, "", n, 1, steps, scales[model], "model default", model, edge
+                )  # fmt: skip
                 out = made[0].image
             else:
                 fill = telea(image, mask) if method.startswith("Telea") else vae_alone(engines, image, mask)

@@ -9,9 +9,17 @@ each step, the latent outside the mask is the image's own latent noised to that 
 masked part is drawn anew. Hub inpainting pipelines load through the same
 `AutoPipelineForInpainting` and the same call.
 
-The mask contract: the result is the image's own pixels outside the mask and a thin band around
-it (the blend band, where the fill fades into the image so there is no seam); the band's width
-is recorded in the recipe. Pixels farther out are the input's, bit for bit.
+The mask contract: the result is the image's own pixels outside the mask and, with the soft edge,
+a thin band around it (the blend band, where the fill fades into the image); the band's width is
+recorded in the recipe (0 for the seamless edge). Pixels farther out are the input's, bit for bit.
+
+The edge: a fill drawn by the model rarely meets the image in exactly its colours (the model sees
+the image through its VAE's latent, 4 px to a cell), and a fade leaves that mismatch as a halo.
+The seamless edge (the default) clones the fill in as Poisson image editing does (Pérez, Gangnet
+and Blake, 2003): inside the mask the result has the fill's own detail (its Laplacian), and at
+the mask's edge it takes the image's pixels, so the fill's colours are pulled to meet them. On
+the 698 held-out emoji this took the inpainted images' Fréchet distance from 4.08 to 2.54
+(benchmarks/edit_quality.py measures both edges).
 
 Sizes: the pipeline works at its model's size (64 px for the emoji model), on the image padded
 to a square with white (as the training art is); the fill is resized back to the image's own size
@@ -33,11 +41,13 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import factorized
 
 from engines.base import Engine, Loaded, Result, pil_batch, tensor_batch, weights_hash
 from engines.errors import InputError, ModelUnavailable
 from engines.imaging import from_square, load_image, open_image, to_square
-from engines.limits import DENOISERS, EDIT_NOISES, MAX_EDIT_SIDE, check_float, check_seed
+from engines.limits import DENOISERS, EDGES, EDIT_NOISES, MAX_EDIT_SIDE, check_float, check_seed
 from engines.metrics import psnr, ssim
 from engines.registry import ModelSpec
 from engines.text import (
@@ -100,6 +110,83 @@ def blend(image: Image.Image, fill: Image.Image, weights: np.ndarray) -> Image.I
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
+# above this side the seamless edge is solved at it first, then exactly in a ring at the mask's
+# edge: the whole mask of a 1024 px image at once is 1M unknowns (13 s and 2.8 GB to solve)
+SEAMLESS_SIDE = 256
+
+
+def poisson(region: np.ndarray, bases: list[np.ndarray], guides: list[np.ndarray]) -> list[np.ndarray]:
+    """For each (base, guide) pair of [H, W, 3] float arrays: the base with the pixels in `region`
+    ([H, W] bool) solved to have the guide's Laplacian, given the base's pixels around the region
+    (its Dirichlet edge; the image's own border is free). One factorisation serves every pair."""
+    height, width = region.shape
+    ys, xs = np.nonzero(region)
+    n = ys.size
+    index = np.full(region.shape, -1)
+    index[ys, xs] = np.arange(n)
+    degree = np.zeros(n)
+    links, rows, cols = [], [], []
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        k, ny, nx = np.flatnonzero(inside), ny[inside], nx[inside]
+        degree[k] += 1
+        j = index[ny, nx]
+        solved = j >= 0
+        rows.append(k[solved])
+        cols.append(j[solved])
+        links.append((k, ny, nx, ~solved))
+    rows, cols = np.concatenate([*rows, np.arange(n)]), np.concatenate([*cols, np.arange(n)])
+    values = np.concatenate([-np.ones(rows.size - n), degree])
+    solve = factorized(sparse.csc_matrix((values, (rows, cols)), shape=(n, n)))
+    solved = []
+    for base, guide in zip(bases, guides, strict=True):
+        rhs = np.zeros((n, 3))
+        for k, ny, nx, edge in links:  # k has each unknown at most once per direction
+            rhs[k] += guide[ys[k], xs[k]] - guide[ny, nx]
+            rhs[k[edge]] += base[ny[edge], nx[edge]]
+        out = base.copy()
+        out[ys, xs] = np.stack([solve(rhs[:, c]) for c in range(3)], 1)
+        solved.append(out)
+    return solved
+
+
+def seamless(image: Image.Image, fills: list[Image.Image], mask: Image.Image) -> list[Image.Image]:
+    """Each fill cloned into the image's mask (Poisson image editing): the fill's detail inside, the
+    image's pixels at the edge, every pixel outside the mask the image's own."""
+    inside = np.asarray(mask) > 0
+    pixels = np.asarray(image, dtype=np.float64)
+    guides = [np.asarray(fill.convert("RGB"), dtype=np.float64) for fill in fills]
+    if inside.all():  # no edge to meet
+        return [fill.convert("RGB") for fill in fills]
+    if max(image.size) <= SEAMLESS_SIDE:
+        cloned = poisson(inside, [pixels] * len(guides), guides)
+    else:
+        # the colour shift at SEAMLESS_SIDE, smooth enough to scale up; then the ring of pixels
+        # near the edge solved exactly, so the edge meets the image's own pixels
+        scale = SEAMLESS_SIDE / max(image.size)
+        small = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        small_inside = np.asarray(mask.resize(small, Image.Resampling.BOX)) > 127
+        if small_inside.any() and not small_inside.all():
+            small_pixels = np.asarray(image.resize(small, Image.Resampling.BOX), dtype=np.float64)
+            small_fills = [np.asarray(f.convert("RGB").resize(small, Image.Resampling.BOX), np.float64) for f in fills]
+            shifted = poisson(small_inside, [small_pixels] * len(fills), small_fills)
+            guides = [
+                guide + upscaled(after - before, image.size)
+                for guide, after, before in zip(guides, shifted, small_fills, strict=True)
+            ]
+        reach = 2 * math.ceil(1 / scale) + 1  # px: a few of the small image's pixels
+        ring = inside & ~ndimage.binary_erosion(inside, iterations=reach, border_value=1)
+        cloned = poisson(ring, [np.where(inside[..., None], guide, pixels) for guide in guides], guides)
+    return [Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), "RGB") for out in cloned]
+
+
+def upscaled(shift: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A [h, w, 3] float array resized to `size` (W, H), bilinearly."""
+    grid = torch.from_numpy(shift).permute(2, 0, 1)[None]
+    return torch.nn.functional.interpolate(grid, size=(size[1], size[0]), mode="bilinear")[0].permute(1, 2, 0).numpy()
+
+
 def check_edit_image(source: Any) -> Image.Image:
     image = load_image(source)
     if max(image.size) > MAX_EDIT_SIDE:
@@ -158,14 +245,17 @@ class EditEngine(Engine):
         guidance_scale: Any,
         scheduler: Any,
         model_id: str,
+        edge: Any = "seamless",
         on_step: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
     ) -> list[Result]:
         """Inpaint: `count` fills of the mask (white: repaint) of an image (image i from seed + i),
-        blended into the image; [] if `stop` was set before the last step. (`draw`: the Edit tab's
-        step-by-step diffusion draw, watched and stopped as the text tab's is.)"""
+        put into the image with an `edge` (EDGES); [] if `stop` was set before the last step.
+        (`draw`: the Edit tab's step-by-step diffusion draw, watched and stopped as the text tab's is.)"""
         original = check_edit_image(image)
         painted = load_mask(mask, original.size)
+        if edge not in EDGES:
+            raise InputError(f"the edge is one of {', '.join(EDGES)}, not {str(edge)[:40]!r}")
         prompt, negative, seed, count, steps, guidance, scheduler = check_draw(
             prompt, negative_prompt, seed, count, steps, guidance_scale, scheduler
         )
@@ -174,7 +264,8 @@ class EditEngine(Engine):
         band = blend_band(max(original.size))
         weights = soft_mask(painted, band)
         square, box = to_square(original, side)
-        # the pipeline repaints the blend band too, so the fill reaches under its fade
+        # the pipeline repaints the blend band too: the soft edge fades the fill in over it, and the
+        # seamless edge reads the fill's detail across the mask's edge
         grown = Image.fromarray((weights > 0).astype(np.uint8) * 255, "L")
         square_mask, _ = to_square(grown, side, fill=0)
         pipe = loaded.model
@@ -189,6 +280,10 @@ class EditEngine(Engine):
         if images is None:
             return []
         fills = [from_square(fill, box, original.size) for fill in images]
+        if edge == "seamless":
+            edited, band = seamless(original, fills, painted), 0
+        else:
+            edited = [blend(original, fill, weights) for fill in fills]
         params = {
             "batch_seed": seed,
             "count": count,
@@ -197,19 +292,20 @@ class EditEngine(Engine):
             "scheduler": scheduler,
             "sampler": sampler_name(pipe.scheduler),
             "size": f"{original.width}x{original.height}",
+            "edge": edge,
             "blend_band": band,
             "masked": round(float((np.asarray(painted) > 0).mean()), 4),
         }
         inputs = {"image": original, "mask": painted}
         return [
             Result(
-                blend(original, fill, weights),
+                image,
                 self.recipe(
                     loaded, "inpaint", {**params, "index": i}, seed + i, prompt=prompt, negative_prompt=negative
                 ),
                 inputs,
             )
-            for i, fill in enumerate(fills)
+            for i, image in enumerate(edited)
         ]
 
     def denoise(

@@ -32,6 +32,8 @@ MAX_UPSCALE_SIDE = 512
 MAX_EDIT_SIDE = 1024
 EDIT_NOISES = ("none", "gaussian", "jpeg", "salt & pepper")  # noise a denoise adds first; "none": noisy already
 DENOISERS = ("network", "vae", "diffusion")  # the bundled denoiser (checkpoints/emoji-denoise), or the model's own
+# how an inpainted fill meets the image: cloned in (its colours pulled to the mask's edge), or faded in
+EDGES = ("seamless", "soft")
 
 # diffusion draws (text and DiT); schedulers by name -> (diffusers class, options)
 MAX_DRAW = 8  # images per draw

@@ -527,6 +527,8 @@ def test_inpaint_keeps_the_image_and_its_mask_and_denoise_scores_the_noise(serve
         11,
     )
     assert settings["editor"] and settings["mask_upload"]  # the image back in the editor, its mask as the upload
+    assert settings["edge"] == "seamless"  # the default edge: nothing outside the mask changed
+    assert np.abs(made - original)[np.asarray(painted) == 0].max() == 0
     for bad, message in (((40, 40), "the mask is 40×40 px but the image is 80×60"), ((80, 60), "the mask is empty")):
         Image.new("L", bad, 0).save(mask)
         with pytest.raises(Exception, match=message):
@@ -779,6 +781,7 @@ EVERY_OPERATION = [
     ("/text_to_image", ("a blue cat", "", 96, 2, 2, 3.0, "model default", "tiny-ldm", True)),
     ("/inpaint", ("SAMPLE_PNG", "MASK_PNG", "a face", "", 102, 2, 2, 3.0, "Euler", "tiny-ldm")),
     ("/inpaint", ("SAMPLE_PNG", "MASK_PNG", "", "", 103, 1, 2, 0.0, "model default", "tiny-ldm", True)),
+    ("/inpaint", ("SAMPLE_PNG", "MASK_PNG", "a face", "", 107, 2, 2, 3.0, "Euler", "tiny-ldm", False, "soft")),
     ("/denoise", ("SAMPLE_PNG", "jpeg", 0.5, 104, "tiny-ldm")),
     ("/upscale", ("SAMPLE_PNG", None, "tiny-upscale")),
     ("/upscale", ("BLUE_PNG", None, "TINY_SD_X4", "a blue square", 97)),  # the SD ×4 upscaler's classes

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from engines.edit import blend_band, load_mask
+from engines.edit import blend_band, load_mask, seamless
 from engines.errors import InputError
 
 
@@ -28,19 +28,42 @@ def inpaint(engines, image, mask, seed=3, count=2, model="tiny-ldm", **kw):
 
 
 @pytest.mark.parametrize("model", ["tiny-ldm", "tiny-inpaint"])
-@pytest.mark.parametrize("size", [(64, 64), (50, 37), (130, 96)])
-def test_only_the_masked_part_changes_and_beyond_the_blend_band_pixels_are_the_images(engines, size, model):
+@pytest.mark.parametrize("size", [(64, 64), (50, 37), (130, 96), (300, 280)])
+@pytest.mark.parametrize("edge", ["seamless", "soft"])
+def test_only_the_masked_part_changes_and_beyond_the_blend_band_pixels_are_the_images(engines, size, model, edge):
     image, mask = emoji_like(size), box_mask(size, (10, 8, size[0] // 2, size[1] // 2))
-    made = inpaint(engines, image, mask, model=model)
-    band = blend_band(max(size))
-    untouched = np.asarray(mask.filter(ImageFilter.MaxFilter(2 * band + 1))) == 0
+    made = inpaint(engines, image, mask, model=model, edge=edge)
+    band = blend_band(max(size)) if edge == "soft" else 0  # seamless: nothing outside the mask changes
+    grown = mask.filter(ImageFilter.MaxFilter(2 * band + 1)) if band else mask  # (a 1 px MaxFilter crashes PIL)
+    untouched = np.asarray(grown) == 0
     for result in made:
         assert result.image.size == size
         a, b = np.asarray(image, dtype=int), np.asarray(result.image, dtype=int)
         assert np.abs(a - b)[untouched].max() == 0  # bit for bit
         assert np.abs(a - b)[np.asarray(mask) > 0].mean() > 1  # the fill is new
-        assert result.recipe["params"]["blend_band"] == band
+        assert result.recipe["params"]["blend_band"] == band and result.recipe["params"]["edge"] == edge
         assert set(result.inputs) == {"image", "mask"}
+
+
+@pytest.mark.parametrize("size", [(64, 64), (50, 37), (700, 1024)])  # 700×1024: solved small, then at the edge
+def test_the_seamless_edge_meets_the_images_colours(size):
+    """A fill of the image's own detail in the wrong colours comes back as the image itself; a flat
+    fill takes the colour of the image around it."""
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 200, (size[1], size[0], 3)).astype(np.uint8)
+    image, mask = Image.fromarray(pixels), box_mask(size, (5, 3, size[0] * 2 // 3, size[1] * 3 // 4))
+    shifted = Image.fromarray(pixels + np.array([50, 20, 0], np.uint8))
+    assert seamless(image, [shifted], mask)[0].tobytes() == image.tobytes()
+    red = Image.new("RGB", size, (200, 30, 30))
+    flat = seamless(red, [Image.new("RGB", size, (20, 200, 20))], mask)[0]
+    assert flat.tobytes() == red.tobytes()  # a flat fill in a flat image: no seam, no other colour
+    assert seamless(image, [shifted], Image.new("L", size, 255))[0].tobytes() == shifted.tobytes()  # no edge
+
+
+def test_an_unknown_edge_gets_a_clear_message(engines):
+    for edge in ("poisson", None, ["seamless"]):
+        with pytest.raises(InputError, match="the edge is one of seamless, soft"):
+            inpaint(engines, emoji_like(), box_mask(), edge=edge)
 
 
 @pytest.mark.parametrize("model", ["tiny-ldm", "tiny-inpaint"])

@@ -42,7 +42,7 @@ VALID = {
     "/gan_xy_plot": [1, 0.8, "tiny-gan", "seed", "1, 2", "ψ", "0.5", False, True],
     "/gan_style_mix": ["0, 1", "2", 2, 0.8, "tiny-stylegan", False, True],
     "/conditional_xy_plot": ["any", "any", 1, 0.8, "tiny-cgan", "style", "all", "none", "", False, True],
-    "/inpaint": [FILE, FILE, "a face", "", 1, 1, 2, 3.0, "model default", "tiny-ldm", False],
+    "/inpaint": [FILE, FILE, "a face", "", 1, 1, 2, 3.0, "model default", "tiny-ldm", False, "seamless"],
     "/denoise": [FILE, "gaussian", 0.2, 1, "tiny-ldm", "vae", 0.3],
     "/upscale": [FILE, None, "tiny-upscale", "", 0],
     "/restyle": [FILE, "all", "tiny-restyle", 1.0, "auto", False],

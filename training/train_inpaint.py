@@ -40,6 +40,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from engines.base import tensor_batch
+from engines.edit import seamless
 from engines.imaging import image_grid
 from engines.text import named_scheduler
 from training import data as emoji_data
@@ -153,7 +154,7 @@ def inpainting_pipeline(base, unet):
 @torch.no_grad()
 def sample_grid(pipe, heldout: dict) -> Image.Image:
     """A row per held-out emoji: the original, the hole (grey), then GRID_SEEDS fills of it, prompted
-    with its caption and art set, pasted into the image under the mask."""
+    with its caption and art set, put into the image as the Edit tab does by default (seamless)."""
     rng = np.random.default_rng(1)
     picks = rng.choice(len(heldout["images"]), GRID_EMOJI, replace=False)
     masks = random_masks(np.random.default_rng(2), 4 * GRID_EMOJI)
@@ -176,7 +177,7 @@ def sample_grid(pipe, heldout: dict) -> Image.Image:
         ).images
         holed = image.copy()
         holed.paste((128, 128, 128), mask=hole)
-        cells += [image, holed, *(Image.composite(fill, image, hole) for fill in fills)]
+        cells += [image, holed, *seamless(image, fills, hole)]
     return image_grid(cells, 2 + GRID_SEEDS)
 
 
@@ -217,7 +218,7 @@ def export(pipe, out_dir: Path, meta: dict, data_dir: Path = emoji_data.DATA_DIR
         command=meta["command"],
         grids={
             f"held-out emoji: the original, the hole, then fills at seeds 0–{GRID_SEEDS - 1} prompted with its "
-            "caption and art set": "samples.png"
+            "caption and art set, put in with the seamless edge": "samples.png"
         },
         details=(
             "Masks: one to three boxes or a brush stroke (2–6 points, 4–16 px wide), or the whole image "

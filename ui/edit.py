@@ -18,7 +18,7 @@ from PIL import Image
 
 from engines.errors import InputError
 from engines.imaging import load_image
-from engines.limits import DENOISERS, EDIT_NOISES, draw_defaults
+from engines.limits import DENOISERS, EDGES, EDIT_NOISES, draw_defaults
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     UploadedImage,
@@ -74,16 +74,17 @@ class EditTab:
     def inpaint(
         self, image: str | None, mask: str | None, prompt: str, negative_prompt: str, seed: float, count: float,
         steps: float, guidance_scale: float, scheduler: str, model: str, hires: bool = False,
-        request: gr.Request = None,
+        edge: str = "seamless", request: gr.Request = None,
     ):  # fmt: skip
         """Fill the mask (white: repaint) of an image: `count` fills (image i from seed + i) of what the
-        prompt says (it may be empty), blended into the image; streams previews, then returns the saved
-        images. Pixels away from the mask are the image's own."""
+        prompt says (it may be empty), put into the image with an `edge`: "seamless" (cloned in, its
+        colours meeting the image's at the mask's edge) or "soft" (faded in over a couple of pixels).
+        Streams previews, then returns the saved images. Pixels away from the mask are the image's own."""
         if not image:
             raise InputError("give an image to edit")
         run = dict(
             image=image, mask=mask, prompt=prompt, negative_prompt=negative_prompt, seed=seed, count=count,
-            steps=steps, guidance_scale=guidance_scale, scheduler=scheduler, model_id=model,
+            steps=steps, guidance_scale=guidance_scale, scheduler=scheduler, model_id=model, edge=edge,
         )  # fmt: skip
         yield from self.studio.draw("edit", [run], request, hires)
 
@@ -122,7 +123,7 @@ class EditTab:
     def layout(self) -> TabUI:
         gr.Markdown(
             "**Inpaint**: paint over a part of an image and say what goes there (or nothing); only the painted "
-            "part changes, blended in over a couple of pixels, and the rest keeps its pixels. "
+            "part changes, its colours meeting the image's at the edge, and the rest keeps its pixels. "
             "**Denoise**: clean an image, or add noise of a kind first to see how much comes back."
         )
         model, scheduler, hires = draw_settings(self.studio.engines, "edit")
@@ -160,6 +161,10 @@ class EditTab:
                             elem_id="edit-prompt",
                         )  # fmt: skip
                         negative = gr.Textbox(label="Negative prompt", placeholder="needs guidance above 1")
+                        edge = gr.Radio(
+                            list(EDGES), value="seamless", label="Edge",
+                            info="seamless: the fill's colours meet the image's; soft: faded in over a couple of px",
+                        )  # fmt: skip
                         seed, count, steps, guidance, run, stop = draw_controls(
                             steps_default, guidance_default, "Inpaint"
                         )
@@ -201,7 +206,7 @@ class EditTab:
         tab.controls = dict(
             model=model, mode=mode, scheduler=scheduler, hires=hires, editor=editor, mask_upload=mask_upload,
             image=image, mask=mask, prompt=prompt, negative=negative, seed=seed, count=count, steps=steps,
-            guidance=guidance, noisy_input=noisy_input, noise=noise, amount=amount, noise_seed=noise_seed,
+            guidance=guidance, edge=edge, noisy_input=noisy_input, noise=noise, amount=amount, noise_seed=noise_seed,
             denoiser=denoiser,
         )  # fmt: skip
         tab.operations = {
@@ -209,7 +214,7 @@ class EditTab:
             "inpaint": Operation(
                 "inpaint",
                 ["image", "mask", "prompt", "negative", "seed", "count", "steps", "guidance", "scheduler", "model",
-                 "hires"],
+                 "hires", "edge"],
                 {
                     "editor": "inputs.image",
                     "mask_upload": "inputs.mask",
@@ -224,6 +229,7 @@ class EditTab:
                     "scheduler": "params.scheduler",
                     "model": "model",
                     "hires": hires_of,
+                    "edge": lambda recipe: recipe["params"].get("edge", "soft"),  # older fills: faded in
                 },
                 mode="inpaint",
             ),
