@@ -155,10 +155,11 @@ def seamless(image: Image.Image, fills: list[Image.Image], mask: Image.Image) ->
     """Each fill cloned into the image's mask (Poisson image editing): the fill's detail inside, the
     image's pixels at the edge, every pixel outside the mask the image's own."""
     inside = np.asarray(mask) > 0
-    pixels = np.asarray(image, dtype=np.float64)
-    guides = [np.asarray(fill.convert("RGB"), dtype=np.float64) for fill in fills]
+    fills = [fill.convert("RGB") for fill in fills]
     if inside.all():  # no edge to meet
-        return [fill.convert("RGB") for fill in fills]
+        return fills
+    pixels = np.asarray(image, dtype=np.float64)
+    guides = [np.asarray(fill, dtype=np.float64) for fill in fills]
     if max(image.size) <= SEAMLESS_SIDE:
         cloned = poisson(inside, [pixels] * len(guides), guides)
     else:
@@ -169,7 +170,7 @@ def seamless(image: Image.Image, fills: list[Image.Image], mask: Image.Image) ->
         small_inside = np.asarray(mask.resize(small, Image.Resampling.BOX)) > 127
         if small_inside.any() and not small_inside.all():
             small_pixels = np.asarray(image.resize(small, Image.Resampling.BOX), dtype=np.float64)
-            small_fills = [np.asarray(f.convert("RGB").resize(small, Image.Resampling.BOX), np.float64) for f in fills]
+            small_fills = [np.asarray(f.resize(small, Image.Resampling.BOX), np.float64) for f in fills]
             shifted = poisson(small_inside, [small_pixels] * len(fills), small_fills)
             guides = [
                 guide + upscaled(after - before, image.size)
