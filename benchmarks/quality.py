@@ -65,7 +65,7 @@ REAL_SUBSET_SEED = 0
 # Prompts in no caption: does the text model compose, or only recall?
 STYLE_PROMPTS = 16  # held-out captions drawn in each art set, the set named in the prompt
 COLOUR_PROMPTS = 16  # held-out labels drawn in each chromatic colour ("blue grinning face")
-I2I_EMOJI, I2I_STRENGTHS = 8, (0.4, 0.7)  # the text model's image-to-image: emoji × 12 pairs, and strengths
+I2I_EMOJI, I2I_STRENGTHS = 24, (0.4, 0.7)  # the text model's image-to-image: emoji × 12 pairs, and strengths
 NOVEL_PROMPTS = ["a blue pizza", "a cat astronaut", "a sleepy cat with a party hat", "a green heart", "a purple banana"]
 
 

@@ -34,6 +34,27 @@ def test_translator_shapes_and_style_rows():
     assert critic(torch.zeros(2, 3, 64, 64), torch.tensor([0, 2])).shape == (2, 8, 8)  # its set's map, per image
 
 
+def test_keep_white_changes_the_art_and_leaves_the_white_around_it():
+    torch.manual_seed(0)
+    model = Translator(("a", "b"), channels=4, blocks=1, resolution=16, keep_white=True).eval()
+    with torch.no_grad():
+        model.head.bias.fill_(-0.5)  # a change everywhere
+    art = torch.ones(1, 3, 16, 16)
+    art[:, :, 6:10, 6:10] = -0.6  # a dark square on white
+    with torch.no_grad():
+        out = model(art, torch.tensor([1]))
+        model.keep_white = False
+        unmasked = model(art, torch.tensor([1]))
+        model.keep_white = True
+        photo = torch.rand(1, 3, 16, 16) * 1.8 - 1  # no white in it: changed everywhere
+        changed_photo = model(photo, torch.tensor([1]))
+    changed = (out != art).any(1)[0]
+    grown = torch.zeros(16, 16, dtype=torch.bool)
+    grown[5:11, 5:11] = True  # the square and a pixel around it
+    assert torch.equal(changed, grown) and (unmasked != art).any(1).all()
+    assert (changed_photo != photo).any(1).all()
+
+
 def test_restyle_into_every_other_set_names_each_and_keeps_the_input(engines, sample_png):
     made = engines.restyle.restyle(str(sample_png), "all", "tiny-restyle")
     source = made[0].recipe["params"]["source"]

@@ -80,7 +80,7 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     state = tmp_path / "resume" / "discs-squares.pt"
     out = tmp_path / "checkpoints" / "discs-squares"
     args = ["--data", str(a), str(b), "--name", "discs-squares", "--channels", "4", "--blocks", "1"]
-    args += ["--resume-state", str(state), "--out", str(out)]
+    args += ["--resume-state", str(state), "--out", str(out), "--keep-white"]
     train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "2"])
     saved = torch.load(state, weights_only=True)
     assert saved["step"] == 2 and {"generator", "ema", "critic"} <= set(saved) and state.stat().st_size < 1_000_000
@@ -92,12 +92,13 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     assert meta["steps"] == 3 and "--run-dir" not in meta["command"]
     assert settings["task"] == "restyle" and settings["sets"] == [["discs", "discs"], ["squares", "squares"]]
     card = (out / "README.md").read_text()
-    assert "discs" in card and "unpaired" in card and (out / "heldout.png").is_file()
+    assert "discs" in card and "unpaired" in card and "stays white" in card and (out / "heldout.png").is_file()
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]
     (made,) = engines.restyle.restyle(str(a / "0.png"), "squares", "discs-squares", source="discs")
     assert made.image.size == (64, 64) and made.recipe["params"]["target"] == "squares"
+    assert engines.restyle.load("discs-squares")[0].model.keep_white  # the recipe travels in the config
 
 
 def write_emoji_like_data(folder: Path, emoji: int = 24) -> None:

@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=CHANNELS)
     parser.add_argument("--blocks", type=int, default=BLOCKS)
     parser.add_argument("--crop", type=int, default=CROP, help="train on crops this big (64: whole images)")
+    parser.add_argument("--keep-white", action="store_true", help="change only the art, not the white around it")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -304,9 +305,12 @@ def main(argv: list[str] | None = None) -> None:
     recipe = {"paired": args.paired, "channels": args.channels, "blocks": args.blocks, "batch_size": BATCH_SIZE,
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": SET_WEIGHT, "pool_size": POOL_SIZE,
-              "crop": args.crop, "decay_from": args.decay_from, "steps": args.steps}  # fmt: skip
+              "crop": args.crop, "keep_white": args.keep_white, "decay_from": args.decay_from,
+              "steps": args.steps}  # fmt: skip
 
-    model = Translator(tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION).to(device)
+    model = Translator(
+        tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION, args.keep_white
+    ).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     critic = SetDiscriminator(len(train.names), args.channels).to(device)
     opt_g = torch.optim.Adam(model.parameters(), LEARNING_RATE, betas=BETAS)
@@ -448,7 +452,14 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         "entering every residual block through conditional instance normalisation; a PatchGAN discriminator with "
         f"spectral norm and one output map per set. {how} Trained on random {r.get('crop', RESOLUTION)} px crops "
         "of the 64 px art (what differs between sets is local: shading, outlines, palette); being convolutional, "
-        "it translates whole images. The Restyle tab pads an image to a square with white (as the art is drawn) "
+        "it translates whole images. "
+        + (
+            "Its change is confined to the art's footprint (every pixel that is not white, grown by a pixel): the "
+            "white around the art stays white. "
+            if r.get("keep_white")
+            else ""
+        )
+        + "The Restyle tab pads an image to a square with white (as the art is drawn) "
         "and shrinks it to 64 px; an image's own set, when not named, is the one whose redrawing changes it least."
     )
     grid_caption = (

@@ -8,6 +8,9 @@ has its own scale and shift per normalised layer. A `style` argument of shape [N
 tables (a one-hot row is one set; a blend of two rows is a drawing between them), which is what the
 Restyle tab's strength slider walks along. The output is the input plus a learned change (the
 translation keeps what it does not need to alter); callers clamp it to [-1, 1] when they make images.
+With `keep_white`, the change is confined to the art's footprint (every pixel that is not white, grown
+by a pixel): art drawn on white keeps its white, so the generator cannot paint haloes around it, and
+an image with no white (a photo) is changed everywhere as before.
 
 Discriminator: a PatchGAN (each output judges a ~34 px patch) with spectral norm and one output map
 per art set (StarGAN v2's multi-task discriminator): it is asked only whether an image is a real
@@ -21,6 +24,14 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+WHITE = 0.92  # in [-1, 1]: a pixel brighter than this in every channel (above 245 of 255) is white
+
+
+def footprint(images: torch.Tensor) -> torch.Tensor:
+    """Images [N,3,H,W] in [-1, 1] -> [N,1,H,W]: 1 where the art is (a pixel not white, or next to one), else 0."""
+    art = (images < WHITE).any(1, keepdim=True).to(images.dtype)
+    return F.max_pool2d(art, 3, 1, 1)
 
 
 class StyledNorm(nn.Module):
@@ -74,10 +85,11 @@ class Translator(
         channels: int = 32,
         blocks: int = 6,
         resolution: int = 64,
+        keep_white: bool = False,
     ):
         super().__init__()
         self.set_names, self.set_titles = list(set_names), list(set_titles or set_names)
-        self.resolution = resolution
+        self.resolution, self.keep_white = resolution, keep_white
         sets, c = len(set_names), channels
         self.stem = nn.Sequential(
             nn.Conv2d(3, c, 7, 1, 3, padding_mode="reflect"), nn.InstanceNorm2d(c, affine=True), nn.ReLU()
@@ -100,7 +112,8 @@ class Translator(
         for block in self.blocks:
             h = block(h, style)
         # the input plus a learned change: what the set does not draw differently needs no work
-        return images + self.head(self.up(h))
+        change = self.head(self.up(h))
+        return images + (change * footprint(images) if self.keep_white else change)
 
 
 class SetDiscriminator(nn.Module):
