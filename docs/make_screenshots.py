@@ -46,8 +46,8 @@ def mixing_tab(page, out: Path) -> None:
     page.get_by_label("Model", exact=True).filter(visible=True).first.fill("emoji-stylegan")
     page.keyboard.press("Enter")
     page.get_by_role("tab", name="Style mixing", exact=True).click()
-    page.locator("#mix-rows textarea").fill("4, 8, 28, 57")
-    page.locator("#mix-columns textarea").fill("1, 13, 19, 41")
+    page.locator("#mix-rows textarea").fill("27, 0, 21, 51")
+    page.locator("#mix-columns textarea").fill("6, 17, 41, 8")
     page.get_by_role("button", name="Mix", exact=True).click()
     page.locator("#gan-mixing img").nth(4 + 4 * 4).wait_for(timeout=60_000)
     page.locator("#gan-mixing img").first.click()  # the sheet, opened big
