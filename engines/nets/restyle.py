@@ -25,7 +25,9 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-WHITE = 0.92  # in [-1, 1]: a pixel brighter than this in every channel (above 245 of 255) is white
+# the art is drawn on white: a pixel at 245 of 255 or above in every channel is background, the line
+# training/colours.py's BACKGROUND draws for colour names; here in [-1, 1]
+WHITE = 245 / 127.5 - 1
 
 
 def footprint(images: torch.Tensor) -> torch.Tensor:
