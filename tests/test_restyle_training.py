@@ -80,7 +80,7 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     state = tmp_path / "resume" / "discs-squares.pt"
     out = tmp_path / "checkpoints" / "discs-squares"
     args = ["--data", str(a), str(b), "--name", "discs-squares", "--channels", "4", "--blocks", "1"]
-    args += ["--resume-state", str(state), "--out", str(out), "--keep-white"]
+    args += ["--resume-state", str(state), "--out", str(out), "--keep-white", "--set-weight", "3"]
     train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "2"])
     saved = torch.load(state, weights_only=True)
     assert saved["step"] == 2 and {"generator", "ema", "critic"} <= set(saved) and state.stat().st_size < 1_000_000
@@ -93,6 +93,7 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     assert settings["task"] == "restyle" and settings["sets"] == [["discs", "discs"], ["squares", "squares"]]
     card = (out / "README.md").read_text()
     assert "discs" in card and "unpaired" in card and "stays white" in card and (out / "heldout.png").is_file()
+    assert meta["recipe"]["set_weight"] == 3 and "set classification (weight 3:" in card
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]

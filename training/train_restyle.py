@@ -254,12 +254,17 @@ def generator_losses(
 
 
 def critic_loss(
-    critic: SetDiscriminator, real: torch.Tensor, sets: torch.Tensor, fake: torch.Tensor, fake_sets: torch.Tensor
+    critic: SetDiscriminator,
+    real: torch.Tensor,
+    sets: torch.Tensor,
+    fake: torch.Tensor,
+    fake_sets: torch.Tensor,
+    set_weight: float = SET_WEIGHT,
 ) -> torch.Tensor:
     """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0;
     and real art's set is named (the classifier the generator's "set" loss reads)."""
     adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake.detach(), fake_sets).pow(2).mean())
-    return adversarial + SET_WEIGHT * F.cross_entropy(critic.classify(real), sets)
+    return adversarial + set_weight * F.cross_entropy(critic.classify(real), sets)
 
 
 def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
@@ -283,6 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", type=int, default=BLOCKS)
     parser.add_argument("--crop", type=int, default=CROP, help="train on crops this big (64: whole images)")
     parser.add_argument("--keep-white", action="store_true", help="change only the art, not the white around it")
+    parser.add_argument(
+        "--set-weight", type=float, default=SET_WEIGHT, help="StarGAN's set classification: how hard to draw the set"
+    )
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -304,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     pairs = check_pairs(heldout) if heldout else None
     recipe = {"paired": args.paired, "channels": args.channels, "blocks": args.blocks, "batch_size": BATCH_SIZE,
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
-              "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": SET_WEIGHT, "pool_size": POOL_SIZE,
+              "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight, "pool_size": POOL_SIZE,
               "crop": args.crop, "keep_white": args.keep_white, "decay_from": args.decay_from,
               "steps": args.steps}  # fmt: skip
 
@@ -367,13 +375,14 @@ def main(argv: list[str] | None = None) -> None:
         sets, targets = sets.to(device), targets.to(device)
 
         fake, losses = generator_losses(model, critic, x, sets, targets, y)
-        loss_g = sum(WEIGHTS[name] * value for name, value in losses.items())
+        weights = WEIGHTS | {"set": args.set_weight}
+        loss_g = sum(weights[name] * value for name, value in losses.items())
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
 
         old, old_sets = pool.swap(fake, targets)
-        loss_d = critic_loss(critic, x, sets, old, old_sets)
+        loss_d = critic_loss(critic, x, sets, old, old_sets, args.set_weight)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -442,7 +451,7 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         how = (
             "Trained *unpaired*, as CycleGAN is: the trainer never sees which images are the same emoji. Losses: "
             f"least-squares adversarial, cycle consistency (weight {CYCLE_WEIGHT:g}), identity (weight "
-            f"{IDENTITY_WEIGHT:g}) and StarGAN's set classification (weight {SET_WEIGHT:g}: the discriminator "
+            f"{IDENTITY_WEIGHT:g}) and StarGAN's set classification (weight {r['set_weight']:g}: the discriminator "
             "learns to name real art's set, the generator to make translations it names as the target); the "
             f"discriminator sees translations from a pool of the last {POOL_SIZE}."
         )
