@@ -76,6 +76,19 @@ def test_adaptive_augmentation_moves_p_against_over_fitting():
     assert adapt_augment_p(0.0, -1.0, 0.6, 256) == 0.0 and adapt_augment_p(1.0, 1.0, 0.6, 256) == 1.0
 
 
+def test_lecam_pulls_each_side_towards_the_other_sides_moving_mean():
+    from training.train_gan import LECAM_DECAY, lecam_penalty
+
+    real, fake, anchors = torch.tensor([2.0, 4.0]), torch.tensor([-1.0, -3.0]), []
+    # the first batch sets the anchors: real scores (3 on average) are pulled to -2, fake ones to 3
+    assert lecam_penalty(real, fake, anchors).item() == pytest.approx((16 + 36) / 2 + (16 + 36) / 2)
+    assert anchors == [3.0, -2.0]
+    real.requires_grad_(True)
+    lecam_penalty(real, torch.tensor([-2.0, -2.0]), anchors).backward()
+    assert anchors == pytest.approx([LECAM_DECAY * 3 + (1 - LECAM_DECAY) * 3, -2.0])
+    assert (real.grad > 0).all()  # a real score above the fake anchor is pushed down
+
+
 def test_same_seed_same_pixels_and_batch_rows_match_single_runs(engines):
     grid = engines.gan.sample(seed=7, count=4, psi=1.0, model_id="tiny-gan")
     again = engines.gan.sample(seed=7, count=4, psi=1.0, model_id="tiny-gan")
@@ -248,6 +261,7 @@ def test_adaptive_augmentation_run_keeps_p_across_a_resume_and_in_the_card(tmp_p
     train_gan.main([*args, "--steps", "16", "--ada-target", "0.6"])  # resumes from p, in the same segment
     meta = json.loads((tmp_path / "out" / "ada" / "training_metrics.json").read_text())
     assert [(h["from_step"], h["to_step"], h["ada_target"]) for h in meta["history"]] == [(0, 2, None), (2, 16, 0.6)]
+    assert "LeCam" not in (tmp_path / "out" / "ada" / "README.md").read_text()
     assert meta["history"][-1]["augment_p"] == meta["augment_p"]
     assert abs(meta["augment_p"] - first_p) <= 2 * step + 1e-9  # two more updates, not a restart at 0
     card = (tmp_path / "out" / "ada" / "README.md").read_text()
@@ -255,6 +269,10 @@ def test_adaptive_augmentation_run_keeps_p_across_a_resume_and_in_the_card(tmp_p
     signs = meta["discriminator_signs"]  # a folder has no held-out images
     assert set(signs) == {"training images", "generated"} and all(-1 <= v <= 1 for v in signs.values())
     assert f"training images {signs['training images']:+.2f}, generated {signs['generated']:+.2f}" in card
+    train_gan.main([*args, "--steps", "18", "--ada-target", "0.6", "--lecam", "0.3"])  # a new segment
+    meta = json.loads((tmp_path / "out" / "ada" / "training_metrics.json").read_text())
+    assert [(h["from_step"], h["lecam"]) for h in meta["history"][1:]] == [(2, 0.0), (16, 0.3)]
+    assert "LeCam regularisation (weight 0.3)" in (tmp_path / "out" / "ada" / "README.md").read_text()
 
 
 def test_conditional_training_shares_the_trainer_and_exports_labels(tmp_path):

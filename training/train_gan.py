@@ -63,6 +63,9 @@ DIFFAUG = "color,translation,cutout"
 SAMPLE_EVERY = 500
 CHECKPOINT_EVERY = 250
 GP_WEIGHT = 10.0  # WGAN-GP only
+# LeCam regularisation (Tseng et al. 2021, against a discriminator that memorises a small set): its
+# anchors are moving means of D's scores on real and generated images, with this decay
+LECAM_DECAY = 0.99
 SAMPLE_SEEDS = 64  # the fixed grid: seeds 0..63
 NEW_LABELS_LR_SCALE = 10.0  # --init-from: how much faster label tables the export lacks learn
 LABEL_DROP = 0.2  # conditional: how often each label is replaced by "any" (so "any" can be asked for)
@@ -336,6 +339,17 @@ def d_loss_fn(loss: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -
     return fake_logits.mean() - real_logits.mean()  # wgan-gp (penalty added by the caller)
 
 
+def lecam_penalty(real_logits: torch.Tensor, fake_logits: torch.Tensor, anchors: list[float]) -> torch.Tensor:
+    """LeCam: real scores are pulled towards the moving mean of fake ones and fake scores towards that
+    of real ones, which keeps D's scores from running apart on images it has memorised. `anchors`
+    ([real mean, fake mean]; empty at the start of a run, then the first batch's means) moves in place."""
+    means = [real_logits.detach().mean().item(), fake_logits.detach().mean().item()]
+    if anchors:
+        means = [LECAM_DECAY * a + (1 - LECAM_DECAY) * m for a, m in zip(anchors, means, strict=True)]
+    anchors[:] = means
+    return (real_logits - anchors[1]).pow(2).mean() + (fake_logits - anchors[0]).pow(2).mean()
+
+
 def g_loss_fn(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean() if loss == "nonsat" else -fake_logits.mean()
 
@@ -432,6 +446,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                 lambda h: (
                     f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
+                    + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (
                         f", adaptive augmentation (target {h['ada_target']}, p = {h['augment_p']:.3f} at the end)"
                         if h.get("ada_target")
@@ -517,6 +532,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="adaptive augmentation: apply each --diffaug op with a probability p that starts at 0 and rises while "
         "the discriminator's mean sign on real images (+1 called real, -1 fake) is above this (0.6 in the ADA paper)",
+    )
+    parser.add_argument(
+        "--lecam",
+        type=float,
+        default=0.0,
+        help="LeCam regularisation's weight (0: off; 0.3 in its paper for a hinge-loss BigGAN): against a "
+        "discriminator that memorises the training set",
     )
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument(
@@ -635,7 +657,8 @@ def main(argv: list[str] | None = None) -> None:
         ema.load_state_dict(generator.state_dict())
     # one entry per run segment: a resumed run may change the loss, augmentation or learning-rate decay
     history: list[dict] = json.loads(kept.get("history", "[]"))
-    recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target}
+    recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
+              "lecam": args.lecam}  # fmt: skip
     same_recipe = history and all(history[-1].get(k, parser.get_default(k)) == v for k, v in recipe.items())
     if not args.export_only:
         next_segment(history, step, recipe, bool(same_recipe))
@@ -695,6 +718,7 @@ def main(argv: list[str] | None = None) -> None:
     bar = tqdm(total=args.steps, initial=step, desc=args.name, dynamic_ncols=True)
     generator.train()
     real_signs = real_sign = 0.0  # ADA: D's mean sign on real images, summed over an interval; the last mean
+    lecam_anchors: list[float] = []  # not kept: a resumed run starts them again from its first batch
     while step < args.steps:
         if data.labels is None:
             idx, labels = torch.randint(len(data.images), (args.batch_size,), generator=batch_generator), None
@@ -717,6 +741,8 @@ def main(argv: list[str] | None = None) -> None:
         real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
         fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)
+        if args.lecam:
+            d_loss = d_loss + args.lecam * lecam_penalty(real_logits, fake_logits, lecam_anchors)
         if args.loss == "wgan-gp":
             d_loss = d_loss + GP_WEIGHT * gradient_penalty(discriminator, real, fake.detach(), labels)
         opt_d.zero_grad(set_to_none=True)

@@ -312,8 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     pairs = check_pairs(heldout) if heldout else None
     recipe = {"paired": args.paired, "channels": args.channels, "blocks": args.blocks, "batch_size": BATCH_SIZE,
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
-              "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight, "pool_size": POOL_SIZE,
-              "crop": args.crop, "keep_white": args.keep_white, "decay_from": args.decay_from,
+              "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
+              "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "decay_from": args.decay_from,
               "steps": args.steps}  # fmt: skip
 
     model = Translator(
