@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.init_from and step == 0 and not args.export_only:
         init_generator(generator, args.init_from)
         ema.load_state_dict(generator.state_dict())
-    # one entry per run segment: a resumed run may change the loss, augmentation or learning-rate decay
+    # one entry per run segment: a resumed run may change the loss, augmentation, learning-rate decay or LeCam
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
               "lecam": args.lecam}  # fmt: skip
