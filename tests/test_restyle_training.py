@@ -46,6 +46,18 @@ def test_the_critic_loss_rewards_telling_real_from_translated():
     assert loss > 0 and all(p.grad is not None for p in critic.parameters() if p.requires_grad)
 
 
+def test_a_critic_gains_the_fake_class_from_a_state_without_it_and_learns_to_name_translations():
+    _, critic = tiny_pair()
+    wider = SetDiscriminator(2, channels=4, fake_class=True)
+    wider.load_state_dict(critic.state_dict())  # a run resumed with --fake-class
+    x = torch.rand(4, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(wider.classify(x)[:, :2], critic.classify(x)) and (wider.classify(x)[:, 2] == 0).all()
+    real, fake, sets = torch.rand(4, 3, 16, 16), torch.zeros(4, 3, 16, 16), torch.tensor([0, 1, 0, 1])
+    critic_loss(wider, real, sets, fake, sets).backward()
+    assert wider.classifier.bias.grad[2] < 0  # a descent step makes "a translation" more likely
+
+
 def test_the_image_pool_mixes_in_older_translations_seeded():
     images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
     out = []

@@ -171,5 +171,24 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     assert (out / "mixing.png").is_file() and "StyleGAN" in card and "minibatch standard deviation" in card
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert len(engines.gan.style_mix([0, 1], [2], 3, 1.0, "styled")) == 3
-    with pytest.raises(SystemExit):
-        train_gan.main([*args, "--steps", "6", "--conditional", "--run-dir", str(tmp_path / "run")])
+    new_segment = ["--style-mixing", "0", "--minibatch-group", "2"]  # neither has weights: a resumed run changes them
+    train_gan.main([*args, "--steps", "6", *new_segment, "--run-dir", str(tmp_path / "new-machine")])
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    segments = [(h["from_step"], h["style_mixing"], h["minibatch_group"]) for h in metrics["history"]]
+    assert segments == [(0, 0.9, 4), (5, 0.0, 2)]
+    card = (out / "README.md").read_text()
+    assert "style mixing for 0% of the fakes" in card and "minibatch standard deviation over groups of 2" in card
+    for bad in (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"]):
+        with pytest.raises(SystemExit):
+            train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
+
+
+def test_mixing_regularisation_mixes_the_share_of_fakes_it_is_given():
+    from training.train_gan import draw_fakes
+
+    torch.manual_seed(0)
+    generator, z = StyleGenerator(8, 8, 16, 8), torch.randn(6, 8)
+    unmixed = generator.synthesis(generator.mapping(z)[:, None].expand(-1, generator.num_ws, -1))
+    assert torch.allclose(draw_fakes(generator, z, None, mixing=0.0), unmixed, atol=1e-6)
+    mixed = draw_fakes(generator, z, None, mixing=1.0)
+    assert all(not torch.allclose(a, b, atol=1e-4) for a, b in zip(mixed, unmixed, strict=True))

@@ -269,16 +269,18 @@ def discriminator_signs(
     return signs
 
 
-def draw_fakes(generator: Generator | StyleGenerator, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-    """G's images for a batch of latents. A style generator's with mixing regularisation (for
-    STYLE_MIXING of the batch, a second latent's w takes over from a random layer on), and w̄ moved
+def draw_fakes(
+    generator: Generator | StyleGenerator, z: torch.Tensor, labels: torch.Tensor | None, mixing: float = STYLE_MIXING
+) -> torch.Tensor:
+    """G's images for a batch of latents. A style generator's with mixing regularisation (for a
+    `mixing` share of the batch, a second latent's w takes over from a random layer on), and w̄ moved
     towards the batch's mean w."""
     if not isinstance(generator, StyleGenerator):
         return generator(z, labels)
     n, layers = len(z), generator.num_ws
     w = generator.mapping(torch.cat([z, torch.randn_like(z)]))
     crossover = torch.randint(1, layers, (n,), device=z.device)
-    crossover = torch.where(torch.rand(n, device=z.device) < STYLE_MIXING, crossover, layers)
+    crossover = torch.where(torch.rand(n, device=z.device) < mixing, crossover, layers)
     with torch.no_grad():
         generator.w_avg.lerp_(w[:n].mean(0), 1 - W_AVG_BETA)
     return generator.synthesis(generator.mix(w[:n], w[n:], crossover))
@@ -397,7 +399,8 @@ STYLE_DETAILS = (
     "learned 4×4 constant, then two modulated and demodulated 3×3 convolutions per resolution (the first "
     "upsampling), each driven by its own w, RGB summed up from every resolution (StyleGAN2's skip generator), "
     "equalised learning rates, no noise inputs. Style-mixing regularisation: "
-    f"{STYLE_MIXING:.0%} of the fakes switch to a second latent's w at a random layer. w̄ (truncation's centre) is "
+    f"{STYLE_MIXING:.0%} of the fakes (unless a run segment says otherwise) switch to a second latent's w at a random "
+    "layer. w̄ (truncation's centre) is "
     f"the running mean of w (decay {W_AVG_BETA}). Discriminator: the DCGAN's, convolutions with spectral "
     f"normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate {STYLE_LR_G} for the generator and "
     f"{LR_D} for the discriminator"
@@ -448,6 +451,16 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (
+                        f", minibatch standard deviation over groups of {h['minibatch_group']}"
+                        if meta.get("minibatch_std") and h.get("minibatch_group", 4) != 4
+                        else ""
+                    )
+                    + (
+                        f", style mixing for {h['style_mixing']:.0%} of the fakes"
+                        if meta.get("arch") == "style" and h.get("style_mixing", STYLE_MIXING) != STYLE_MIXING
+                        else ""
+                    )
+                    + (
                         f", adaptive augmentation (target {h['ada_target']}, p = {h['augment_p']:.3f} at the end)"
                         if h.get("ada_target")
                         else ""
@@ -474,7 +487,8 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             )
             + ", EMA decay 0.999, random horizontal flips"
             + (
-                ", the discriminator's last layer also reading the minibatch standard deviation (groups of 4)"
+                ", the discriminator's last layer also reading the minibatch standard deviation (groups of 4 unless "
+                "a run segment says otherwise)"
                 if meta.get("minibatch_std")
                 else ""
             )
@@ -540,12 +554,26 @@ def main(argv: list[str] | None = None) -> None:
         help="LeCam regularisation's weight (0: off; 0.3 in its paper for a hinge-loss BigGAN): against a "
         "discriminator that memorises the training set",
     )
+    parser.add_argument(
+        "--style-mixing",
+        type=float,
+        default=STYLE_MIXING,
+        help="--arch style: the share of fakes drawn from two ws, switching at a random layer (mixing "
+        "regularisation; StyleGAN2-ADA turns it off for CIFAR-10's 32 px)",
+    )
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument(
         "--minibatch-std",
         action="store_true",
         help="the discriminator also sees how much the images of each group of 4 differ (ProGAN/StyleGAN's "
         "minibatch standard deviation), against a generator that draws too little variety; a run keeps it",
+    )
+    parser.add_argument(
+        "--minibatch-group",
+        type=int,
+        default=4,
+        help="--minibatch-std: how many images each spread is taken over (StyleGAN2-ADA: 4, 32 for CIFAR-10); "
+        "it has no weights, so a resumed run may change it",
     )
     parser.add_argument(
         "--arch",
@@ -591,6 +619,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown --diffaug op(s) {', '.join(sorted(unknown))}; known: color, translation, cutout")
     if args.ada_target is not None and not (0 < args.ada_target < 1 and args.diffaug and args.loss != "wgan-gp"):
         parser.error("--ada-target needs a value between 0 and 1, a --diffaug policy and --loss hinge or nonsat")
+    if args.minibatch_group < 2 or args.batch_size % args.minibatch_group:
+        parser.error("--minibatch-group needs 2 or more images, a divisor of --batch-size")
+    if not 0 <= args.style_mixing <= 1:
+        parser.error("--style-mixing is a share of the fakes: from 0 to 1")
     if args.init_from and not (args.init_from / "config.json").is_file():
         parser.error(f"--init-from {args.init_from}: no exported generator there (config.json)")
     if args.arch == "style" and (args.conditional or args.init_from):
@@ -618,7 +650,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     discriminator = Discriminator(
-        args.resolution, args.base_channels, label_sizes=label_sizes, minibatch_std=args.minibatch_std
+        args.resolution,
+        args.base_channels,
+        label_sizes=label_sizes,
+        minibatch_std=args.minibatch_std,
+        minibatch_group=args.minibatch_group,
     ).to(device)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     # Label sets an --init-from export lacks start at zero (beside its trained ones), and Adam moves a
@@ -658,7 +694,8 @@ def main(argv: list[str] | None = None) -> None:
     # one entry per run segment: a resumed run may change the loss, augmentation, learning-rate decay or LeCam
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
-              "lecam": args.lecam}  # fmt: skip
+              "lecam": args.lecam, "style_mixing": args.style_mixing,
+              "minibatch_group": args.minibatch_group}  # fmt: skip
     same_recipe = history and all(history[-1].get(k, parser.get_default(k)) == v for k, v in recipe.items())
     if not args.export_only:
         next_segment(history, step, recipe, bool(same_recipe))
@@ -737,7 +774,7 @@ def main(argv: list[str] | None = None) -> None:
             for group in opt.param_groups:
                 group["lr"] = lr * scale * group.get("scale", 1.0)
 
-        fake = draw_fakes(generator, z, labels)
+        fake = draw_fakes(generator, z, labels, args.style_mixing)
         real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
         fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)

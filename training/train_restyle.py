@@ -263,9 +263,14 @@ def critic_loss(
     set_weight: float = SET_WEIGHT,
 ) -> torch.Tensor:
     """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0;
-    and real art's set is named (the classifier the generator's "set" loss reads)."""
+    and real art's set is named (the classifier the generator's "set" loss reads), and with the
+    critic's fake class, a translation is named a translation."""
     adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake.detach(), fake_sets).pow(2).mean())
-    return adversarial + set_weight * F.cross_entropy(critic.classify(real), sets)
+    named = F.cross_entropy(critic.classify(real), sets)
+    if critic.fake_class:
+        translation = torch.full_like(fake_sets, critic.classifier.out_features - 1)
+        named = (named + F.cross_entropy(critic.classify(fake.detach()), translation)) / 2
+    return adversarial + set_weight * named
 
 
 def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
@@ -292,6 +297,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--set-weight", type=float, default=SET_WEIGHT, help="StarGAN's set classification: how hard to draw the set"
     )
+    parser.add_argument(
+        "--fake-class",
+        action="store_true",
+        help="the critic's set classifier also learns to name translations as such, so that the generator "
+        "must draw the set rather than fool it (a run may turn it on when resumed)",
+    )
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -314,14 +325,14 @@ def main(argv: list[str] | None = None) -> None:
     recipe = {"paired": args.paired, "channels": args.channels, "blocks": args.blocks, "batch_size": BATCH_SIZE,
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
-              "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "decay_from": args.decay_from,
-              "steps": args.steps}  # fmt: skip
+              "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "fake_class": args.fake_class,
+              "decay_from": args.decay_from, "steps": args.steps}  # fmt: skip
 
     model = Translator(
         tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION, args.keep_white
     ).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    critic = SetDiscriminator(len(train.names), args.channels).to(device)
+    critic = SetDiscriminator(len(train.names), args.channels, args.fake_class).to(device)
     opt_g = torch.optim.Adam(model.parameters(), LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(critic.parameters(), LEARNING_RATE, betas=BETAS)
     run_dir.mkdir(parents=True, exist_ok=True)

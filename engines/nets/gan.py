@@ -118,6 +118,7 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], li
         max_channels: int = 512,
         label_sizes: tuple[int, ...] = (),
         minibatch_std: bool = False,
+        minibatch_group: int = 4,
     ):
         super().__init__()
         levels = _levels(resolution)
@@ -126,7 +127,7 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, tags=["gan", "atelier"], li
         for c_in, c_out in itertools.pairwise(channels):
             layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         if minibatch_std:
-            layers += [MinibatchStd()]
+            layers += [MinibatchStd(minibatch_group)]
         layers += [spectral_norm(nn.Conv2d(channels[-1] + minibatch_std, 1, 4, 1, 0))]  # 4x4 -> 1x1 score
         self.net = nn.Sequential(*layers)
         self.features = channels[-1]  # what the label projection reads (not the minibatch spread)

@@ -121,11 +121,14 @@ class Translator(
 class SetDiscriminator(nn.Module):
     """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's
     map. `classify(images)` names the set an image is drawn in (StarGAN's auxiliary classifier: trained
-    on real art, it tells the generator which way the target set lies)."""
+    on real art, it tells the generator which way the target set lies). With `fake_class`, the
+    classifier has one more class, "a translation", which it learns for translations, so the
+    generator cannot satisfy it with cues that real art of the set lacks (the semi-supervised GAN's
+    K + 1 classes, Salimans et al. 2016)."""
 
-    def __init__(self, sets: int, channels: int = 32):
+    def __init__(self, sets: int, channels: int = 32, fake_class: bool = False):
         super().__init__()
-        c = channels
+        c, self.fake_class = channels, fake_class
         self.body = nn.Sequential(
             spectral_norm(nn.Conv2d(3, c, 4, 2, 1)),
             nn.LeakyReLU(0.2),
@@ -137,12 +140,20 @@ class SetDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
         )
         self.maps = spectral_norm(nn.Conv2d(4 * c, sets, 3, 1, 1))
-        self.classifier = nn.Linear(4 * c, sets)
+        self.classifier = nn.Linear(4 * c, sets + fake_class)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a critic trained without the fake class gains it: its row starts at zero (no opinion yet)
+        for name in ("weight", "bias"):
+            key, own = prefix + "classifier." + name, getattr(self.classifier, name)
+            if key in state_dict and len(state_dict[key]) == len(own) - 1:
+                state_dict[key] = torch.cat([state_dict[key], torch.zeros_like(own[:1])])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, images: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
         maps = self.maps(self.body(images))  # [N, sets, h, w]
         return maps[torch.arange(len(sets), device=maps.device), sets]
 
     def classify(self, images: torch.Tensor) -> torch.Tensor:
-        """Images -> logits over the sets [N, sets]."""
+        """Images -> logits over the sets [N, sets], then "a translation" with `fake_class`."""
         return self.classifier(self.body(images).mean((2, 3)))
