@@ -178,6 +178,12 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     assert segments == [(0, 0.9, 4), (5, 0.0, 2)]
     card = (out / "README.md").read_text()
     assert "style mixing for 0% of the fakes" in card and "minibatch standard deviation over groups of 2" in card
+    narrow = ["--new-discriminator", "--discriminator-channels", "4"]  # G kept from the compact state, D afresh
+    train_gan.main([*args, "--steps", "7", *new_segment, *narrow, "--run-dir", str(tmp_path / "narrow")])
+    saved = torch.load(state, weights_only=True)
+    assert saved["step"] == 7 and saved["d"]["net.0.parametrizations.weight.original"].shape[0] == 4
+    assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
+    assert "the discriminator at base width 4" in (out / "README.md").read_text()
     for bad in (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"]):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])

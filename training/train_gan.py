@@ -451,6 +451,11 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (
+                        f", the discriminator at base width {h['discriminator_channels']}"
+                        if h.get("discriminator_channels", meta.get("base_channels")) != meta.get("base_channels")
+                        else ""
+                    )
+                    + (
                         f", minibatch standard deviation over groups of {h['minibatch_group']}"
                         if meta.get("minibatch_std") and h.get("minibatch_group", 4) != 4
                         else ""
@@ -563,6 +568,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument(
+        "--discriminator-channels", type=int, default=None, help="the discriminator's base width (default: G's)"
+    )
+    parser.add_argument(
+        "--new-discriminator",
+        action="store_true",
+        help="resuming from the compact state, keep the generator (its EMA, w̄) but start the discriminator afresh, "
+        "e.g. at another --discriminator-channels: one that has memorised the training set forgets it",
+    )
+    parser.add_argument(
         "--minibatch-std",
         action="store_true",
         help="the discriminator also sees how much the images of each group of 4 differ (ProGAN/StyleGAN's "
@@ -651,7 +665,7 @@ def main(argv: list[str] | None = None) -> None:
         generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     discriminator = Discriminator(
         args.resolution,
-        args.base_channels,
+        args.discriminator_channels or args.base_channels,
         label_sizes=label_sizes,
         minibatch_std=args.minibatch_std,
         minibatch_group=args.minibatch_group,
@@ -687,7 +701,8 @@ def main(argv: list[str] | None = None) -> None:
     step, elapsed, kept = load_run(run_dir, parts, device)
     networks = {"g": generator, "d": discriminator, "ema": ema}  # what the compact state keeps
     if step == 0 and resume_state.is_file() and not args.init_from:  # a new machine: the state in the repository
-        step, elapsed, kept = load_compact(resume_state, networks, device)
+        kept_networks = {k: v for k, v in networks.items() if not (k == "d" and args.new_discriminator)}
+        step, elapsed, kept = load_compact(resume_state, kept_networks, device)
     if args.init_from and step == 0 and not args.export_only:
         init_generator(generator, args.init_from)
         ema.load_state_dict(generator.state_dict())
@@ -695,8 +710,10 @@ def main(argv: list[str] | None = None) -> None:
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
               "lecam": args.lecam, "style_mixing": args.style_mixing,
-              "minibatch_group": args.minibatch_group}  # fmt: skip
-    same_recipe = history and all(history[-1].get(k, parser.get_default(k)) == v for k, v in recipe.items())
+              "minibatch_group": args.minibatch_group,
+              "discriminator_channels": args.discriminator_channels or args.base_channels}  # fmt: skip
+    before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}  # older runs
+    same_recipe = history and all(history[-1].get(k, before[k]) == v for k, v in recipe.items())
     if not args.export_only:
         next_segment(history, step, recipe, bool(same_recipe))
     # adaptive augmentation resumes at the p its segment reached; a new adaptive segment starts at 0
@@ -720,6 +737,7 @@ def main(argv: list[str] | None = None) -> None:
             "ada_target": args.ada_target,
             "augment_p": augment_p,
             "batch_size": args.batch_size,
+            "base_channels": args.base_channels,
             "minibatch_std": args.minibatch_std,
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
