@@ -58,6 +58,20 @@ def test_a_critic_gains_the_fake_class_from_a_state_without_it_and_learns_to_nam
     assert wider.classifier.bias.grad[2] < 0  # a descent step makes "a translation" more likely
 
 
+def test_a_blurring_critic_cannot_be_steered_by_stripes_one_pixel_wide():
+    _, sharp = tiny_pair()
+    blurring = SetDiscriminator(2, channels=4, blur=True)
+    blurring.load_state_dict(sharp.state_dict())  # a run resumed with --critic-blur
+    sharp.eval(), blurring.eval()
+    even = torch.zeros(1, 3, 16, 16)
+    even[:, :, ::2] = 1  # white stripes on the even rows, then the same one row down
+    odd = even.roll(1, 2)
+    with torch.no_grad():
+        assert not torch.allclose(sharp.classify(even), sharp.classify(odd), atol=1e-4)
+        assert torch.allclose(blurring.classify(even), blurring.classify(odd), atol=1e-6)
+        assert torch.allclose(blurring(even, torch.tensor([1])), blurring(odd, torch.tensor([1])), atol=1e-6)
+
+
 def test_the_image_pool_mixes_in_older_translations_seeded():
     images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
     out = []

@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> None:
         help="the critic's set classifier also learns to name translations as such, so that the generator "
         "must draw the set rather than fool it (a run may turn it on when resumed)",
     )
+    parser.add_argument(
+        "--critic-blur",
+        action="store_true",
+        help="the critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot steer it "
+        "(a run may turn it on when resumed)",
+    )
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -326,13 +332,13 @@ def main(argv: list[str] | None = None) -> None:
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
               "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "fake_class": args.fake_class,
-              "decay_from": args.decay_from, "steps": args.steps}  # fmt: skip
+              "critic_blur": args.critic_blur, "decay_from": args.decay_from, "steps": args.steps}  # fmt: skip
 
     model = Translator(
         tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION, args.keep_white
     ).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    critic = SetDiscriminator(len(train.names), args.channels, args.fake_class).to(device)
+    critic = SetDiscriminator(len(train.names), args.channels, args.fake_class, args.critic_blur).to(device)
     opt_g = torch.optim.Adam(model.parameters(), LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(critic.parameters(), LEARNING_RATE, betas=BETAS)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -118,17 +118,28 @@ class Translator(
         return images + (change * footprint(images) if self.keep_white else change)
 
 
+def blur(x: torch.Tensor) -> torch.Tensor:
+    """A fixed [1, 2, 1] blur (each direction) of every channel. Before a stride-2 convolution: without
+    it, the convolution samples every other pixel, so a stripe pattern one pixel wide aliases into a
+    coarse signal the discriminator reads, and a generator can steer it with such stripes (the
+    anti-aliasing of Zhang 2019, as StyleGAN2's discriminator blurs before it downsamples)."""
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    kernel = (k[:, None] * k[None] / 16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernel, groups=x.shape[1])
+
+
 class SetDiscriminator(nn.Module):
     """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's
     map. `classify(images)` names the set an image is drawn in (StarGAN's auxiliary classifier: trained
     on real art, it tells the generator which way the target set lies). With `fake_class`, the
     classifier has one more class, "a translation", which it learns for translations, so the
     generator cannot satisfy it with cues that real art of the set lacks (the semi-supervised GAN's
-    K + 1 classes, Salimans et al. 2016)."""
+    K + 1 classes, Salimans et al. 2016). With `blur`, each stride-2 convolution reads a blurred
+    input (`blur`; it has no weights, so a critic trained without it loads)."""
 
-    def __init__(self, sets: int, channels: int = 32, fake_class: bool = False):
+    def __init__(self, sets: int, channels: int = 32, fake_class: bool = False, blur: bool = False):
         super().__init__()
-        c, self.fake_class = channels, fake_class
+        c, self.fake_class, self.blur = channels, fake_class, blur
         self.body = nn.Sequential(
             spectral_norm(nn.Conv2d(3, c, 4, 2, 1)),
             nn.LeakyReLU(0.2),
@@ -150,10 +161,18 @@ class SetDiscriminator(nn.Module):
                 state_dict[key] = torch.cat([state_dict[key], torch.zeros_like(own[:1])])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        x = images
+        for layer in self.body:
+            if self.blur and getattr(layer, "stride", None) == (2, 2):
+                x = blur(x)
+            x = layer(x)
+        return x
+
     def forward(self, images: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-        maps = self.maps(self.body(images))  # [N, sets, h, w]
+        maps = self.maps(self.features(images))  # [N, sets, h, w]
         return maps[torch.arange(len(sets), device=maps.device), sets]
 
     def classify(self, images: torch.Tensor) -> torch.Tensor:
         """Images -> logits over the sets [N, sets], then "a translation" with `fake_class`."""
-        return self.classifier(self.body(images).mean((2, 3)))
+        return self.classifier(self.features(images).mean((2, 3)))
