@@ -120,6 +120,14 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     card = (out / "README.md").read_text()
     assert "discs" in card and "unpaired" in card and "stays white" in card and (out / "heldout.png").is_file()
     assert meta["recipe"]["set_weight"] == 3 and "set classification (weight 3:" in card
+    # the same run resumed with the critic's fake class and blur: its classifier gains a row, Adam new moments for it
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "4", "--fake-class", "--critic-blur"])
+    saved = torch.load(state, weights_only=True)
+    assert saved["step"] == 4 and saved["critic"]["classifier.weight"].shape[0] == 3
+    recipe = json.loads((out / "training_metrics.json").read_text())["recipe"]
+    card = (out / "README.md").read_text()
+    assert recipe["fake_class"] and recipe["critic_blur"] and "a class of its own for translations" in card
+    assert "blurs before each stride-2 convolution" in card
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]

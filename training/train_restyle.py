@@ -344,6 +344,9 @@ def main(argv: list[str] | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"generator": model, "ema": ema, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, _ = load_run(run_dir, parts, device)
+    for p in critic.classifier.parameters():  # a critic that just gained the fake class: its old moments do not fit
+        if p in opt_d.state and opt_d.state[p]["exp_avg"].shape != p.shape:
+            del opt_d.state[p]
     networks = {"generator": model, "ema": ema, "critic": critic}  # what the compact state keeps
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
         step, elapsed, _ = load_compact(resume_state, networks, device)
@@ -473,11 +476,21 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
             "learns to name real art's set, the generator to make translations it names as the target); the "
             f"discriminator sees translations from a pool of the last {POOL_SIZE}."
         )
+    critic = (
+        "The critic's classifier also has a class of its own for translations, which it learns to name, so that "
+        "the generator must draw the set rather than fool the classifier. "
+        if r.get("fake_class")
+        else ""
+    ) + (
+        "The critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot steer it. "
+        if r.get("critic_blur")
+        else ""
+    )
     summary = (
         "Redraws an image in another art set. One generator for every set, told which to draw in (StarGAN's "
         "idea: the sets share what an emoji is), CycleGAN's ResNet generator at a CPU's size, the target set "
         "entering every residual block through conditional instance normalisation; a PatchGAN discriminator with "
-        f"spectral norm and one output map per set. {how} "
+        f"spectral norm and one output map per set. {how} {critic}"
         + (
             "Trained on whole 64 px images. "
             if r.get("crop", RESOLUTION) == RESOLUTION
