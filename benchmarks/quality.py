@@ -473,6 +473,8 @@ class Harness:
         rows.append(
             row(model, "target set recognised by the style head", accuracy_of(recognised), round(real_style, 4))
         )
+        rows.append(row(model, "stripes: second difference between neighbouring pixels", stripes(made).item(),
+                        round(stripes(truth).item(), 4)))  # fmt: skip
         kept = self.caption_targets[source]
         for k, real_rate in zip((1, 5), self.real_caption_retrieval, strict=True):
             rate = retrieval_accuracy(ours["embedding"], kept, self.caption_bank, k)
@@ -583,6 +585,14 @@ def pixel_steps(images: torch.Tensor) -> torch.Tensor:
             (images[..., 1:] - images[..., :-1]).abs().flatten(),
         ]
     )
+
+
+def stripes(images: torch.Tensor) -> torch.Tensor:
+    """The mean |x_i − (x_(i−1) + x_(i+1)) / 2| along rows and columns of images in [-1, 1]: a stripe
+    pattern one pixel wide maximises it, a flat fill or a smooth ramp scores 0, an edge a little."""
+    rows = (images[..., 1:-1, :] - (images[..., :-2, :] + images[..., 2:, :]) / 2).abs().mean()
+    columns = (images[..., 1:-1] - (images[..., :-2] + images[..., 2:]) / 2).abs().mean()
+    return (rows + columns) / 2
 
 
 def wasserstein(a: torch.Tensor, b: torch.Tensor, quantiles: int = 2001, most: int = 1_000_000) -> float:

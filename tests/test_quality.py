@@ -47,6 +47,18 @@ def minilm():
     return shared_minilm()
 
 
+def test_stripes_one_pixel_wide_score_highest_and_flat_fills_zero():
+    from benchmarks.quality import stripes
+
+    flat, ramp = torch.full((1, 3, 8, 8), 0.3), torch.linspace(-1, 1, 8).expand(1, 3, 8, 8)
+    striped = flat.clone()
+    striped[..., ::2, :] = -0.3
+    edge = flat.clone()
+    edge[..., 4:, :] = -0.3
+    assert stripes(flat) == 0 and stripes(ramp).abs() < 1e-6
+    assert stripes(striped) > stripes(edge) > 0
+
+
 def test_minilm_embeds_meaning(minilm):
     e = minilm.embed(["a cat", "a kitten", "a slice of pizza"])
     assert e.shape == (3, 384)
@@ -164,6 +176,7 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     restyle = by_model["tiny-restyle"]
     assert restyle["target set recognised by the style head"]["real data"] > 0
     assert "content kept: caption top-5" in restyle
+    assert restyle["stripes: second difference between neighbouring pixels"]["real data"] > 0
     # its three sets of the four: 6 ordered pairs × the 6 held-out emoji
     (psnr,) = (r for m, r in restyle.items() if m.startswith("PSNR dB to the true target (36 translations, 6 pairs"))
     assert psnr["real data"].startswith("untouched source: ")
