@@ -1,7 +1,7 @@
 """Screenshots for the README, made with the bundled models in headless Chromium.
 
-    python docs/make_screenshots.py   # docs/screenshot-{gan,mixing,conditional,xy-plot,text,edit,restyle,upscale}.png,
-                                      # and screenshot.png (the VAE tab)
+    python docs/make_screenshots.py   # docs/screenshot-{gan,mixing,conditional,xy-plot,text,edit,restyle,art-sets,
+                                      # upscale}.png, and screenshot.png (the VAE tab)
     python docs/make_screenshots.py --only conditional --out /tmp   # one tab, somewhere else
     python docs/make_screenshots.py --only space    # a private gallery, as on a Space (desktop and phone)
 
@@ -141,6 +141,19 @@ def restyle_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
+def sets_tab(page, out: Path) -> None:
+    """A held-out emoji redrawn by the bundled translator in every other art set."""
+    page.get_by_role("tab", name="Restyle", exact=True).click()
+    page.get_by_role("tab", name="Art sets", exact=True).click()
+    page.locator("#restyle-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
+    page.locator("#restyle-image img").first.wait_for()
+    page.get_by_role("button", name="Restyle", exact=True).click()
+    page.locator("#restyle-info", has_text="saved to the gallery").wait_for(timeout=60_000)
+    page.locator("#restyle-images img").nth(2).wait_for(timeout=30_000)  # every set but its own
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(out), full_page=True)
+
+
 def vae_tab(page, out: Path) -> None:
     page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-image input[type=file]").set_input_files(str(ROOT / "examples" / "noto-pouting-cat.png"))
@@ -176,7 +189,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    shots = ["gan", "mixing", "conditional", "plot", "text", "edit", "restyle", "upscale", "vae", "space"]
+    shots = ["gan", "mixing", "conditional", "plot", "text", "edit", "restyle", "sets", "upscale", "vae", "space"]
     parser.add_argument("--only", nargs="+", choices=shots, help="just these tabs (space: alone)")
     args = parser.parse_args()
     out = args.out
@@ -189,6 +202,8 @@ def main() -> None:
     shots = [("screenshot.png", vae_tab)]
     if engines.registry.bundled("upscale") and engines.registry.bundled("gan"):
         shots.insert(0, ("screenshot-upscale.png", upscale_tab))
+    if engines.registry.bundled("restyle"):
+        shots.insert(0, ("screenshot-art-sets.png", sets_tab))
     if engines.registry.bundled("image_to_image"):
         shots.insert(0, ("screenshot-restyle.png", restyle_tab))
     if engines.registry.bundled("edit"):
