@@ -663,9 +663,10 @@ def main(argv: list[str] | None = None) -> None:
         generator = StyleGenerator(Z_DIM, W_DIM, args.resolution, args.base_channels).to(device)
     else:
         generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
+    d_channels = args.discriminator_channels or args.base_channels
     discriminator = Discriminator(
         args.resolution,
-        args.discriminator_channels or args.base_channels,
+        d_channels,
         label_sizes=label_sizes,
         minibatch_std=args.minibatch_std,
         minibatch_group=args.minibatch_group,
@@ -711,7 +712,7 @@ def main(argv: list[str] | None = None) -> None:
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
               "lecam": args.lecam, "style_mixing": args.style_mixing,
               "minibatch_group": args.minibatch_group,
-              "discriminator_channels": args.discriminator_channels or args.base_channels}  # fmt: skip
+              "discriminator_channels": d_channels}  # fmt: skip
     before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}  # older runs
     same_recipe = history and all(history[-1].get(k, before[k]) == v for k, v in recipe.items())
     if not args.export_only:
