@@ -1,17 +1,18 @@
 """Restyle engine: an image redrawn in another art set by a translator trained for it.
 
 A translator in checkpoints/ (engines/nets/restyle.py, trained unpaired as CycleGAN is by
-training/train_restyle.py; none ships yet, see the README's measures) redraws an emoji in Noto,
-Twemoji, Fluent flat or Fluent 3D; one trained on your own folders (`--data A B`) redraws between
-those. One generator draws every set, told which by a row of weights over the sets: a one-hot row is
-a set, and the strength control walks the row from the image's own set to the target (0: the image
-as its own set draws it, 1: the target set), which is the model's own conditioning, not a blend of
-pixels.
+training/train_restyle.py) redraws an emoji in Noto, Twemoji, Fluent flat or Fluent 3D; one trained
+on your own folders (`--data A B`) redraws between those. One generator draws every set, told which
+by a row of weights over the sets: a one-hot row is a set, and the strength control walks the row
+from the image's own set to the target (0: the image as its own set draws it, 1: the target set),
+which is the model's own conditioning, not a blend of pixels.
 
 Size policy: the image is padded to a square with white (as the training art is drawn) and resized
 to the model's resolution (64 px); the translation is cut back to the image's shape at that size.
-The image's own set, if not given, is the one whose "translation" changes the image least: the
-identity loss trained every set to leave its own art alone.
+The image's own set, if not given, is read by the set classifier the translator's critic learnt,
+shipped with it; a translator exported without one takes the set whose "translation" changes the
+image least (the identity loss trained every set to leave its own art alone), which reads held-out
+emoji's set far less often (README).
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ def set_index(model, name: Any, role: str) -> int:
 
 
 def own_set(model, x: torch.Tensor) -> int:
-    """The set an image [1,3,H,W] is drawn in: the one whose translation changes it least."""
+    """The set an image [1,3,H,W] is drawn in: as the critic's classifier reads it, or else the one whose
+    translation changes it least."""
+    if model.reader is not None:
+        return int(model.reader.classify(x).argmax(1)[0])
     sets = len(model.set_names)
     kept = model(x.expand(sets, -1, -1, -1), torch.arange(sets, device=x.device)).clamp(-1, 1)
     return int((kept - x).abs().flatten(1).mean(1).argmin())

@@ -100,6 +100,17 @@ def test_the_own_set_is_the_one_that_changes_the_image_least():
         assert own_set(model, x) == 1
 
 
+def test_the_own_set_is_read_by_the_critics_classifier_when_the_translator_carries_it():
+    torch.manual_seed(0)
+    model = Translator(("a", "b", "c"), channels=4, blocks=1, resolution=16, reader_channels=4).eval()
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        for favoured in (2, 0):
+            model.reader.classifier.bias.zero_()
+            model.reader.classifier.bias[favoured] = 100.0
+            assert own_set(model, x) == favoured
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

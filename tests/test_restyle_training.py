@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from engines.nets.restyle import SetDiscriminator, Translator
-from training.train_restyle import ImagePool, critic_loss, generator_losses
+from training.train_restyle import ImagePool, critic_loss, generator_losses, shift, with_reader
 
 
 def tiny_pair() -> tuple[Translator, SetDiscriminator]:
@@ -72,6 +72,35 @@ def test_a_blurring_critic_cannot_be_steered_by_stripes_one_pixel_wide():
         assert torch.allclose(blurring(even, torch.tensor([1])), blurring(odd, torch.tensor([1])), atol=1e-6)
 
 
+def test_the_exported_reader_names_sets_as_the_critic_does_and_leaves_the_critic_as_it_was():
+    model, _ = tiny_pair()
+    critic = SetDiscriminator(2, channels=4, fake_class=True, blur=True)
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    for _ in range(3):  # a few training passes move the power iteration's vectors off their start
+        critic(x, torch.tensor([0, 1, 0, 1]))
+    before = {k: v.clone() for k, v in critic.state_dict().items()}
+    shipped = with_reader(model, critic)
+    assert critic.training and all(torch.equal(v, critic.state_dict()[k]) for k, v in before.items())
+    critic.eval()
+    with torch.no_grad():
+        assert torch.allclose(shipped.reader.classify(x), critic.classify(x)[:, :2], atol=1e-6)  # no fake class
+        assert torch.equal(shipped(x, torch.tensor([1, 0, 1, 0])), model(x, torch.tensor([1, 0, 1, 0])))
+    assert shipped._hub_mixin_config["reader_channels"] == 4 and shipped._hub_mixin_config["reader_blur"]
+
+
+def test_the_critic_shift_moves_each_image_over_white_and_keeps_the_gradient():
+    image = torch.full((2, 3, 8, 8), -1.0, requires_grad=True)  # black: the white behind it shows where it moved
+    moved = shift(image, 2, torch.Generator().manual_seed(0))
+    assert moved.shape == image.shape and torch.equal(shift(image, 0), image)
+    white = (moved == 1).all(1)  # [2, 8, 8]
+    assert white.any() and not white.all()  # moved (this seed moves both), not moved away
+    for rows_and_columns in white:  # the white is whole rows and columns at the edges: a shift, not noise
+        rows, columns = rows_and_columns.all(1), rows_and_columns.all(0)
+        assert torch.equal(rows_and_columns, rows[:, None] | columns[None, :])
+    moved.sum().backward()
+    assert image.grad.sum() == (~white).sum() * 3  # every pixel still in the frame passes its gradient
+
+
 def test_the_image_pool_mixes_in_older_translations_seeded():
     images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
     out = []
@@ -128,12 +157,23 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     card = (out / "README.md").read_text()
     assert recipe["fake_class"] and recipe["critic_blur"] and "a class of its own for translations" in card
     assert "blurs before each stride-2 convolution" in card
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "5", "--fake-class", "--critic-blur",
+                        "--critic-shift", "4"])  # fmt: skip
+    recipe = json.loads((out / "training_metrics.json").read_text())["recipe"]
+    card = (out / "README.md").read_text()
+    assert recipe["critic_shift"] == 4 and "moved by up to 4 pixels" in card
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]
     (made,) = engines.restyle.restyle(str(a / "0.png"), "squares", "discs-squares", source="discs")
     assert made.image.size == (64, 64) and made.recipe["params"]["target"] == "squares"
-    assert engines.restyle.load("discs-squares")[0].model.keep_white  # the recipe travels in the config
+    model = engines.restyle.load("discs-squares")[0].model
+    assert model.keep_white and model.reader is not None  # the recipe and the critic's classifier travel along
+    (read,) = engines.restyle.restyle(str(a / "0.png"), "all", "discs-squares")  # its own set read by the reader
+    x = torch.from_numpy(np.asarray(Image.open(a / "0.png").convert("RGB"))).permute(2, 0, 1)[None] / 127.5 - 1
+    with torch.no_grad():
+        expected = model.set_names[int(model.reader.classify(x).argmax())]
+    assert read.recipe["params"]["source"] == expected and read.recipe["params"]["source_detected"]
 
 
 def write_emoji_like_data(folder: Path, emoji: int = 24) -> None:

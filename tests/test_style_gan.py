@@ -179,12 +179,20 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     card = (out / "README.md").read_text()
     assert "style mixing for 0% of the fakes" in card and "minibatch standard deviation over groups of 2" in card
     narrow = ["--new-discriminator", "--discriminator-channels", "4"]  # G kept from the compact state, D afresh
-    train_gan.main([*args, "--steps", "7", *new_segment, *narrow, "--run-dir", str(tmp_path / "narrow")])
+    kept = torch.load(state, weights_only=True)
+    warm = [*narrow, "--discriminator-warmup", "1"]  # the first step trains D alone: G and its EMA stay as they were
+    train_gan.main([*args, "--steps", "7", *new_segment, *warm, "--run-dir", str(tmp_path / "narrow")])
     saved = torch.load(state, weights_only=True)
     assert saved["step"] == 7 and saved["d"]["net.0.parametrizations.weight.original"].shape[0] == 4
+    weights = [k for k in kept["g"] if k != "w_avg"]  # (w̄ goes on averaging the still generator's w)
+    assert all(torch.equal(kept[net][k], saved[net][k]) for net in ("g", "ema") for k in weights)
+    train_gan.main([*args, "--steps", "8", *new_segment, *warm, "--run-dir", str(tmp_path / "narrow")])
+    moved = torch.load(state, weights_only=True)["g"]  # resumed from its own folder: warmed up already, G trains
+    assert not all(torch.equal(saved["g"][k], moved[k]) for k in moved)
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
-    for bad in (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"]):
+    warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
+    for bad in (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
 

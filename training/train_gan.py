@@ -577,6 +577,14 @@ def main(argv: list[str] | None = None) -> None:
         "e.g. at another --discriminator-channels: one that has memorised the training set forgets it",
     )
     parser.add_argument(
+        "--discriminator-warmup",
+        type=int,
+        default=0,
+        help="with --new-discriminator: for this many steps from the compact state only the discriminator trains, "
+        "the generator held still, so that a new discriminator's first, random verdicts cannot undo the generator "
+        "(a run resumed from its own folder has its discriminator: it warms up no more)",
+    )
+    parser.add_argument(
         "--minibatch-std",
         action="store_true",
         help="the discriminator also sees how much the images of each group of 4 differ (ProGAN/StyleGAN's "
@@ -635,6 +643,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--ada-target needs a value between 0 and 1, a --diffaug policy and --loss hinge or nonsat")
     if args.minibatch_group < 2 or args.batch_size % args.minibatch_group:
         parser.error("--minibatch-group needs 2 or more images, a divisor of --batch-size")
+    if args.discriminator_warmup and not (args.new_discriminator and args.discriminator_warmup > 0):
+        parser.error("--discriminator-warmup is a number of steps for a --new-discriminator")
     if not 0 <= args.style_mixing <= 1:
         parser.error("--style-mixing is a share of the fakes: from 0 to 1")
     if args.init_from and not (args.init_from / "config.json").is_file():
@@ -701,7 +711,9 @@ def main(argv: list[str] | None = None) -> None:
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
     step, elapsed, kept = load_run(run_dir, parts, device)
     networks = {"g": generator, "d": discriminator, "ema": ema}  # what the compact state keeps
+    fresh_discriminator = False
     if step == 0 and resume_state.is_file() and not args.init_from:  # a new machine: the state in the repository
+        fresh_discriminator = args.new_discriminator
         kept_networks = {k: v for k, v in networks.items() if not (k == "d" and args.new_discriminator)}
         step, elapsed, kept = load_compact(resume_state, kept_networks, device)
     if args.init_from and step == 0 and not args.export_only:
@@ -717,6 +729,8 @@ def main(argv: list[str] | None = None) -> None:
     same_recipe = history and all(history[-1].get(k, before[k]) == v for k, v in recipe.items())
     if not args.export_only:
         next_segment(history, step, recipe, bool(same_recipe))
+    # a new discriminator's warm-up: the first steps after the compact state it was started beside
+    warm_until = step + args.discriminator_warmup if fresh_discriminator else 0
     # adaptive augmentation resumes at the p its segment reached; a new adaptive segment starts at 0
     if args.ada_target is None:
         augment_p = 1.0
@@ -793,7 +807,8 @@ def main(argv: list[str] | None = None) -> None:
             for group in opt.param_groups:
                 group["lr"] = lr * scale * group.get("scale", 1.0)
 
-        fake = draw_fakes(generator, z, labels, args.style_mixing)
+        with torch.set_grad_enabled(step >= warm_until):  # warming up, the generator is held still
+            fake = draw_fakes(generator, z, labels, args.style_mixing)
         real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
         fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)
@@ -806,10 +821,11 @@ def main(argv: list[str] | None = None) -> None:
         opt_d.step()
 
         g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        update_ema(ema, generator, EMA_DECAY if step >= EMA_START else 0.0)
+        if step >= warm_until:  # (a warm-up step computes the loss only for the progress bar)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            update_ema(ema, generator, EMA_DECAY if step >= EMA_START else 0.0)
 
         step += 1
         history[-1]["to_step"] = step

@@ -229,6 +229,20 @@ def crop_batch(images: torch.Tensor, corner: tuple[int, int], size: int, flip: t
     return torch.where(flip[:, None, None, None], crops.flip(-1), crops)
 
 
+def shift(images: torch.Tensor, most: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image [N,3,H,W] moved by up to `most` pixels each way, the white it is drawn on filling in
+    behind it (DiffAugment's translation: it keeps the gradient, so the generator's losses read
+    shifted translations too). A critic shown shifted art cannot learn the training images by where
+    their pixels sit, only by how they are drawn."""
+    if not most:
+        return images
+    side = images.shape[-1]
+    padded = F.pad(images, (most, most, most, most), value=1.0)
+    moves = torch.randint(2 * most + 1, (len(images), 2), generator=generator).tolist()
+    crops = [image[:, top : top + side, left : left + side] for image, (top, left) in zip(padded, moves, strict=True)]
+    return torch.stack(crops)
+
+
 def generator_losses(
     model: Translator,
     critic: SetDiscriminator,
@@ -236,15 +250,18 @@ def generator_losses(
     sets: torch.Tensor,
     targets: torch.Tensor,
     truth: torch.Tensor | None = None,
+    augment=lambda images: images,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(the translations of x [N,3,H,W] from `sets` into `targets`, the generator's losses by name).
     Unpaired (CycleGAN): least-squares adversarial, cycle (translated back, the image must return) and
     identity (translated into its own set, it must not change). Paired (`truth`: the same emoji as the
-    target set draws it; pix2pix): adversarial and L1 to the truth. WEIGHTS weighs them."""
+    target set draws it; pix2pix): adversarial and L1 to the truth. WEIGHTS weighs them. The critic
+    reads the translations through `augment` (as it reads everything it is trained on)."""
     fake = model(x, targets)
+    seen = augment(fake)
     losses = {
-        "adversarial": (critic(fake, targets) - 1).pow(2).mean(),
-        "set": F.cross_entropy(critic.classify(fake), targets),  # drawn so that it reads as the target set
+        "adversarial": (critic(seen, targets) - 1).pow(2).mean(),
+        "set": F.cross_entropy(critic.classify(seen), targets),  # drawn so that it reads as the target set
     }
     if truth is None:
         losses["cycle"] = (model(fake, sets) - x).abs().mean()
@@ -261,15 +278,17 @@ def critic_loss(
     fake: torch.Tensor,
     fake_sets: torch.Tensor,
     set_weight: float = SET_WEIGHT,
+    augment=lambda images: images,
 ) -> torch.Tensor:
     """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0;
     and real art's set is named (the classifier the generator's "set" loss reads), and with the
-    critic's fake class, a translation is named a translation."""
-    adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake.detach(), fake_sets).pow(2).mean())
+    critic's fake class, a translation is named a translation. Both are read through `augment`."""
+    real, fake = augment(real), augment(fake.detach())
+    adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake, fake_sets).pow(2).mean())
     named = F.cross_entropy(critic.classify(real), sets)
     if critic.fake_class:
         translation = torch.full_like(fake_sets, critic.classifier.out_features - 1)
-        named = (named + F.cross_entropy(critic.classify(fake.detach()), translation)) / 2
+        named = (named + F.cross_entropy(critic.classify(fake), translation)) / 2
     return adversarial + set_weight * named
 
 
@@ -309,6 +328,13 @@ def main(argv: list[str] | None = None) -> None:
         help="the critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot steer it "
         "(a run may turn it on when resumed)",
     )
+    parser.add_argument(
+        "--critic-shift",
+        type=int,
+        default=0,
+        help="the critic reads every image moved by up to this many pixels (DiffAugment's translation), so that it "
+        "cannot memorise the training images (a run may turn it on when resumed)",
+    )
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -332,7 +358,8 @@ def main(argv: list[str] | None = None) -> None:
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
               "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "fake_class": args.fake_class,
-              "critic_blur": args.critic_blur, "decay_from": args.decay_from, "steps": args.steps}  # fmt: skip
+              "critic_blur": args.critic_blur, "critic_shift": args.critic_shift, "decay_from": args.decay_from,
+              "steps": args.steps}  # fmt: skip
 
     model = Translator(
         tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION, args.keep_white
@@ -362,7 +389,8 @@ def main(argv: list[str] | None = None) -> None:
             "metrics": metrics,
             "command": card_command("training.train_restyle", list(argv if argv is not None else sys.argv[1:])),
         }
-        export(ema, out, meta, sample_grid(ema, heldout or train, pairs), data_attribution=heldout is not None)
+        shipped = with_reader(ema, critic)
+        export(shipped, out, meta, sample_grid(ema, heldout or train, pairs), data_attribution=heldout is not None)
 
     if args.export_only:
         finish()
@@ -383,6 +411,10 @@ def main(argv: list[str] | None = None) -> None:
     generator = torch.Generator().manual_seed(args.seed + step)
     pool = ImagePool(POOL_SIZE, generator)
     weights = WEIGHTS | {"set": args.set_weight}
+
+    def augment(images: torch.Tensor) -> torch.Tensor:
+        return shift(images, args.critic_shift, generator)
+
     started = time.time() - elapsed
     bar = tqdm(total=args.steps, initial=step, desc=name, dynamic_ncols=True)
     while step < args.steps:
@@ -396,14 +428,14 @@ def main(argv: list[str] | None = None) -> None:
         y = None if truth is None else crop_batch(train.images[truth], corner, args.crop, flip).to(device)
         sets, targets = sets.to(device), targets.to(device)
 
-        fake, losses = generator_losses(model, critic, x, sets, targets, y)
+        fake, losses = generator_losses(model, critic, x, sets, targets, y, augment)
         loss_g = sum(weights[name] * value for name, value in losses.items())
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
 
         old, old_sets = pool.swap(fake, targets)
-        loss_d = critic_loss(critic, x, sets, old, old_sets, args.set_weight)
+        loss_d = critic_loss(critic, x, sets, old, old_sets, args.set_weight, augment)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -426,6 +458,18 @@ def main(argv: list[str] | None = None) -> None:
     bar.close()
     save()
     finish()
+
+
+def with_reader(ema: Translator, critic: SetDiscriminator) -> Translator:
+    """The EMA generator with the critic's set classifier beside it (engines/nets/restyle.py's SetReader),
+    which names an image's own set in the Restyle tab."""
+    reader = critic.reader()
+    config = ema._hub_mixin_config | {"reader_channels": reader.classifier.in_features // 4, "reader_blur": reader.blur}
+    shipped = Translator(**config).to(next(ema.parameters()).device)
+    missing = shipped.load_state_dict(ema.state_dict(), strict=False).missing_keys
+    assert all(key.startswith("reader.") for key in missing), missing  # the EMA has every weight but the reader's
+    shipped.reader.load_state_dict(reader.state_dict())
+    return shipped.eval().requires_grad_(False)
 
 
 def export(ema: Translator, out_dir: Path, meta: dict, grid: Image.Image, data_attribution: bool) -> None:
@@ -476,16 +520,16 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
             "learns to name real art's set, the generator to make translations it names as the target); the "
             f"discriminator sees translations from a pool of the last {POOL_SIZE}."
         )
-    critic = (
-        "The critic's classifier also has a class of its own for translations, which it learns to name, so that "
-        "the generator must draw the set rather than fool the classifier. "
-        if r.get("fake_class")
-        else ""
-    ) + (
-        "The critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot steer it. "
-        if r.get("critic_blur")
-        else ""
-    )
+    critic_sentences = {
+        "fake_class": "The critic's classifier also has a class of its own for translations, which it learns to "
+        "name, so that the generator must draw the set rather than fool the classifier. ",
+        "critic_blur": "The critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot "
+        "steer it. ",
+        "critic_shift": f"The critic reads every image moved by up to {r.get('critic_shift')} pixels (DiffAugment's "
+        "translation; the generator's losses read its translations through the same shift), so that it cannot "
+        "learn the training images by heart. ",
+    }
+    critic = "".join(sentence for flag, sentence in critic_sentences.items() if r.get(flag))
     summary = (
         "Redraws an image in another art set. One generator for every set, told which to draw in (StarGAN's "
         "idea: the sets share what an emoji is), CycleGAN's ResNet generator at a CPU's size, the target set "
@@ -504,7 +548,8 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
             else ""
         )
         + "The Restyle tab pads an image to a square with white (as the art is drawn) "
-        "and shrinks it to 64 px; an image's own set, when not named, is the one whose redrawing changes it least."
+        "and shrinks it to 64 px; an image's own set, when not named, is read by the critic's set classifier, "
+        "shipped beside the generator."
     )
     grid_caption = (
         "held-out emoji, a row each: the real art in every set · the first set's drawing translated into every set"

@@ -132,7 +132,7 @@ class RestyleTab:
                         )  # fmt: skip
                         source = gr.Dropdown(
                             [("detect it", AUTO), *sets], value=AUTO, label="Its own art set", allow_custom_value=True,
-                            info="detected: the set whose redrawing changes it least",
+                            info="detect it: a classifier trained beside the translator names the set",
                         )  # fmt: skip
                         run = gr.Button("Restyle", variant="primary")
                 info = gr.Markdown(elem_id="restyle-info")

@@ -10,7 +10,8 @@ Restyle tab's strength slider walks along. The output is the input plus a learne
 translation keeps what it does not need to alter); callers clamp it to [-1, 1] when they make images.
 With `keep_white`, the change is confined to the art's footprint (every pixel that is not white, grown
 by a pixel): art drawn on white keeps its white, so the generator cannot paint haloes around it, and
-an image with no white (a photo) is changed everywhere as before.
+an image with no white (a photo) is changed everywhere as before. An exported translator carries its
+critic's set classifier (`reader`, a SetReader) to name the set an image is drawn in.
 
 Discriminator: a PatchGAN (each output judges a ~34 px patch) with spectral norm and one output map
 per art set (StarGAN v2's multi-task discriminator): it is asked only whether an image is a real
@@ -88,6 +89,8 @@ class Translator(
         blocks: int = 6,
         resolution: int = 64,
         keep_white: bool = False,
+        reader_channels: int = 0,
+        reader_blur: bool = False,
     ):
         super().__init__()
         self.set_names, self.set_titles = list(set_names), list(set_titles or set_names)
@@ -100,6 +103,8 @@ class Translator(
         self.blocks = nn.ModuleList(StyledBlock(4 * c, sets) for _ in range(blocks))
         self.up = nn.Sequential(_up(4 * c, 2 * c), _up(2 * c, c))
         self.head = nn.Conv2d(c, 3, 7, 1, 3, padding_mode="reflect")
+        # the critic's set classifier, shipped beside the generator to name an image's own set (SetReader)
+        self.reader = SetReader(sets, reader_channels, reader_blur) if reader_channels else None
 
     def style(self, sets: torch.Tensor) -> torch.Tensor:
         """Set indices [N] -> one-hot style rows [N, sets]."""
@@ -128,38 +133,32 @@ def blur(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernel, groups=x.shape[1])
 
 
-class SetDiscriminator(nn.Module):
-    """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's
-    map. `classify(images)` names the set an image is drawn in (StarGAN's auxiliary classifier: trained
-    on real art, it tells the generator which way the target set lies). With `fake_class`, the
-    classifier has one more class, "a translation", which it learns for translations, so the
-    generator cannot satisfy it with cues that real art of the set lacks (the semi-supervised GAN's
-    K + 1 classes, Salimans et al. 2016). With `blur`, each stride-2 convolution reads a blurred
-    input (`blur`; it has no weights, so a critic trained without it loads)."""
+def critic_body(channels: int, norm=lambda layer: layer) -> nn.Sequential:
+    """The critic's convolutions: 64 px -> 8 px, 4 * channels deep (`norm`: spectral norm while training)."""
+    c = channels
+    return nn.Sequential(
+        norm(nn.Conv2d(3, c, 4, 2, 1)),
+        nn.LeakyReLU(0.2),
+        norm(nn.Conv2d(c, 2 * c, 4, 2, 1)),
+        nn.LeakyReLU(0.2),
+        norm(nn.Conv2d(2 * c, 4 * c, 4, 2, 1)),
+        nn.LeakyReLU(0.2),
+        norm(nn.Conv2d(4 * c, 4 * c, 3, 1, 1)),
+        nn.LeakyReLU(0.2),
+    )
 
-    def __init__(self, sets: int, channels: int = 32, fake_class: bool = False, blur: bool = False):
+
+class SetReader(nn.Module):
+    """Names the set an image is drawn in: the critic's convolutions and its set classifier, as they
+    stood when the translator was exported (spectral norm folded into the weights, the fake class
+    left out). Trained on every image of every set for as long as the translator, it reads held-out
+    art's set far better than "the set whose redrawing changes it least" (README)."""
+
+    def __init__(self, sets: int, channels: int = 32, blur: bool = False, classes: int | None = None, norm=None):
         super().__init__()
-        c, self.fake_class, self.blur = channels, fake_class, blur
-        self.body = nn.Sequential(
-            spectral_norm(nn.Conv2d(3, c, 4, 2, 1)),
-            nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(c, 2 * c, 4, 2, 1)),
-            nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(2 * c, 4 * c, 4, 2, 1)),
-            nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(4 * c, 4 * c, 3, 1, 1)),
-            nn.LeakyReLU(0.2),
-        )
-        self.maps = spectral_norm(nn.Conv2d(4 * c, sets, 3, 1, 1))
-        self.classifier = nn.Linear(4 * c, sets + fake_class)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # a critic trained without the fake class gains it: its row starts at zero (no opinion yet)
-        for name in ("weight", "bias"):
-            key, own = prefix + "classifier." + name, getattr(self.classifier, name)
-            if key in state_dict and len(state_dict[key]) == len(own) - 1:
-                state_dict[key] = torch.cat([state_dict[key], torch.zeros_like(own[:1])])
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.blur = blur
+        self.body = critic_body(channels, norm or (lambda layer: layer))
+        self.classifier = nn.Linear(4 * channels, classes or sets)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         x = images
@@ -169,10 +168,49 @@ class SetDiscriminator(nn.Module):
             x = layer(x)
         return x
 
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [N,3,64,64] in [-1, 1] -> logits over the sets [N, sets] (then "a translation", in a critic
+        with the fake class)."""
+        return self.classifier(self.features(images).mean((2, 3)))
+
+
+class SetDiscriminator(SetReader):
+    """PatchGAN with one real/fake map per art set; `forward(images, sets)` reads each image's own set's
+    map. `classify(images)` names the set an image is drawn in (StarGAN's auxiliary classifier: trained
+    on real art, it tells the generator which way the target set lies). With `fake_class`, the
+    classifier has one more class, "a translation", which it learns for translations, so the
+    generator cannot satisfy it with cues that real art of the set lacks (the semi-supervised GAN's
+    K + 1 classes, Salimans et al. 2016). With `blur`, each stride-2 convolution reads a blurred
+    input (`blur`; it has no weights, so a critic trained without it loads)."""
+
+    def __init__(self, sets: int, channels: int = 32, fake_class: bool = False, blur: bool = False):
+        super().__init__(sets, channels, blur, classes=sets + fake_class, norm=spectral_norm)
+        self.fake_class = fake_class
+        self.maps = spectral_norm(nn.Conv2d(4 * channels, sets, 3, 1, 1))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a critic trained without the fake class gains it: its row starts at zero (no opinion yet)
+        for name in ("weight", "bias"):
+            key, own = prefix + "classifier." + name, getattr(self.classifier, name)
+            if key in state_dict and len(state_dict[key]) == len(own) - 1:
+                state_dict[key] = torch.cat([state_dict[key], torch.zeros_like(own[:1])])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, images: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
         maps = self.maps(self.features(images))  # [N, sets, h, w]
         return maps[torch.arange(len(sets), device=maps.device), sets]
 
-    def classify(self, images: torch.Tensor) -> torch.Tensor:
-        """Images -> logits over the sets [N, sets], then "a translation" with `fake_class`."""
-        return self.classifier(self.features(images).mean((2, 3)))
+    @torch.no_grad()
+    def reader(self) -> SetReader:
+        """A copy of the convolutions and the set classifier, spectral norm folded in, for the export."""
+        sets = self.maps.out_channels
+        reader = SetReader(sets, self.classifier.in_features // 4, self.blur)
+        training, _ = self.training, self.eval()  # in eval mode, reading a weight runs no power iteration
+        for mine, theirs in zip(reader.body, self.body, strict=True):
+            if isinstance(mine, nn.Conv2d):
+                mine.weight.copy_(theirs.weight)
+                mine.bias.copy_(theirs.bias)
+        reader.classifier.weight.copy_(self.classifier.weight[:sets])
+        reader.classifier.bias.copy_(self.classifier.bias[:sets])
+        self.train(training)
+        return reader
