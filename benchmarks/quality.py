@@ -509,7 +509,23 @@ class Harness:
             for i in range(0, len(as_model), 64):
                 x = self.heldout_images[pairs[0][i : i + 64]].to(device, loaded.dtype)
                 made.append(loaded.model(x, as_model[i : i + 64].to(device)).clamp(-1, 1).float().cpu())
-        return self.translation_rows(spec.id, torch.cat(made), pairs)
+        return [*self.translation_rows(spec.id, torch.cat(made), pairs), self.own_set_row(spec.id, loaded, drawn)]
+
+    def own_set_row(self, model_id: str, loaded, drawn: list[int]) -> dict[str, Any]:
+        """How often the tab's "detect it" names held-out art's own set (engines/restyle.py's own_set),
+        over every held-out image of the sets the translator draws; beside the style head's rate."""
+        from engines.restyle import own_set
+
+        numbered = torch.tensor(drawn)[torch.from_numpy(self.heldout["style"])]  # as the translator numbers them
+        hits = []
+        with torch.inference_mode():
+            for i in torch.nonzero(numbered >= 0).flatten().tolist():
+                x = self.heldout_images[i : i + 1].to(self.engines.runtime.device, loaded.dtype)
+                hits.append(own_set(loaded.model, x) == int(numbered[i]))
+        real_style = accuracy(self.real_heldout["style_logits"], self.heldout["style"])
+        how = "its critic's classifier" if loaded.model.reader is not None else "the set its redrawing changes least"
+        return row(model_id, f"own set detected ({how}; {len(hits)} held-out images)",
+                   accuracy_of(torch.tensor(hits)), f"style head: {real_style:.4f}")  # fmt: skip
 
     def image_to_image_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
         """The text model redrawing held-out art in another set (SDEdit): the prompt is the emoji's

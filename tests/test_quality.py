@@ -180,6 +180,8 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     # its three sets of the four: 6 ordered pairs × the 6 held-out emoji
     (psnr,) = (r for m, r in restyle.items() if m.startswith("PSNR dB to the true target (36 translations, 6 pairs"))
     assert psnr["real data"].startswith("untouched source: ")
+    (detected,) = (r for m, r in restyle.items() if m.startswith("own set detected (the set its redrawing changes"))
+    assert 0 <= detected["value"] <= 1 and detected["real data"].startswith("style head: ")
     assert any(r["model"] == "tiny-ldm image-to-image, strength 0.4" for r in rows)
     upscale = by_model["tiny-upscale"]
     assert {"PSNR dB (32→128, 24 held-out)", "gain over bicubic, dB (64→256)", "SSIM (64→256, 24 held-out)"} <= set(

@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from engines.nets.restyle import SetDiscriminator, Translator
-from training.train_restyle import ImagePool, critic_loss, generator_losses, shift, with_reader
+from training.train_restyle import ImagePool, critic_loss, generator_losses, with_reader
 
 
 def tiny_pair() -> tuple[Translator, SetDiscriminator]:
@@ -88,19 +88,6 @@ def test_the_exported_reader_names_sets_as_the_critic_does_and_leaves_the_critic
     assert shipped._hub_mixin_config["reader_channels"] == 4 and shipped._hub_mixin_config["reader_blur"]
 
 
-def test_the_critic_shift_moves_each_image_over_white_and_keeps_the_gradient():
-    image = torch.full((2, 3, 8, 8), -1.0, requires_grad=True)  # black: the white behind it shows where it moved
-    moved = shift(image, 2, torch.Generator().manual_seed(0))
-    assert moved.shape == image.shape and torch.equal(shift(image, 0), image)
-    white = (moved == 1).all(1)  # [2, 8, 8]
-    assert white.any() and not white.all()  # moved (this seed moves both), not moved away
-    for rows_and_columns in white:  # the white is whole rows and columns at the edges: a shift, not noise
-        rows, columns = rows_and_columns.all(1), rows_and_columns.all(0)
-        assert torch.equal(rows_and_columns, rows[:, None] | columns[None, :])
-    moved.sum().backward()
-    assert image.grad.sum() == (~white).sum() * 3  # every pixel still in the frame passes its gradient
-
-
 def test_the_image_pool_mixes_in_older_translations_seeded():
     images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
     out = []
@@ -157,11 +144,17 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     card = (out / "README.md").read_text()
     assert recipe["fake_class"] and recipe["critic_blur"] and "a class of its own for translations" in card
     assert "blurs before each stride-2 convolution" in card
-    train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "5", "--fake-class", "--critic-blur",
-                        "--critic-shift", "4"])  # fmt: skip
-    recipe = json.loads((out / "training_metrics.json").read_text())["recipe"]
+    # a new machine starts a wider critic beside the kept generator, which stays still while it warms up
+    kept = torch.load(state, weights_only=True)
+    wider = ["--new-critic", "--critic-channels", "6", "--critic-warmup", "1", "--fake-class", "--critic-blur"]
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "wider"), "--steps", "5", *wider])
+    saved = torch.load(state, weights_only=True)
+    assert saved["critic"]["classifier.weight"].shape == (3, 24)  # 4 × 6 features, two sets and "a translation"
+    assert all(torch.equal(kept[net][k], saved[net][k]) for net in ("generator", "ema") for k in kept[net])
     card = (out / "README.md").read_text()
-    assert recipe["critic_shift"] == 4 and "moved by up to 4 pixels" in card
+    assert "The critic is 6 channels wide (the generator 4)" in card
+    with pytest.raises(SystemExit):
+        train_restyle.main([*args, "--run-dir", str(tmp_path / "wider"), "--steps", "6", "--critic-warmup", "2"])
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]

@@ -229,20 +229,6 @@ def crop_batch(images: torch.Tensor, corner: tuple[int, int], size: int, flip: t
     return torch.where(flip[:, None, None, None], crops.flip(-1), crops)
 
 
-def shift(images: torch.Tensor, most: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Each image [N,3,H,W] moved by up to `most` pixels each way, the white it is drawn on filling in
-    behind it (DiffAugment's translation: it keeps the gradient, so the generator's losses read
-    shifted translations too). A critic shown shifted art cannot learn the training images by where
-    their pixels sit, only by how they are drawn."""
-    if not most:
-        return images
-    side = images.shape[-1]
-    padded = F.pad(images, (most, most, most, most), value=1.0)
-    moves = torch.randint(2 * most + 1, (len(images), 2), generator=generator).tolist()
-    crops = [image[:, top : top + side, left : left + side] for image, (top, left) in zip(padded, moves, strict=True)]
-    return torch.stack(crops)
-
-
 def generator_losses(
     model: Translator,
     critic: SetDiscriminator,
@@ -250,18 +236,15 @@ def generator_losses(
     sets: torch.Tensor,
     targets: torch.Tensor,
     truth: torch.Tensor | None = None,
-    augment=lambda images: images,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(the translations of x [N,3,H,W] from `sets` into `targets`, the generator's losses by name).
     Unpaired (CycleGAN): least-squares adversarial, cycle (translated back, the image must return) and
     identity (translated into its own set, it must not change). Paired (`truth`: the same emoji as the
-    target set draws it; pix2pix): adversarial and L1 to the truth. WEIGHTS weighs them. The critic
-    reads the translations through `augment` (as it reads everything it is trained on)."""
+    target set draws it; pix2pix): adversarial and L1 to the truth. WEIGHTS weighs them."""
     fake = model(x, targets)
-    seen = augment(fake)
     losses = {
-        "adversarial": (critic(seen, targets) - 1).pow(2).mean(),
-        "set": F.cross_entropy(critic.classify(seen), targets),  # drawn so that it reads as the target set
+        "adversarial": (critic(fake, targets) - 1).pow(2).mean(),
+        "set": F.cross_entropy(critic.classify(fake), targets),  # drawn so that it reads as the target set
     }
     if truth is None:
         losses["cycle"] = (model(fake, sets) - x).abs().mean()
@@ -278,12 +261,11 @@ def critic_loss(
     fake: torch.Tensor,
     fake_sets: torch.Tensor,
     set_weight: float = SET_WEIGHT,
-    augment=lambda images: images,
 ) -> torch.Tensor:
     """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0;
     and real art's set is named (the classifier the generator's "set" loss reads), and with the
-    critic's fake class, a translation is named a translation. Both are read through `augment`."""
-    real, fake = augment(real), augment(fake.detach())
+    critic's fake class, a translation is named a translation."""
+    fake = fake.detach()
     adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake, fake_sets).pow(2).mean())
     named = F.cross_entropy(critic.classify(real), sets)
     if critic.fake_class:
@@ -328,12 +310,19 @@ def main(argv: list[str] | None = None) -> None:
         help="the critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot steer it "
         "(a run may turn it on when resumed)",
     )
+    parser.add_argument("--critic-channels", type=int, default=None, help="the critic's width (default: --channels)")
     parser.add_argument(
-        "--critic-shift",
+        "--new-critic",
+        action="store_true",
+        help="resuming from the compact state, keep the generator and its EMA but start the critic afresh, e.g. "
+        "wider (--critic-channels): a critic too weak to see what draws a set is satisfied too easily",
+    )
+    parser.add_argument(
+        "--critic-warmup",
         type=int,
         default=0,
-        help="the critic reads every image moved by up to this many pixels (DiffAugment's translation), so that it "
-        "cannot memorise the training images (a run may turn it on when resumed)",
+        help="with --new-critic: for this many steps from the compact state only the critic trains, the generator "
+        "held still, so that a new critic's first, random verdicts cannot undo the generator",
     )
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
@@ -344,6 +333,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--crop is a multiple of 4 from 16 to {RESOLUTION}")
     if args.data and len(args.data) < 2:
         raise SystemExit("--data needs two or more folders: one art set each")
+    if args.critic_warmup and not (args.new_critic and args.critic_warmup > 0):
+        raise SystemExit("--critic-warmup is a number of steps for a --new-critic")
+    critic_channels = args.critic_channels or args.channels
     name = args.name or ("emoji-restyle-paired" if args.paired else "emoji-restyle")
     run_dir = args.run_dir or ROOT / "runs" / name
     out = args.out or ROOT / "checkpoints" / name
@@ -358,14 +350,15 @@ def main(argv: list[str] | None = None) -> None:
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
               "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "fake_class": args.fake_class,
-              "critic_blur": args.critic_blur, "critic_shift": args.critic_shift, "decay_from": args.decay_from,
+              "critic_blur": args.critic_blur, "critic_channels": critic_channels,
+              "decay_from": args.decay_from,
               "steps": args.steps}  # fmt: skip
 
     model = Translator(
         tuple(train.names), tuple(train.titles), args.channels, args.blocks, RESOLUTION, args.keep_white
     ).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    critic = SetDiscriminator(len(train.names), args.channels, args.fake_class, args.critic_blur).to(device)
+    critic = SetDiscriminator(len(train.names), critic_channels, args.fake_class, args.critic_blur).to(device)
     opt_g = torch.optim.Adam(model.parameters(), LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(critic.parameters(), LEARNING_RATE, betas=BETAS)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -375,8 +368,11 @@ def main(argv: list[str] | None = None) -> None:
         if p in opt_d.state and opt_d.state[p]["exp_avg"].shape != p.shape:
             del opt_d.state[p]
     networks = {"generator": model, "ema": ema, "critic": critic}  # what the compact state keeps
+    warm_until = 0  # a new critic's warm-up: the first steps after the compact state it was started beside
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
-        step, elapsed, _ = load_compact(resume_state, networks, device)
+        kept = {k: v for k, v in networks.items() if not (k == "critic" and args.new_critic)}
+        step, elapsed, _ = load_compact(resume_state, kept, device)
+        warm_until = step + args.critic_warmup if args.new_critic else 0
 
     def finish() -> None:
         metrics = evaluate(ema, heldout, pairs) if heldout else {}
@@ -412,9 +408,6 @@ def main(argv: list[str] | None = None) -> None:
     pool = ImagePool(POOL_SIZE, generator)
     weights = WEIGHTS | {"set": args.set_weight}
 
-    def augment(images: torch.Tensor) -> torch.Tensor:
-        return shift(images, args.critic_shift, generator)
-
     started = time.time() - elapsed
     bar = tqdm(total=args.steps, initial=step, desc=name, dynamic_ncols=True)
     while step < args.steps:
@@ -428,20 +421,24 @@ def main(argv: list[str] | None = None) -> None:
         y = None if truth is None else crop_batch(train.images[truth], corner, args.crop, flip).to(device)
         sets, targets = sets.to(device), targets.to(device)
 
-        fake, losses = generator_losses(model, critic, x, sets, targets, y, augment)
-        loss_g = sum(weights[name] * value for name, value in losses.items())
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        warming = step < warm_until  # the generator held still while a new critic learns
+        with torch.set_grad_enabled(not warming):
+            fake, losses = generator_losses(model, critic, x, sets, targets, y)
+        if not warming:
+            loss_g = sum(weights[name] * value for name, value in losses.items())
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
 
         old, old_sets = pool.swap(fake, targets)
-        loss_d = critic_loss(critic, x, sets, old, old_sets, args.set_weight, augment)
+        loss_d = critic_loss(critic, x, sets, old, old_sets, args.set_weight)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         with torch.no_grad():
             for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-                e.lerp_(p, 1 - EMA_DECAY if step >= 500 else 1.0)  # early weights are noise: copy them
+                decay = 1.0 if warming else EMA_DECAY if step >= 500 else 0.0  # early weights are noise: copied
+                e.lerp_(p, 1 - decay)
 
         step += 1
         elapsed = time.time() - started
@@ -525,11 +522,10 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         "name, so that the generator must draw the set rather than fool the classifier. ",
         "critic_blur": "The critic blurs before each stride-2 convolution, so that stripes one pixel wide cannot "
         "steer it. ",
-        "critic_shift": f"The critic reads every image moved by up to {r.get('critic_shift')} pixels (DiffAugment's "
-        "translation; the generator's losses read its translations through the same shift), so that it cannot "
-        "learn the training images by heart. ",
     }
     critic = "".join(sentence for flag, sentence in critic_sentences.items() if r.get(flag))
+    if r.get("critic_channels", r["channels"]) != r["channels"]:
+        critic += f"The critic is {r['critic_channels']} channels wide (the generator {r['channels']}). "
     summary = (
         "Redraws an image in another art set. One generator for every set, told which to draw in (StarGAN's "
         "idea: the sets share what an emoji is), CycleGAN's ResNet generator at a CPU's size, the target set "
