@@ -135,6 +135,7 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     assert settings["task"] == "restyle" and settings["sets"] == [["discs", "discs"], ["squares", "squares"]]
     card = (out / "README.md").read_text()
     assert "discs" in card and "unpaired" in card and "stays white" in card and (out / "heldout.png").is_file()
+    assert "the critic's set classifier" in card and "M parameters: 4 channels, 1 residual blocks" in card
     assert meta["recipe"]["set_weight"] == 3 and "set classification (weight 3:" in card
     # the same run resumed with the critic's fake class and blur: its classifier gains a row, Adam new moments for it
     train_restyle.main([*args, "--run-dir", str(tmp_path / "run"), "--steps", "4", "--fake-class", "--critic-blur"])

@@ -484,7 +484,8 @@ def export(ema: Translator, out_dir: Path, meta: dict, grid: Image.Image, data_a
     (out_dir / "training_metrics.json").write_text(json.dumps(meta, indent=2) + "\n")
     grid = grid.resize((grid.width * 2, grid.height * 2), Image.Resampling.NEAREST)
     grid.save(out_dir / "heldout.png")
-    write_restyle_card(out_dir, title, meta, sum(p.numel() for p in ema.parameters()), ema, data_attribution)
+    drawing = sum(p.numel() for name, p in ema.named_parameters() if not name.startswith("reader."))
+    write_restyle_card(out_dir, title, meta, drawing, ema, data_attribution)
     print(f"exported to {out_dir}")
 
 
@@ -500,6 +501,11 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         f"{parameters / 1e6:.2f}M parameters: {r['channels']} channels, {r['blocks']} residual blocks at a quarter "
         f"of the side, one generator for {len(ema.set_names)} sets ({', '.join(ema.set_titles)})"
     )
+    if ema.reader is not None:
+        figures["own-set reader"] = (
+            f"the critic's set classifier, {sum(p.numel() for p in ema.reader.parameters()) / 1e6:.2f}M parameters: "
+            "names an image's own set when it is not given"
+        )
     figures["training"] = (
         f"{meta['steps']:,} steps × batch {r['batch_size']}, {meta['train_minutes']} min on {meta['device']}"
     )
