@@ -162,16 +162,20 @@ class Registry:
         self.hub_presets = HUB_PRESETS if hub_presets is None else hub_presets
 
     def bundled(self, task: str) -> list[ModelSpec]:
-        specs = []
-        if self.checkpoints_dir.is_dir():
-            for folder in sorted(self.checkpoints_dir.iterdir()):
-                settings = read_settings(folder)
-                if settings and serves(settings, task):
-                    reason = self.missing_base(settings) or unknown_scheduler(settings)
-                    title = settings.get("title", "")
-                    spec = ModelSpec(folder.name, task, "bundled", str(folder), title, not reason, reason, settings)
-                    specs.append(spec)
-        return specs
+        if not self.checkpoints_dir.is_dir():
+            return []
+        specs = (self.bundled_spec(folder, task) for folder in sorted(self.checkpoints_dir.iterdir()))
+        return [spec for spec in specs if spec is not None]
+
+    def bundled_spec(self, folder: Path, task: str) -> ModelSpec | None:
+        """The model in one folder of checkpoints/, if it serves `task`."""
+        settings = read_settings(folder)
+        if not (settings and serves(settings, task)):
+            return None
+        reason = self.missing_base(settings) or unknown_scheduler(settings)
+        return ModelSpec(
+            folder.name, task, "bundled", str(folder), settings.get("title", ""), not reason, reason, settings
+        )
 
     def missing_base(self, settings: dict[str, Any]) -> str:
         """Why a fine-tune cannot load when the text model it is made from (its "base", e.g.
@@ -206,7 +210,15 @@ class Registry:
         if len(model_id) > 1000:
             raise InputError("that model name is too long: use a model from the list, a repo id or a folder")
         model_id = model_id.strip().split(" — ")[0]  # accept a dropdown label as well as an id
-        for spec in self.models(task):
+        # a bundled model's id is its folder's name: read that folder alone, not every model's settings
+        named = self.checkpoints_dir / model_id
+        if (
+            named.parent == self.checkpoints_dir
+            and model_id not in (".", "..")
+            and (spec := self.bundled_spec(named, task))
+        ):
+            return spec
+        for spec in self.hub(task):
             if spec.id == model_id:
                 return spec
         path = Path(model_id).expanduser()

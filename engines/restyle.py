@@ -63,12 +63,8 @@ class RestyleEngine(Engine):
                 source_index = own_set(model, x)
             if targets is None:
                 targets = [s for s in range(len(model.set_names)) if s != source_index]
-            one_hot = torch.eye(len(model.set_names), device=x.device, dtype=x.dtype)
             # one target at a time: a translation's pixels do not depend on which others were asked for
-            images = [
-                pil_batch(model(x, (1 - strength) * one_hot[[source_index]] + strength * one_hot[[t]]))[0]
-                for t in targets
-            ]
+            images = [pil_batch(model(x, style_row(model, source_index, t, strength, x)))[0] for t in targets]
         params = {
             "source": model.set_names[source_index],
             "source_detected": detected,
@@ -84,6 +80,14 @@ class RestyleEngine(Engine):
             )
             for drawn, t in zip(images, targets, strict=True)
         ]
+
+
+def style_row(model, source: int, target: int, strength: float, like: torch.Tensor) -> torch.Tensor:
+    """The row of set weights [1, sets] `strength` of the way from the source set to the target."""
+    row = [0.0] * len(model.set_names)
+    row[source] += 1 - strength
+    row[target] += strength
+    return torch.tensor([row], dtype=like.dtype, device=like.device)
 
 
 def set_index(model, name: Any, role: str) -> int:

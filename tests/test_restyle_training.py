@@ -148,12 +148,13 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     # a new machine starts a wider critic beside the kept generator, which stays still while it warms up
     kept = torch.load(state, weights_only=True)
     wider = ["--new-critic", "--critic-channels", "6", "--critic-warmup", "1", "--fake-class", "--critic-blur"]
-    train_restyle.main([*args, "--run-dir", str(tmp_path / "wider"), "--steps", "5", *wider])
+    note = ["--card-note", "Its critic was started again at 6 channels."]
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "wider"), "--steps", "5", *wider, *note])
     saved = torch.load(state, weights_only=True)
     assert saved["critic"]["classifier.weight"].shape == (3, 24)  # 4 × 6 features, two sets and "a translation"
     assert all(torch.equal(kept[net][k], saved[net][k]) for net in ("generator", "ema") for k in kept[net])
     card = (out / "README.md").read_text()
-    assert "The critic is 6 channels wide (the generator 4)" in card
+    assert "The critic is 6 channels wide (the generator 4)" in card and card.count("started again at 6") == 1
     with pytest.raises(SystemExit):
         train_restyle.main([*args, "--run-dir", str(tmp_path / "wider"), "--steps", "6", "--critic-warmup", "2"])
 

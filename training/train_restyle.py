@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
         help="with --new-critic: for this many steps from the compact state only the critic trains, the generator "
         "held still, so that a new critic's first, random verdicts cannot undo the generator",
     )
+    parser.add_argument("--card-note", default="", help="a paragraph for the model card (e.g. how the run went)")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -383,7 +384,12 @@ def main(argv: list[str] | None = None) -> None:
             "device": str(device),
             "recipe": recipe,
             "metrics": metrics,
-            "command": card_command("training.train_restyle", list(argv if argv is not None else sys.argv[1:])),
+            "command": card_command(
+                "training.train_restyle",
+                list(argv if argv is not None else sys.argv[1:]),
+                private=("--card-note", "--run-dir", "--out", "--resume-state"),
+            ),
+            "note": args.card_note,
         }
         shipped = with_reader(ema, critic)
         export(shipped, out, meta, sample_grid(ema, heldout or train, pairs), data_attribution=heldout is not None)
@@ -565,6 +571,7 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         figures=figures,
         command=("python -m training.data --size 64\n" if emoji else "") + meta["command"],
         grids={grid_caption: "heldout.png"},
+        details=meta.get("note", ""),
         tags=("image-to-image", "cyclegan", "style-transfer"),
         emoji_data=emoji,
     )

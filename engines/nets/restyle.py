@@ -205,7 +205,8 @@ class SetDiscriminator(SetReader):
         """A copy of the convolutions and the set classifier, spectral norm folded in, for the export."""
         sets = self.maps.out_channels
         reader = SetReader(sets, self.classifier.in_features // 4, self.blur)
-        training, _ = self.training, self.eval()  # in eval mode, reading a weight runs no power iteration
+        training = self.training
+        self.eval()  # in eval mode, reading a spectral-normed weight runs no power iteration
         for mine, theirs in zip(reader.body, self.body, strict=True):
             if isinstance(mine, nn.Conv2d):
                 mine.weight.copy_(theirs.weight)
