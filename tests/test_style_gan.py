@@ -189,12 +189,28 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     train_gan.main([*args, "--steps", "8", *new_segment, *warm, "--run-dir", str(tmp_path / "narrow")])
     moved = torch.load(state, weights_only=True)["g"]  # resumed from its own folder: warmed up already, G trains
     assert not all(torch.equal(saved["g"][k], moved[k]) for k in moved)
+    seeking = [*new_segment, "--discriminator-channels", "4", "--mode-seeking", "1"]
+    train_gan.main([*args, "--steps", "9", *seeking, "--run-dir", str(tmp_path / "narrow")])
+    history = json.loads((out / "training_metrics.json").read_text())["history"]
+    assert history[-1]["from_step"] == 8 and history[-1]["mode_seeking"] == 1
+    assert "mode-seeking term (weight 1)" in (out / "README.md").read_text()
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
     warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
     for bad in (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
+
+
+def test_the_mode_seeking_term_is_lower_the_more_different_latents_draw_differently():
+    from training.train_gan import mode_seeking_penalty
+
+    z = torch.randn(8, 4)
+    alike = torch.zeros(8, 3, 4, 4).requires_grad_()
+    apart = torch.cat([torch.zeros(4, 3, 4, 4), torch.ones(4, 3, 4, 4)]).requires_grad_()
+    assert mode_seeking_penalty(apart, z) < 10 < mode_seeking_penalty(alike, z)  # 1 / (1e-5) when all alike
+    mode_seeking_penalty(apart, z).backward()
+    assert apart.grad[:4].sum() > 0 > apart.grad[4:].sum()  # a descent step moves the halves further apart
 
 
 def test_mixing_regularisation_mixes_the_share_of_fakes_it_is_given():

@@ -352,6 +352,16 @@ def lecam_penalty(real_logits: torch.Tensor, fake_logits: torch.Tensor, anchors:
     return (real_logits - anchors[1]).pow(2).mean() + (fake_logits - anchors[0]).pow(2).mean()
 
 
+def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN's (Mao et al. 2019) term against a generator that draws too little variety: the batch's
+    halves paired, 1 / (how far apart their images are / how far apart their latents are), which the
+    generator lowers by drawing different latents differently."""
+    half = len(z) // 2
+    images = (fake[:half] - fake[half : 2 * half]).abs().mean()
+    latents = (z[:half] - z[half : 2 * half]).abs().mean()
+    return 1 / (images / latents + 1e-5)
+
+
 def g_loss_fn(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean() if loss == "nonsat" else -fake_logits.mean()
 
@@ -450,6 +460,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
+                    + (f", MSGAN's mode-seeking term (weight {h['mode_seeking']:g})" if h.get("mode_seeking") else "")
                     + (
                         f", the discriminator at base width {h['discriminator_channels']}"
                         if h.get("discriminator_channels", meta.get("base_channels")) != meta.get("base_channels")
@@ -551,6 +562,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="adaptive augmentation: apply each --diffaug op with a probability p that starts at 0 and rises while "
         "the discriminator's mean sign on real images (+1 called real, -1 fake) is above this (0.6 in the ADA paper)",
+    )
+    parser.add_argument(
+        "--mode-seeking",
+        type=float,
+        default=0.0,
+        help="the weight of MSGAN's mode-seeking term (0: off; 1 in its paper): the generator is pushed to draw "
+        "different latents differently, for recall (a resumed run may change it)",
     )
     parser.add_argument(
         "--lecam",
@@ -722,7 +740,7 @@ def main(argv: list[str] | None = None) -> None:
     # one entry per run segment: a resumed run may change the loss, augmentation, learning-rate decay or LeCam
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
-              "lecam": args.lecam, "style_mixing": args.style_mixing,
+              "lecam": args.lecam, "mode_seeking": args.mode_seeking, "style_mixing": args.style_mixing,
               "minibatch_group": args.minibatch_group,
               "discriminator_channels": d_channels}  # fmt: skip
     before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}  # older runs
@@ -821,6 +839,8 @@ def main(argv: list[str] | None = None) -> None:
         opt_d.step()
 
         g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
+        if args.mode_seeking:
+            g_loss = g_loss + args.mode_seeking * mode_seeking_penalty(fake, z)
         if step >= warm_until:  # (a warm-up step computes the loss only for the progress bar)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
