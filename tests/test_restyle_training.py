@@ -165,7 +165,7 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     model = engines.restyle.load("discs-squares")[0].model
     assert model.keep_white and model.reader is not None  # the recipe and the critic's classifier travel along
     (read,) = engines.restyle.restyle(str(a / "0.png"), "all", "discs-squares")  # its own set read by the reader
-    x = torch.from_numpy(np.asarray(Image.open(a / "0.png").convert("RGB"))).permute(2, 0, 1)[None] / 127.5 - 1
+    x = torch.from_numpy(np.array(Image.open(a / "0.png").convert("RGB"))).permute(2, 0, 1)[None] / 127.5 - 1
     with torch.no_grad():
         expected = model.set_names[int(model.reader.classify(x).argmax())]
     assert read.recipe["params"]["source"] == expected and read.recipe["params"]["source_detected"]
