@@ -265,12 +265,11 @@ def critic_loss(
     """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0;
     and real art's set is named (the classifier the generator's "set" loss reads), and with the
     critic's fake class, a translation is named a translation."""
-    fake = fake.detach()
-    adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake, fake_sets).pow(2).mean())
+    adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake.detach(), fake_sets).pow(2).mean())
     named = F.cross_entropy(critic.classify(real), sets)
     if critic.fake_class:
         translation = torch.full_like(fake_sets, critic.classifier.out_features - 1)
-        named = (named + F.cross_entropy(critic.classify(fake), translation)) / 2
+        named = (named + F.cross_entropy(critic.classify(fake.detach()), translation)) / 2
     return adversarial + set_weight * named
 
 
@@ -351,8 +350,7 @@ def main(argv: list[str] | None = None) -> None:
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
               "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "fake_class": args.fake_class,
-              "critic_blur": args.critic_blur, "critic_channels": critic_channels,
-              "decay_from": args.decay_from,
+              "critic_blur": args.critic_blur, "critic_channels": critic_channels, "decay_from": args.decay_from,
               "steps": args.steps}  # fmt: skip
 
     model = Translator(
@@ -413,7 +411,6 @@ def main(argv: list[str] | None = None) -> None:
     generator = torch.Generator().manual_seed(args.seed + step)
     pool = ImagePool(POOL_SIZE, generator)
     weights = WEIGHTS | {"set": args.set_weight}
-
     started = time.time() - elapsed
     bar = tqdm(total=args.steps, initial=step, desc=name, dynamic_ncols=True)
     while step < args.steps:
@@ -467,6 +464,7 @@ def with_reader(ema: Translator, critic: SetDiscriminator) -> Translator:
     """The EMA generator with the critic's set classifier beside it (engines/nets/restyle.py's SetReader),
     which names an image's own set in the Restyle tab."""
     reader = critic.reader()
+    # the generator's own config (what save_pretrained writes to config.json), plus the reader's
     config = ema._hub_mixin_config | {"reader_channels": reader.classifier.in_features // 4, "reader_blur": reader.blur}
     shipped = Translator(**config).to(next(ema.parameters()).device)
     missing = shipped.load_state_dict(ema.state_dict(), strict=False).missing_keys
