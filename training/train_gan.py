@@ -825,7 +825,8 @@ def main(argv: list[str] | None = None) -> None:
             for group in opt.param_groups:
                 group["lr"] = lr * scale * group.get("scale", 1.0)
 
-        with torch.set_grad_enabled(step >= warm_until):  # warming up, the generator is held still
+        warming = step < warm_until  # the generator held still while a new discriminator learns
+        with torch.set_grad_enabled(not warming):
             fake = draw_fakes(generator, z, labels, args.style_mixing)
         real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
         fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
@@ -838,20 +839,21 @@ def main(argv: list[str] | None = None) -> None:
         d_loss.backward()
         opt_d.step()
 
-        g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
-        if args.mode_seeking:
-            g_loss = g_loss + args.mode_seeking * mode_seeking_penalty(fake, z)
-        if step >= warm_until:  # (a warm-up step computes the loss only for the progress bar)
+        postfix = {"d": f"{d_loss.item():.3f}"}
+        if not warming:
+            g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
+            if args.mode_seeking:
+                g_loss = g_loss + args.mode_seeking * mode_seeking_penalty(fake, z)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
             update_ema(ema, generator, EMA_DECAY if step >= EMA_START else 0.0)
+            postfix["g"] = f"{g_loss.item():.3f}"
 
         step += 1
         history[-1]["to_step"] = step
         elapsed = time.time() - started
         bar.update(1)
-        postfix = {"d": f"{d_loss.item():.3f}", "g": f"{g_loss.item():.3f}"}
         if args.ada_target is not None:
             real_signs += real_logits.detach().sign().mean().item()
             if step % ADA_INTERVAL == 0:

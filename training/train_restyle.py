@@ -425,9 +425,11 @@ def main(argv: list[str] | None = None) -> None:
         sets, targets = sets.to(device), targets.to(device)
 
         warming = step < warm_until  # the generator held still while a new critic learns
-        with torch.set_grad_enabled(not warming):
+        if warming:  # only the translations the critic learns from: no generator losses
+            with torch.no_grad():
+                fake, losses = model(x, targets), {}
+        else:
             fake, losses = generator_losses(model, critic, x, sets, targets, y)
-        if not warming:
             loss_g = sum(weights[name] * value for name, value in losses.items())
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
