@@ -46,6 +46,7 @@ from benchmarks.common import machine, report
 from engines import Engines, create_engines
 from engines.base import tensor_batch
 from engines.gan import styled
+from engines.limits import MAX_STRENGTH
 from engines.metrics import frechet_distance, precision_recall, psnr, ssim
 from engines.nets.features import EmojiEncoder
 from engines.registry import ModelSpec, Registry
@@ -503,13 +504,27 @@ class Harness:
         if not keep.any():
             return []  # a translator between other sets (your own folders): no true targets here
         pairs = (source[keep], target[keep], sets[keep])
-        as_model = torch.tensor(drawn)[pairs[2]]  # the target set, as the translator numbers its sets
-        device, made = self.engines.runtime.device, []
-        with torch.inference_mode():
-            for i in range(0, len(as_model), 64):
-                x = self.heldout_images[pairs[0][i : i + 64]].to(device, loaded.dtype)
-                made.append(loaded.model(x, as_model[i : i + 64].to(device)).clamp(-1, 1).float().cpu())
-        return [*self.translation_rows(spec.id, torch.cat(made), pairs), self.own_set_row(spec.id, loaded, drawn)]
+        # the source and target sets, as the translator numbers its sets
+        own, into = torch.tensor(drawn)[own[keep]], torch.tensor(drawn)[pairs[2]]
+
+        def translate(strength: float) -> torch.Tensor:  # the Restyle tab's rows: strength 1 is the target set
+            made, device, sets_drawn = [], self.engines.runtime.device, len(loaded.model.set_names)
+            with torch.inference_mode():
+                for i in range(0, len(into), 64):
+                    x = self.heldout_images[pairs[0][i : i + 64]].to(device, loaded.dtype)
+                    row = strength * F.one_hot(into[i : i + 64], sets_drawn) - (strength - 1) * F.one_hot(
+                        own[i : i + 64], sets_drawn
+                    )
+                    made.append(loaded.model(x, row.to(device, loaded.dtype)).clamp(-1, 1).float().cpu())
+            return torch.cat(made)
+
+        past = [  # how much more of the set, and how much less of the emoji, at the tab's highest strength
+            r | {"measure": f"at strength {MAX_STRENGTH}: {r['measure']}"}
+            for r in self.translation_rows(spec.id, translate(MAX_STRENGTH), pairs, per_pair=False)
+            if "recognised" in r["measure"] or "content kept" in r["measure"]
+        ]
+        rows = self.translation_rows(spec.id, translate(1.0), pairs)
+        return [*rows, *past, self.own_set_row(spec.id, loaded, drawn)]
 
     def own_set_row(self, model_id: str, loaded, drawn: list[int]) -> dict[str, Any]:
         """How often the tab's "detect it" names held-out art's own set (engines/restyle.py's own_set),

@@ -5,7 +5,10 @@ training/train_restyle.py) redraws an emoji in Noto, Twemoji, Fluent flat or Flu
 on your own folders (`--data A B`) redraws between those. One generator draws every set, told which
 by a row of weights over the sets: a one-hot row is a set, and the strength control walks the row
 from the image's own set to the target (0: the image as its own set draws it, 1: the target set),
-which is the model's own conditioning, not a blend of pixels.
+which is the model's own conditioning, not a blend of pixels. Past 1 the walk goes on, away from
+the own set (1.5: the target's weight 1.5, the own set's -0.5): the target set is recognised more
+often and less of the emoji is kept (the README's Restyle figures); engines/limits.py's
+MAX_STRENGTH stops it where the gain stops.
 
 Size policy: the image is padded to a square with white (as the training art is drawn) and resized
 to the model's resolution (64 px); the translation is cut back to the image's shape at that size.
@@ -24,7 +27,7 @@ import torch
 from engines.base import Engine, Loaded, Result, pil_batch, tensor_batch, weights_hash
 from engines.errors import InputError
 from engines.imaging import load_image, to_square
-from engines.limits import check_float
+from engines.limits import MAX_STRENGTH, check_float
 from engines.registry import ModelSpec
 
 EVERY_SET = "all"  # the target that asks for every set but the image's own
@@ -50,7 +53,7 @@ class RestyleEngine(Engine):
         """An image redrawn in the `target` set (a set's name or title, or "all": every set but the
         image's own), `strength` of the way from its own set (`source`: a set, or "auto" to detect it)."""
         original = load_image(image)  # any size the VAE tab takes: it is shrunk to the model's
-        strength = check_float("strength", strength, 0.0, 1.0)
+        strength = check_float("strength", strength, 0.0, MAX_STRENGTH)
         loaded, lock = self.load(model_id)
         model = loaded.model
         detected = source in (None, "", AUTO)

@@ -176,6 +176,9 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     restyle = by_model["tiny-restyle"]
     assert restyle["target set recognised by the style head"]["real data"] > 0
     assert "content kept: caption top-5" in restyle
+    past = sorted(m.removeprefix("at strength 1.5: ") for m in restyle if m.startswith("at strength 1.5: "))
+    kept = ["content kept: caption top-1", "content kept: caption top-5"]
+    assert past == [*kept, "target set recognised by the style head"]
     assert restyle["stripes: second difference between neighbouring pixels"]["real data"] > 0
     # its three sets of the four: 6 ordered pairs × the 6 held-out emoji
     (psnr,) = (r for m, r in restyle.items() if m.startswith("PSNR dB to the true target (36 translations, 6 pairs"))

@@ -85,6 +85,16 @@ def test_strength_walks_from_the_own_set_to_the_target(engines, sample_png):
     full = engines.restyle.restyle(path, "twemoji", "tiny-restyle", 1.0, "noto")[0]
     assert none.image.tobytes() == own.image.tobytes()  # strength 0: its own set's drawing
     assert half.image.tobytes() not in (none.image.tobytes(), full.image.tobytes())
+    past = engines.restyle.restyle(path, "twemoji", "tiny-restyle", 1.5, "noto")[0]  # on, away from its own set
+    assert past.image.tobytes() != full.image.tobytes() and past.recipe["params"]["strength"] == 1.5
+
+
+def test_past_the_target_the_row_moves_away_from_the_own_set():
+    from engines.restyle import style_row
+
+    model = Translator(("a", "b", "c"), channels=4, blocks=1, resolution=16)
+    row = style_row(model, 0, 2, 1.5, torch.zeros(1))
+    assert row.tolist() == [[-0.5, 0.0, 1.5]]  # still sums to 1, as every row the strength walks
 
 
 def test_the_own_set_is_the_one_that_changes_the_image_least():
@@ -117,7 +127,7 @@ def test_the_own_set_is_read_by_the_critics_classifier_when_the_translator_carri
         (dict(target="sepia"), "target art set is one of noto, twemoji, fluent-3d, or all"),
         (dict(target="noto", source="sepia"), "source art set is one of .*, or auto"),
         (dict(target=None), "target art set"),
-        (dict(target="noto", strength=1.5), "strength must be a number from 0.0 to 1.0"),
+        (dict(target="noto", strength=1.6), "strength must be a number from 0.0 to 1.5"),
         (dict(target="noto", strength="lots"), "strength"),
         (dict(target="noto", image="no-such-file.png"), "(?i)not|no such|read"),
         (dict(target="noto", image=None), "(?i)image"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from engines.errors import InputError
-from engines.limits import draw_defaults
+from engines.limits import MAX_STRENGTH, draw_defaults
 from ui.studio import Operation, Studio, TabUI, hires_of
 from ui.widgets import (
     UploadedImage,
@@ -127,8 +127,9 @@ class RestyleTab:
                             allow_custom_value=True,
                         )  # fmt: skip
                         strength = gr.Slider(
-                            0, 1, value=1, step=0.05, label="Strength",
-                            info="how far from its own set's drawing to the target's (the model's own condition)",
+                            0, MAX_STRENGTH, value=1, step=0.05, label="Strength",
+                            info="how far from its own set's drawing to the target's (the model's own condition); "
+                            "past 1, further still: more of the set, less of the emoji",
                         )  # fmt: skip
                         source = gr.Dropdown(
                             [("detect it", AUTO), *sets], value=AUTO, label="Its own art set", allow_custom_value=True,
