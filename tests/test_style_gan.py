@@ -153,6 +153,8 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
         "--diffaug",
         "",
         "--minibatch-std",
+        "--mapping-layers",
+        "2",
         "--resume-state",
         str(state),
         "--out",
@@ -169,6 +171,7 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     assert settings["arch"] == "style" and settings["layers"] == [4, 8, 8, 16, 16]
     card = (out / "README.md").read_text()
     assert (out / "mixing.png").is_file() and "StyleGAN" in card and "minibatch standard deviation" in card
+    assert "a 2-layer mapping network" in card and json.loads((out / "config.json").read_text())["mapping_layers"] == 2
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert len(engines.gan.style_mix([0, 1], [2], 3, 1.0, "styled")) == 3
     new_segment = ["--style-mixing", "0", "--minibatch-group", "2"]  # neither has weights: a resumed run changes them
@@ -189,15 +192,19 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     train_gan.main([*args, "--steps", "8", *new_segment, *warm, "--run-dir", str(tmp_path / "narrow")])
     moved = torch.load(state, weights_only=True)["g"]  # resumed from its own folder: warmed up already, G trains
     assert not all(torch.equal(saved["g"][k], moved[k]) for k in moved)
-    seeking = [*new_segment, "--discriminator-channels", "4", "--mode-seeking", "1"]
+    seeking = [*new_segment, "--discriminator-channels", "4", "--mode-seeking", "1", "--consistency", "10"]
+    seeking += ["--ema-decay", "0.99"]
     train_gan.main([*args, "--steps", "9", *seeking, "--run-dir", str(tmp_path / "narrow")])
     history = json.loads((out / "training_metrics.json").read_text())["history"]
-    assert history[-1]["from_step"] == 8 and history[-1]["mode_seeking"] == 1
-    assert "mode-seeking term (weight 1)" in (out / "README.md").read_text()
+    assert history[-1]["from_step"] == 8 and history[-1]["mode_seeking"] == 1 and history[-1]["consistency"] == 10
+    card = (out / "README.md").read_text()
+    assert "mode-seeking term (weight 1), consistency regularisation (weight 10), EMA decay 0.99" in card
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
     warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
-    for bad in (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], warm_alone):
+    bad_args = (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], ["--ema-decay", "1"])
+    bad_args += (["--mapping-layers", "0"],)
+    for bad in (*bad_args, warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
 
@@ -222,3 +229,21 @@ def test_mixing_regularisation_mixes_the_share_of_fakes_it_is_given():
     assert torch.allclose(draw_fakes(generator, z, None, mixing=0.0), unmixed, atol=1e-6)
     mixed = draw_fakes(generator, z, None, mixing=1.0)
     assert all(not torch.allclose(a, b, atol=1e-4) for a, b in zip(mixed, unmixed, strict=True))
+
+
+def test_consistency_asks_the_discriminator_to_score_shifted_images_alike():
+    from training.train_gan import consistency_penalty
+
+    images = torch.rand(6, 3, 16, 16) * 2 - 1
+    conv = torch.nn.Conv2d(3, 1, 16)  # reads every pixel where it is: shifting changes its score
+
+    def reads_pixels(x, labels):
+        return conv(x).flatten()
+
+    def reads_nothing(x, labels):
+        return x.new_zeros(len(x))
+
+    assert consistency_penalty(reads_pixels, images, reads_pixels(images, None), None) > 0
+    consistency_penalty(reads_pixels, images, reads_pixels(images, None), None).backward()
+    assert conv.weight.grad.abs().sum() > 0  # D learns from it
+    assert consistency_penalty(reads_nothing, images, reads_nothing(images, None), None) == 0

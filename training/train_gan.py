@@ -32,6 +32,7 @@ import copy
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,7 @@ ADA_KIMG = 100
 # --arch style (StyleGAN2's choices, scaled to this set): w as wide as z; its weights are equalised, so Adam's
 # step is relative to unit-variance weights and StyleGAN2's 2e-3 is the rate (D keeps LR_D, as for the DCGAN).
 W_DIM = 128
+MAPPING_LAYERS = 4  # StyleGAN's 8 for faces, StyleGAN2-ADA's 2 for CIFAR-10
 STYLE_LR_G = 2e-3
 STYLE_MIXING = 0.9  # how often a fake takes two ws, switching at a random layer (mixing regularisation)
 W_AVG_BETA = 0.995  # w̄ follows the batches' mean w with this decay per step
@@ -352,6 +354,17 @@ def lecam_penalty(real_logits: torch.Tensor, fake_logits: torch.Tensor, anchors:
     return (real_logits - anchors[1]).pow(2).mean() + (fake_logits - anchors[0]).pow(2).mean()
 
 
+def consistency_penalty(
+    discriminator: Callable, images: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor | None
+) -> torch.Tensor:
+    """Balanced consistency regularisation's term (bCR, Zhao et al. 2020): D should score an image and
+    the same image shifted by a few pixels alike. Only D learns from it (the images come detached), so,
+    unlike DiffAugment, the generator is never asked to draw shifted images; it is a prior against a
+    discriminator that memorises exact pixels, applied to real and generated images alike."""
+    shifted = discriminator(diff_augment(images.detach(), "translation"), labels)
+    return (shifted - logits).pow(2).mean()
+
+
 def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """MSGAN's (Mao et al. 2019) term against a generator that draws too little variety: the batch's
     halves paired, 1 / (how far apart their images are / how far apart their latents are), which the
@@ -404,8 +417,8 @@ def export(ema: Generator, out_dir: Path, meta: dict, data: TrainingSet | None =
     print(f"exported to {out_dir}")
 
 
-STYLE_DETAILS = (
-    f"Generator (engines/nets/style.py): a 4-layer mapping network (z → w, {W_DIM}-d, learning rate ×0.01), a "
+STYLE_DETAILS = (  # MAPPING: the mapping network's depth, which a run chooses
+    f"Generator (engines/nets/style.py): a MAPPING-layer mapping network (z → w, {W_DIM}-d, learning rate ×0.01), a "
     "learned 4×4 constant, then two modulated and demodulated 3×3 convolutions per resolution (the first "
     "upsampling), each driven by its own w, RGB summed up from every resolution (StyleGAN2's skip generator), "
     "equalised learning rates, no noise inputs. Style-mixing regularisation: "
@@ -461,6 +474,8 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (f", MSGAN's mode-seeking term (weight {h['mode_seeking']:g})" if h.get("mode_seeking") else "")
+                    + (f", consistency regularisation (weight {h['consistency']:g})" if h.get("consistency") else "")
+                    + (f", EMA decay {h['ema_decay']:g}" if h.get("ema_decay", EMA_DECAY) != EMA_DECAY else "")
                     + (
                         f", the discriminator at base width {h['discriminator_channels']}"
                         if h.get("discriminator_channels", meta.get("base_channels")) != meta.get("base_channels")
@@ -490,7 +505,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
         grids=grids,
         details=(
             (
-                STYLE_DETAILS
+                STYLE_DETAILS.replace("MAPPING", str(meta.get("mapping_layers", MAPPING_LAYERS)))
                 if meta.get("arch") == "style"
                 else "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
                 "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
@@ -501,7 +516,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                 if any(h.get("lr_decay") for h in meta.get("history", []))
                 else ""
             )
-            + ", EMA decay 0.999, random horizontal flips"
+            + f", EMA decay {EMA_DECAY} (unless a run segment says otherwise), random horizontal flips"
             + (
                 ", the discriminator's last layer also reading the minibatch standard deviation (groups of 4 unless "
                 "a run segment says otherwise)"
@@ -576,6 +591,26 @@ def main(argv: list[str] | None = None) -> None:
         default=0.0,
         help="LeCam regularisation's weight (0: off; 0.3 in its paper for a hinge-loss BigGAN): against a "
         "discriminator that memorises the training set",
+    )
+    parser.add_argument(
+        "--consistency",
+        type=float,
+        default=0.0,
+        help="balanced consistency regularisation's weight (0: off; 10 in its paper): D scores each real and "
+        "generated image as it scores the image shifted a few pixels, which the generator never sees",
+    )
+    parser.add_argument(
+        "--mapping-layers",
+        type=int,
+        default=MAPPING_LAYERS,
+        help="--arch style: the mapping network's depth (z → w); a run keeps it",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=EMA_DECAY,
+        help="the EMA generator's decay per step (the exported one); longer averages draw more variety here "
+        "(StyleGAN2-ADA's CIFAR-10 setting is a half-life of 500k images: 0.99996 at batch 32)",
     )
     parser.add_argument(
         "--style-mixing",
@@ -665,6 +700,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--discriminator-warmup is a number of steps for a --new-discriminator")
     if not 0 <= args.style_mixing <= 1:
         parser.error("--style-mixing is a share of the fakes: from 0 to 1")
+    if args.mapping_layers < 1:
+        parser.error("--mapping-layers needs at least one layer")
+    if not 0 <= args.ema_decay < 1:
+        parser.error("--ema-decay is a decay per step: from 0 up to (not including) 1")
     if args.init_from and not (args.init_from / "config.json").is_file():
         parser.error(f"--init-from {args.init_from}: no exported generator there (config.json)")
     if args.arch == "style" and (args.conditional or args.init_from):
@@ -688,7 +727,8 @@ def main(argv: list[str] | None = None) -> None:
         run_dir / "compact.pt" if args.run_dir else ROOT / "training" / "resume" / f"{args.name}.pt"
     )
     if args.arch == "style":
-        generator = StyleGenerator(Z_DIM, W_DIM, args.resolution, args.base_channels).to(device)
+        mapping = args.mapping_layers
+        generator = StyleGenerator(Z_DIM, W_DIM, args.resolution, args.base_channels, mapping_layers=mapping).to(device)
     else:
         generator = Generator(Z_DIM, args.resolution, args.base_channels, label_sizes=label_sizes).to(device)
     d_channels = args.discriminator_channels or args.base_channels
@@ -740,7 +780,8 @@ def main(argv: list[str] | None = None) -> None:
     # one entry per run segment: a resumed run may change the loss, augmentation, learning-rate decay or LeCam
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
-              "lecam": args.lecam, "mode_seeking": args.mode_seeking, "style_mixing": args.style_mixing,
+              "lecam": args.lecam, "consistency": args.consistency, "mode_seeking": args.mode_seeking,
+              "style_mixing": args.style_mixing, "ema_decay": args.ema_decay,
               "minibatch_group": args.minibatch_group,
               "discriminator_channels": d_channels}  # fmt: skip
     before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}  # older runs
@@ -772,6 +813,7 @@ def main(argv: list[str] | None = None) -> None:
             "batch_size": args.batch_size,
             "base_channels": args.base_channels,
             "minibatch_std": args.minibatch_std,
+            "mapping_layers": args.mapping_layers if args.arch == "style" else None,
             "resolution": args.resolution,
             "data": str(args.data) if args.data else "emoji train split",
             "images": len(data.images),
@@ -828,11 +870,17 @@ def main(argv: list[str] | None = None) -> None:
         warming = step < warm_until  # the generator held still while a new discriminator learns
         with torch.set_grad_enabled(not warming):
             fake = draw_fakes(generator, z, labels, args.style_mixing)
-        real_logits = discriminator(diff_augment(real, args.diffaug, augment_p), labels)
-        fake_logits = discriminator(diff_augment(fake.detach(), args.diffaug, augment_p), labels)
+        real_seen = diff_augment(real, args.diffaug, augment_p)
+        fake_seen = diff_augment(fake.detach(), args.diffaug, augment_p)
+        real_logits, fake_logits = discriminator(real_seen, labels), discriminator(fake_seen, labels)
         d_loss = d_loss_fn(args.loss, real_logits, fake_logits)
         if args.lecam:
             d_loss = d_loss + args.lecam * lecam_penalty(real_logits, fake_logits, lecam_anchors)
+        if args.consistency:
+            d_loss = d_loss + args.consistency * (
+                consistency_penalty(discriminator, real_seen, real_logits, labels)
+                + consistency_penalty(discriminator, fake_seen, fake_logits, labels)
+            )
         if args.loss == "wgan-gp":
             d_loss = d_loss + GP_WEIGHT * gradient_penalty(discriminator, real, fake.detach(), labels)
         opt_d.zero_grad(set_to_none=True)
@@ -847,7 +895,7 @@ def main(argv: list[str] | None = None) -> None:
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
-            update_ema(ema, generator, EMA_DECAY if step >= EMA_START else 0.0)
+            update_ema(ema, generator, args.ema_decay if step >= EMA_START else 0.0)
             postfix["g"] = f"{g_loss.item():.3f}"
 
         step += 1
