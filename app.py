@@ -120,9 +120,6 @@ def main(only: str | None = None) -> None:
     engines = Engines()
     gallery = Gallery(args.gallery or DEFAULT_ROOT, settings.private, settings.gallery)
     demo = build_app(engines, gallery, only, settings)
-    # Every first request needs torch (~2 s to import): the import starts now, beside the server's own
-    # start, and the models load once the page is served (measured: benchmarks/cold_start.py).
-    threading.Thread(target=importlib.import_module, args=("torch",), name="import-torch", daemon=True).start()
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size).launch(
         server_name=args.host,
         server_port=args.port,
@@ -130,6 +127,10 @@ def main(only: str | None = None) -> None:
         state_session_capacity=settings.sessions,  # the oldest sessions' page state is dropped beyond it
         **launch_kwargs(demo),
     )
+    # Every first request needs torch (~2 s to import): the import starts once the server is up, not
+    # beside its start, where it held the interpreter's lock and made the page 0.3 s later for the same
+    # first image; the models load after it (measured: benchmarks/cold_start.py).
+    threading.Thread(target=importlib.import_module, args=("torch",), name="import-torch", daemon=True).start()
     if env("ATELIER_PRELOAD", "1").lower() not in ("0", "false", "no"):
         loaded = preload(engines, demo.tasks, pause=demo.studio.wait_idle)
         log.info("preloaded %s", ", ".join(loaded) or "nothing")
