@@ -508,14 +508,15 @@ class Harness:
         own, into = torch.tensor(drawn)[own[keep]], torch.tensor(drawn)[pairs[2]]
 
         def translate(strength: float) -> torch.Tensor:  # the Restyle tab's rows: strength 1 is the target set
-            made, device, sets_drawn = [], self.engines.runtime.device, len(loaded.model.set_names)
+            from engines.restyle import style_row
+
+            made, device = [], self.engines.runtime.device
             with torch.inference_mode():
                 for i in range(0, len(into), 64):
                     x = self.heldout_images[pairs[0][i : i + 64]].to(device, loaded.dtype)
-                    row = strength * F.one_hot(into[i : i + 64], sets_drawn) - (strength - 1) * F.one_hot(
-                        own[i : i + 64], sets_drawn
-                    )
-                    made.append(loaded.model(x, row.to(device, loaded.dtype)).clamp(-1, 1).float().cpu())
+                    walks = zip(own[i : i + 64].tolist(), into[i : i + 64].tolist(), strict=True)
+                    rows = torch.cat([style_row(loaded.model, a, b, strength, x) for a, b in walks])
+                    made.append(loaded.model(x, rows).clamp(-1, 1).float().cpu())
             return torch.cat(made)
 
         past = [  # how much more of the set, and how much less of the emoji, at the tab's highest strength
