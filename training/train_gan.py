@@ -417,17 +417,20 @@ def export(ema: Generator, out_dir: Path, meta: dict, data: TrainingSet | None =
     print(f"exported to {out_dir}")
 
 
-STYLE_DETAILS = (  # MAPPING: the mapping network's depth, which a run chooses
-    f"Generator (engines/nets/style.py): a MAPPING-layer mapping network (z → w, {W_DIM}-d, learning rate ×0.01), a "
-    "learned 4×4 constant, then two modulated and demodulated 3×3 convolutions per resolution (the first "
-    "upsampling), each driven by its own w, RGB summed up from every resolution (StyleGAN2's skip generator), "
-    "equalised learning rates, no noise inputs. Style-mixing regularisation: "
-    f"{STYLE_MIXING:.0%} of the fakes (unless a run segment says otherwise) switch to a second latent's w at a random "
-    "layer. w̄ (truncation's centre) is "
-    f"the running mean of w (decay {W_AVG_BETA}). Discriminator: the DCGAN's, convolutions with spectral "
-    f"normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate {STYLE_LR_G} for the generator and "
-    f"{LR_D} for the discriminator"
-)
+def style_details(mapping_layers: int) -> str:
+    """The card's account of the StyleGAN-family networks and their training (`mapping_layers`: a run's choice)."""
+    return (
+        f"Generator (engines/nets/style.py): a {mapping_layers}-layer mapping network (z → w, {W_DIM}-d, learning rate "
+        "×0.01), a "
+        "learned 4×4 constant, then two modulated and demodulated 3×3 convolutions per resolution (the first "
+        "upsampling), each driven by its own w, RGB summed up from every resolution (StyleGAN2's skip generator), "
+        "equalised learning rates, no noise inputs. Style-mixing regularisation: "
+        f"{STYLE_MIXING:.0%} of the fakes (unless a run segment says otherwise) switch to a second latent's w at a "
+        "random layer. w̄ (truncation's centre) is "
+        f"the running mean of w (decay {W_AVG_BETA}). Discriminator: the DCGAN's, convolutions with spectral "
+        f"normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate {STYLE_LR_G} for the generator and "
+        f"{LR_D} for the discriminator"
+    )
 
 
 def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids: dict[str, str]) -> None:
@@ -505,7 +508,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
         grids=grids,
         details=(
             (
-                STYLE_DETAILS.replace("MAPPING", str(meta.get("mapping_layers", MAPPING_LAYERS)))
+                style_details(meta.get("mapping_layers", MAPPING_LAYERS))
                 if meta.get("arch") == "style"
                 else "Generator: transposed convolutions with batch norm and ReLU, tanh output. Discriminator: "
                 "convolutions with spectral normalisation and LeakyReLU. Adam (β = 0, 0.99), learning rate 2e-4 for "
