@@ -47,7 +47,7 @@ from engines import Engines, create_engines
 from engines.base import tensor_batch
 from engines.gan import styled
 from engines.limits import MAX_STRENGTH
-from engines.metrics import frechet_distance, precision_recall, psnr, ssim
+from engines.metrics import coverage, frechet_distance, precision_recall, psnr, ssim
 from engines.nets.features import EmojiEncoder
 from engines.registry import ModelSpec, Registry
 from engines.vae import decode, encode
@@ -125,11 +125,13 @@ class Harness:
         fd, fd_floor = frechet_distance(fake["features"], real), frechet_distance(floor, real)
         precision, recall = precision_recall(fake["features"], real, NEIGHBOURS)
         real_precision, real_recall = precision_recall(floor, real, NEIGHBOURS)
+        covered, real_covered = coverage(fake["features"], real, NEIGHBOURS), coverage(floor, real, NEIGHBOURS)
         n = len(fake["features"])
         return [
             row(model, f"Fréchet distance ({setting}, {n} samples)", fd, fd_floor),
             row(model, f"precision ({setting})", precision, real_precision),
             row(model, f"recall ({setting})", recall, real_recall),
+            row(model, f"coverage ({setting})", covered, real_covered),
         ]
 
     def feature_rows(self, spec: ModelSpec) -> list[dict[str, Any]]:
@@ -681,8 +683,8 @@ def update_card(folder: Path, rows: list[dict[str, Any]], feature_spec: ModelSpe
         intro = (
             f"Measured by `python -m benchmarks.quality` in the feature space of `{feature_spec.id}`, "
             f"{time.strftime('%Y-%m-%d')}. *Real data*: what real art scores on the same measure (for Fréchet "
-            "distance and precision/recall: real training images against the same held-out images, the floor a "
-            "perfect generator would reach)."
+            "distance, precision/recall and coverage: real training images against the same held-out images, the "
+            "floor a perfect generator would reach)."
         )
         columns = ("model", "measure", "value", "real data") if by_model else ("measure", "value", "real data")
         put_section(card, "quality", ["## Quality", "", intro, "", *table(rows, columns)])

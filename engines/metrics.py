@@ -75,3 +75,12 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tupl
     precision = (torch.cdist(fake, real) <= _knn_radii(real, k)[None]).any(1).float().mean()
     recall = (torch.cdist(real, fake) <= _knn_radii(fake, k)[None]).any(1).float().mean()
     return float(precision), float(recall)
+
+
+def coverage(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> float:
+    """k-NN coverage (Naeem et al. 2020): the share of reals with a fake inside their own ball (the
+    k-th nearest real). Recall draws its balls around the fakes instead, so a few far-flung samples
+    count for much and a generator whose samples crowd together (small balls) for little; coverage
+    asks only whether real art has a sample near it."""
+    fake, real = fake.float(), real.float()
+    return float((torch.cdist(real, fake) <= _knn_radii(real, k)[:, None]).any(1).float().mean())

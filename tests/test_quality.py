@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engines.metrics import frechet_distance, precision_recall
+from engines.metrics import coverage, frechet_distance, precision_recall
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_FEATURES = ROOT / "checkpoints" / "emoji-features"
@@ -38,6 +38,19 @@ def test_precision_and_recall_tell_fidelity_from_diversity():
     precision, recall = precision_recall(one_mode, real)
     assert precision > 0.95 and 0.4 < recall < 0.6
     assert precision_recall(real + 100, real) == (0.0, 0.0)
+
+
+def test_coverage_asks_whether_real_art_has_a_sample_near_it_not_how_far_samples_spread():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 4, generator=g)
+    crowded = real[:250].repeat_interleave(4, 0) + 0.01 * torch.randn(1000, 4, generator=g)  # 4 near-copies each
+    _, recall = precision_recall(crowded, real)
+    assert recall < 0.6 < coverage(crowded, real)  # the copies' balls are tiny; real art still has samples near it
+    half = real[real[:, 0] < 0]  # samples of half the art, then the same with a few far-flung ones
+    outliers = torch.cat([half, 40 * torch.randn(5, 4, generator=g)])
+    assert precision_recall(outliers, real)[1] > precision_recall(half, real)[1]  # recall grows with them...
+    assert coverage(outliers, real) == coverage(half, real) < 0.75  # ...coverage does not
+    assert coverage(real, real) == 1.0 and coverage(real + 100, real) == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +230,7 @@ def test_harness_measures_every_bundled_model_and_writes_cards(tiny_checkpoints,
     gan = by_model["tiny-gan"]
     fd = gan["Fréchet distance (ψ = 1, 72 samples)"]
     assert fd["value"] > fd["real data"] >= 0  # random weights are far worse than real art
-    assert all(0 <= r["value"] <= 1 for m, r in gan.items() if m.startswith(("precision", "recall")))
+    assert all(0 <= r["value"] <= 1 for m, r in gan.items() if m.startswith(("precision", "recall", "coverage")))
     assert "Fréchet distance (ψ = 0.7, 72 samples)" in gan
     assert np.isfinite(by_model["tiny-vae"]["PSNR dB (24 held-out)"]["value"])
     assert 0 <= by_model["emoji-features"]["style accuracy"]["value"] <= 1

@@ -193,17 +193,18 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     moved = torch.load(state, weights_only=True)["g"]  # resumed from its own folder: warmed up already, G trains
     assert not all(torch.equal(saved["g"][k], moved[k]) for k in moved)
     seeking = [*new_segment, "--discriminator-channels", "4", "--mode-seeking", "1", "--consistency", "10"]
-    seeking += ["--ema-decay", "0.99"]
+    seeking += ["--ema-decay", "0.99", "--path-length", "2"]
     train_gan.main([*args, "--steps", "9", *seeking, "--run-dir", str(tmp_path / "narrow")])
     history = json.loads((out / "training_metrics.json").read_text())["history"]
     assert history[-1]["from_step"] == 8 and history[-1]["mode_seeking"] == 1 and history[-1]["consistency"] == 10
     card = (out / "README.md").read_text()
-    assert "mode-seeking term (weight 1), consistency regularisation (weight 10), EMA decay 0.99" in card
+    assert "mode-seeking term (weight 1), path length regularisation (weight 2), consistency regularisation" in card
+    assert "(weight 10), EMA decay 0.99" in card
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
     warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
     bad_args = (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], ["--ema-decay", "1"])
-    bad_args += (["--mapping-layers", "0"],)
+    bad_args += (["--mapping-layers", "0"], ["--path-length", "-1"])
     for bad in (*bad_args, warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
@@ -218,6 +219,21 @@ def test_the_mode_seeking_term_is_lower_the_more_different_latents_draw_differen
     assert mode_seeking_penalty(apart, z) < 10 < mode_seeking_penalty(alike, z)  # 1 / (1e-5) when all alike
     mode_seeking_penalty(apart, z).backward()
     assert apart.grad[:4].sum() > 0 > apart.grad[4:].sum()  # a descent step moves the halves further apart
+
+
+def test_path_length_regularisation_pulls_each_step_size_in_w_towards_their_running_mean():
+    from training.train_gan import PATH_LENGTH_DECAY, path_length_penalty
+
+    generator = StyleGenerator(8, 8, 16, 8)
+    torch.manual_seed(1)
+    first, target = [], [5.0]
+    penalty = path_length_penalty(generator, 6, first)  # a first use: the target is these lengths' mean
+    torch.manual_seed(1)
+    path_length_penalty(generator, 6, target)  # the same latents and directions, a target kept from before
+    assert target[0] == pytest.approx(5.0 + PATH_LENGTH_DECAY * (first[0] - 5.0))
+    assert penalty > 0  # the images move by different amounts for a step in w
+    penalty.backward()
+    assert generator.convs[1].weight.grad.abs().sum() > 0 and generator.mapping_net[0].weight.grad is not None
 
 
 def test_mixing_regularisation_mixes_the_share_of_fakes_it_is_given():

@@ -82,6 +82,10 @@ MAPPING_LAYERS = 4  # StyleGAN's 8 for faces, StyleGAN2-ADA's 2 for CIFAR-10
 STYLE_LR_G = 2e-3
 STYLE_MIXING = 0.9  # how often a fake takes two ws, switching at a random layer (mixing regularisation)
 W_AVG_BETA = 0.995  # w̄ follows the batches' mean w with this decay per step
+# --path-length (StyleGAN2's path length regularisation): lazily, every PATH_LENGTH_INTERVAL steps on half
+# the batch with the weight times the interval; its target follows the lengths with this rate per use
+PATH_LENGTH_INTERVAL = 4
+PATH_LENGTH_DECAY = 0.01
 # ---------------------------------------------------------------------------------------
 
 
@@ -375,6 +379,24 @@ def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return 1 / (images / latents + 1e-5)
 
 
+def path_length_penalty(generator: StyleGenerator, count: int, target: list[float]) -> torch.Tensor:
+    """StyleGAN2's path length regularisation (Karras et al. 2020): how much the image moves for a step in w
+    (the Jacobian's norm along random image-space directions) is pulled towards its running mean, so no
+    region of w draws much the same image while another changes fast. Tried against samples that crowd
+    where a step in w changes the image least (README: it evened the step sizes out by calming the fastest
+    regions, and the samples did not spread). `target` (empty at first, then the first lengths' mean) moves
+    in place."""
+    z = torch.randn(count, generator.z_dim, device=generator.const.device)
+    ws = generator.mapping(z)[:, None].repeat(1, generator.num_ws, 1)
+    images = generator.synthesis(ws)
+    noise = torch.randn_like(images) / np.sqrt(images.shape[2] * images.shape[3])
+    (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+    lengths = grad.square().sum(2).mean(1).sqrt()
+    mean = lengths.detach().mean().item()
+    target[:] = [target[0] + PATH_LENGTH_DECAY * (mean - target[0]) if target else mean]
+    return (lengths - target[0]).square().mean()
+
+
 def g_loss_fn(loss: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean() if loss == "nonsat" else -fake_logits.mean()
 
@@ -477,6 +499,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (f", MSGAN's mode-seeking term (weight {h['mode_seeking']:g})" if h.get("mode_seeking") else "")
+                    + (f", path length regularisation (weight {h['path_length']:g})" if h.get("path_length") else "")
                     + (f", consistency regularisation (weight {h['consistency']:g})" if h.get("consistency") else "")
                     + (f", EMA decay {h['ema_decay']:g}" if h.get("ema_decay", EMA_DECAY) != EMA_DECAY else "")
                     + (
@@ -603,6 +626,13 @@ def main(argv: list[str] | None = None) -> None:
         "generated image as it scores the image shifted a few pixels, which the generator never sees",
     )
     parser.add_argument(
+        "--path-length",
+        type=float,
+        default=0.0,
+        help="--arch style: path length regularisation's weight (0: off; StyleGAN2's 2): every step in w moves "
+        "the image about as far, against regions of w that all draw much the same image",
+    )
+    parser.add_argument(
         "--mapping-layers",
         type=int,
         default=MAPPING_LAYERS,
@@ -703,6 +733,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--discriminator-warmup is a number of steps for a --new-discriminator")
     if not 0 <= args.style_mixing <= 1:
         parser.error("--style-mixing is a share of the fakes: from 0 to 1")
+    if args.path_length < 0 or (args.path_length and args.arch != "style"):
+        parser.error("--path-length is a weight of 0 or more for an --arch style generator")
     if args.mapping_layers < 1:
         parser.error("--mapping-layers needs at least one layer")
     if not 0 <= args.ema_decay < 1:
@@ -784,6 +816,7 @@ def main(argv: list[str] | None = None) -> None:
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
               "lecam": args.lecam, "consistency": args.consistency, "mode_seeking": args.mode_seeking,
+              "path_length": args.path_length,
               "style_mixing": args.style_mixing, "ema_decay": args.ema_decay,
               "minibatch_group": args.minibatch_group,
               "discriminator_channels": d_channels}  # fmt: skip
@@ -852,6 +885,7 @@ def main(argv: list[str] | None = None) -> None:
     generator.train()
     real_signs = real_sign = 0.0  # ADA: D's mean sign on real images, summed over an interval; the last mean
     lecam_anchors: list[float] = []  # not kept: a resumed run starts them again from its first batch
+    path_length_target: list[float] = []  # likewise
     while step < args.steps:
         if data.labels is None:
             idx, labels = torch.randint(len(data.images), (args.batch_size,), generator=batch_generator), None
@@ -895,6 +929,10 @@ def main(argv: list[str] | None = None) -> None:
             g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
             if args.mode_seeking:
                 g_loss = g_loss + args.mode_seeking * mode_seeking_penalty(fake, z)
+            if args.path_length and step % PATH_LENGTH_INTERVAL == 0:
+                penalty = path_length_penalty(generator, max(1, len(z) // 2), path_length_target)
+                g_loss = g_loss + args.path_length * PATH_LENGTH_INTERVAL * penalty
+                postfix["pl"] = f"{path_length_target[0]:.3f}"
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
