@@ -193,18 +193,18 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     moved = torch.load(state, weights_only=True)["g"]  # resumed from its own folder: warmed up already, G trains
     assert not all(torch.equal(saved["g"][k], moved[k]) for k in moved)
     seeking = [*new_segment, "--discriminator-channels", "4", "--mode-seeking", "1", "--consistency", "10"]
-    seeking += ["--ema-decay", "0.99", "--path-length", "2"]
+    seeking += ["--ema-decay", "0.99", "--path-length", "2", "--discriminator-lr", "1e-4"]
     train_gan.main([*args, "--steps", "9", *seeking, "--run-dir", str(tmp_path / "narrow")])
     history = json.loads((out / "training_metrics.json").read_text())["history"]
     assert history[-1]["from_step"] == 8 and history[-1]["mode_seeking"] == 1 and history[-1]["consistency"] == 10
     card = (out / "README.md").read_text()
-    assert "mode-seeking term (weight 1), path length regularisation (weight 2), consistency regularisation" in card
+    assert "(weight 1), the discriminator's learning rate 0.0001, path length regularisation (weight 2)" in card
     assert "(weight 10), EMA decay 0.99" in card
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
     warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
     bad_args = (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], ["--ema-decay", "1"])
-    bad_args += (["--mapping-layers", "0"], ["--path-length", "-1"])
+    bad_args += (["--mapping-layers", "0"], ["--path-length", "-1"], ["--discriminator-lr", "0"])
     for bad in (*bad_args, warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])

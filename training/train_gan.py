@@ -499,6 +499,11 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (f", MSGAN's mode-seeking term (weight {h['mode_seeking']:g})" if h.get("mode_seeking") else "")
+                    + (
+                        f", the discriminator's learning rate {h['discriminator_lr']:g}"
+                        if h.get("discriminator_lr", LR_D) != LR_D
+                        else ""
+                    )
                     + (f", path length regularisation (weight {h['path_length']:g})" if h.get("path_length") else "")
                     + (f", consistency regularisation (weight {h['consistency']:g})" if h.get("consistency") else "")
                     + (f", EMA decay {h['ema_decay']:g}" if h.get("ema_decay", EMA_DECAY) != EMA_DECAY else "")
@@ -626,6 +631,12 @@ def main(argv: list[str] | None = None) -> None:
         "generated image as it scores the image shifted a few pixels, which the generator never sees",
     )
     parser.add_argument(
+        "--discriminator-lr",
+        type=float,
+        default=LR_D,
+        help="the discriminator's learning rate; a slower one memorises the training set more slowly",
+    )
+    parser.add_argument(
         "--path-length",
         type=float,
         default=0.0,
@@ -733,6 +744,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--discriminator-warmup is a number of steps for a --new-discriminator")
     if not 0 <= args.style_mixing <= 1:
         parser.error("--style-mixing is a share of the fakes: from 0 to 1")
+    if args.discriminator_lr <= 0:
+        parser.error("--discriminator-lr is a learning rate above 0")
     if args.path_length < 0 or (args.path_length and args.arch != "style"):
         parser.error("--path-length is a weight of 0 or more for an --arch style generator")
     if args.mapping_layers < 1:
@@ -796,7 +809,7 @@ def main(argv: list[str] | None = None) -> None:
         lr_g,
         betas=BETAS,
     )
-    opt_d = torch.optim.Adam(discriminator.parameters(), LR_D, betas=BETAS)
+    opt_d = torch.optim.Adam(discriminator.parameters(), args.discriminator_lr, betas=BETAS)
 
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
@@ -816,7 +829,7 @@ def main(argv: list[str] | None = None) -> None:
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
               "lecam": args.lecam, "consistency": args.consistency, "mode_seeking": args.mode_seeking,
-              "path_length": args.path_length,
+              "path_length": args.path_length, "discriminator_lr": args.discriminator_lr,
               "style_mixing": args.style_mixing, "ema_decay": args.ema_decay,
               "minibatch_group": args.minibatch_group,
               "discriminator_channels": d_channels}  # fmt: skip
@@ -900,7 +913,7 @@ def main(argv: list[str] | None = None) -> None:
         # Learning rates are set every step: constant, or with --lr-decay falling linearly from the
         # segment's start to 0 at --steps. (A resumed optimizer's state holds the rate it was saved with.)
         scale = (args.steps - step) / max(1, args.steps - history[-1]["from_step"]) if args.lr_decay else 1.0
-        for opt, lr in ((opt_g, lr_g), (opt_d, LR_D)):
+        for opt, lr in ((opt_g, lr_g), (opt_d, args.discriminator_lr)):
             for group in opt.param_groups:
                 group["lr"] = lr * scale * group.get("scale", 1.0)
 
