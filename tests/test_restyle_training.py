@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from engines.nets.restyle import SetDiscriminator, Translator
-from training.train_restyle import ImagePool, critic_loss, generator_losses, with_reader
+from engines.nets.restyle import SetDiscriminator, SetReader, Translator
+from training.train_restyle import ImagePool, critic_loss, generator_losses, naming_loss, with_reader
 
 
 def tiny_pair() -> tuple[Translator, SetDiscriminator]:
@@ -88,6 +89,21 @@ def test_the_exported_reader_names_sets_as_the_critic_does_and_leaves_the_critic
     assert shipped._hub_mixin_config["reader_channels"] == 4 and shipped._hub_mixin_config["reader_blur"]
 
 
+def test_a_set_classifier_of_its_own_steers_the_generator_and_learns_sets_and_translations():
+    model, critic = tiny_pair()
+    namer = SetReader(2, channels=4, blur=True, classes=3)  # two sets and "a translation"
+    x, sets, targets = torch.rand(4, 3, 16, 16) * 2 - 1, torch.tensor([0, 1, 0, 1]), torch.tensor([1, 0, 1, 0])
+    fake, losses = generator_losses(model, critic, x, sets, targets, namer=namer)
+    assert losses["set"].item() == pytest.approx(F.cross_entropy(namer.classify(fake), targets).item())
+    _, by_critic = generator_losses(model, critic, x, sets, targets)
+    assert by_critic["set"].item() != pytest.approx(losses["set"].item())
+    naming_loss(namer, x, sets, fake).backward()
+    assert namer.classifier.bias.grad[2] < 0 and model.head.weight.grad is None  # only the classifier learns
+    namer.eval()
+    with torch.no_grad():  # the shipped reader names the sets as the classifier does, without the fake class
+        assert torch.allclose(with_reader(model, namer).reader.classify(x), namer.classify(x)[:, :2], atol=1e-6)
+
+
 def test_the_image_pool_mixes_in_older_translations_seeded():
     images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
     out = []
@@ -157,6 +173,18 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     assert "The critic is 6 channels wide (the generator 4)" in card and card.count("started again at 6") == 1
     with pytest.raises(SystemExit):
         train_restyle.main([*args, "--run-dir", str(tmp_path / "wider"), "--steps", "6", "--critic-warmup", "2"])
+    # a new machine gains a set classifier of its own, which warms up while the generator stays still
+    kept = torch.load(state, weights_only=True)
+    own = ["--set-classifier", "5", "--fake-class", "--critic-blur", "--critic-channels", "6"]
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "named"), "--steps", "6", *own, "--critic-warmup", "1"])
+    saved = torch.load(state, weights_only=True)
+    assert saved["step"] == 6 and saved["classifier"]["classifier.weight"].shape == (3, 20)  # 4 × 5 features
+    assert all(torch.equal(kept[net][k], saved[net][k]) for net in ("generator", "ema") for k in kept[net])
+    card = (out / "README.md").read_text()
+    assert "a set classifier of its own (5 channels wide" in card and "read by the run's set classifier" in card
+    assert json.loads((out / "config.json").read_text())["reader_channels"] == 5  # the shipped reader is it
+    train_restyle.main([*args, "--run-dir", str(tmp_path / "named"), "--steps", "7", *own])  # it resumes
+    assert torch.load(state, weights_only=True)["step"] == 7
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]

@@ -47,7 +47,7 @@ from tqdm import tqdm
 from engines.base import pil_batch
 from engines.imaging import image_grid
 from engines.metrics import psnr
-from engines.nets.restyle import SetDiscriminator, Translator
+from engines.nets.restyle import SetDiscriminator, SetReader, Translator
 from training import data as emoji_data
 from training.run_state import (
     card_command,
@@ -78,6 +78,9 @@ SET_WEIGHT = 2.0
 WEIGHTS = {"adversarial": 1.0, "set": SET_WEIGHT, "cycle": CYCLE_WEIGHT, "identity": IDENTITY_WEIGHT,
            "l1": PAIRED_WEIGHT}  # fmt: skip
 POOL_SIZE = 50
+# --set-classifier: the real images it learns from a step, the translator's 8 and more of every set (real art
+# costs no generator pass, and at 8 a step a new classifier would take the whole run to name sets well)
+NAMING_BATCH = 32
 EMA_DECAY = 0.999
 CHECKPOINT_EVERY = 250
 SAMPLE_EVERY = 1000
@@ -200,13 +203,18 @@ class ImagePool:
         return torch.stack(out_images), torch.tensor(out_sets, device=images.device)
 
 
+def draw_sources(by_set: list[torch.Tensor], count: int, generator: torch.Generator):
+    """(images, their sets): a random set for each, then a random image of it."""
+    sets = torch.randint(len(by_set), (count,), generator=generator)
+    return torch.stack([by_set[s][torch.randint(len(by_set[s]), (), generator=generator)] for s in sets]), sets
+
+
 def draw_batch(data: ArtSets, by_set: list[torch.Tensor], paired: dict | None, generator: torch.Generator):
     """(sources, their sets, target sets, true targets or None): a random set for each source, then a
     random image of it, and a random other set as its target. Paired: a target set that draws the
     same emoji too, and that drawing."""
     n = len(data.names)
-    sets = torch.randint(n, (BATCH_SIZE,), generator=generator)
-    picks = torch.stack([by_set[s][torch.randint(len(by_set[s]), (), generator=generator)] for s in sets])
+    picks, sets = draw_sources(by_set, BATCH_SIZE, generator)
     targets = (sets + torch.randint(1, n, (BATCH_SIZE,), generator=generator)) % n
     if paired is None:
         return picks, sets, targets, None
@@ -236,15 +244,20 @@ def generator_losses(
     sets: torch.Tensor,
     targets: torch.Tensor,
     truth: torch.Tensor | None = None,
+    namer: SetReader | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(the translations of x [N,3,H,W] from `sets` into `targets`, the generator's losses by name).
     Unpaired (CycleGAN): least-squares adversarial, cycle (translated back, the image must return) and
     identity (translated into its own set, it must not change). Paired (`truth`: the same emoji as the
-    target set draws it; pix2pix): adversarial and L1 to the truth. WEIGHTS weighs them."""
+    target set draws it; pix2pix): adversarial and L1 to the truth. The set loss reads `namer`, a set
+    classifier of its own, where the run has one, else the critic's classifier. WEIGHTS weighs them."""
     fake = model(x, targets)
+    scores, logits = critic.judge(fake, targets)
+    if namer is not None:
+        logits = namer.classify(fake)
     losses = {
-        "adversarial": (critic(fake, targets) - 1).pow(2).mean(),
-        "set": F.cross_entropy(critic.classify(fake), targets),  # drawn so that it reads as the target set
+        "adversarial": (scores - 1).pow(2).mean(),
+        "set": F.cross_entropy(logits, targets),  # drawn so that it reads as the target set
     }
     if truth is None:
         losses["cycle"] = (model(fake, sets) - x).abs().mean()
@@ -265,12 +278,29 @@ def critic_loss(
     """Least squares: real art of a set scores 1 on its set's map, a translation into a set scores 0;
     and real art's set is named (the classifier the generator's "set" loss reads), and with the
     critic's fake class, a translation is named a translation."""
-    adversarial = 0.5 * ((critic(real, sets) - 1).pow(2).mean() + critic(fake.detach(), fake_sets).pow(2).mean())
-    named = F.cross_entropy(critic.classify(real), sets)
+    real_scores, real_logits = critic.judge(real, sets)
+    fake_scores, fake_logits = critic.judge(fake.detach(), fake_sets)
+    adversarial = 0.5 * ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean())
+    named = F.cross_entropy(real_logits, sets)
     if critic.fake_class:
         translation = torch.full_like(fake_sets, critic.classifier.out_features - 1)
-        named = (named + F.cross_entropy(critic.classify(fake.detach()), translation)) / 2
+        named = (named + F.cross_entropy(fake_logits, translation)) / 2
     return adversarial + set_weight * named
+
+
+def naming_loss(namer: SetReader, real: torch.Tensor, sets: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """A set classifier of its own (--set-classifier) learns to name real art's set, and, with a class more
+    than the sets (the fake class), to name a translation a translation."""
+    named = F.cross_entropy(namer.classify(real), sets)
+    if namer.classifier.out_features > namer.sets:
+        translation = torch.full((len(fake),), namer.sets, dtype=torch.long, device=fake.device)
+        named = (named + F.cross_entropy(namer.classify(fake.detach()), translation)) / 2
+    return named
+
+
+def saved_parts(path: Path) -> set[str]:
+    """The names of what a saved state (last.pt or a compact state) holds."""
+    return set(torch.load(path, map_location="cpu", weights_only=True)) if path.is_file() else set()
 
 
 def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
@@ -317,11 +347,21 @@ def main(argv: list[str] | None = None) -> None:
         "wider (--critic-channels): a critic too weak to see what draws a set is satisfied too easily",
     )
     parser.add_argument(
+        "--set-classifier",
+        type=int,
+        default=0,
+        metavar="CHANNELS",
+        help="a set classifier of its own, this many channels wide and without spectral norm, for the generator's "
+        "set loss and the shipped own-set reader (0: the critic's classifier); it learns faster and sees more "
+        "than the critic's, whose spectral norm limits it (a run may gain one when resumed)",
+    )
+    parser.add_argument(
         "--critic-warmup",
         type=int,
         default=0,
-        help="with --new-critic: for this many steps from the compact state only the critic trains, the generator "
-        "held still, so that a new critic's first, random verdicts cannot undo the generator",
+        help="with --new-critic, or a --set-classifier the run did not have: for this many steps from the saved "
+        "state only the critic and classifier train, the generator held still, so that their first, random "
+        "verdicts cannot undo the generator",
     )
     parser.add_argument("--card-note", default="", help="a paragraph for the model card (e.g. how the run went)")
     parser.add_argument("--export-only", action="store_true")
@@ -333,8 +373,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--crop is a multiple of 4 from 16 to {RESOLUTION}")
     if args.data and len(args.data) < 2:
         raise SystemExit("--data needs two or more folders: one art set each")
-    if args.critic_warmup and not (args.new_critic and args.critic_warmup > 0):
-        raise SystemExit("--critic-warmup is a number of steps for a --new-critic")
+    if args.critic_warmup and not ((args.new_critic or args.set_classifier) and args.critic_warmup > 0):
+        raise SystemExit("--critic-warmup is a number of steps for a --new-critic or a new --set-classifier")
+    if args.set_classifier < 0:
+        raise SystemExit("--set-classifier is a width in channels (0: off)")
     critic_channels = args.critic_channels or args.channels
     name = args.name or ("emoji-restyle-paired" if args.paired else "emoji-restyle")
     run_dir = args.run_dir or ROOT / "runs" / name
@@ -350,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
               "learning_rate": LEARNING_RATE, "cycle_weight": CYCLE_WEIGHT, "identity_weight": IDENTITY_WEIGHT,
               "paired_weight": PAIRED_WEIGHT if args.paired else None, "set_weight": args.set_weight,
               "pool_size": POOL_SIZE, "crop": args.crop, "keep_white": args.keep_white, "fake_class": args.fake_class,
-              "critic_blur": args.critic_blur, "critic_channels": critic_channels, "decay_from": args.decay_from,
+              "critic_blur": args.critic_blur, "critic_channels": critic_channels,
+              "set_classifier": args.set_classifier, "decay_from": args.decay_from,
               "steps": args.steps}  # fmt: skip
 
     model = Translator(
@@ -360,18 +403,31 @@ def main(argv: list[str] | None = None) -> None:
     critic = SetDiscriminator(len(train.names), critic_channels, args.fake_class, args.critic_blur).to(device)
     opt_g = torch.optim.Adam(model.parameters(), LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(critic.parameters(), LEARNING_RATE, betas=BETAS)
-    run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"generator": model, "ema": ema, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
-    step, elapsed, _ = load_run(run_dir, parts, device)
+    networks = {"generator": model, "ema": ema, "critic": critic}  # what the compact state keeps
+    namer = None
+    if args.set_classifier:  # blurred, as the critic is, so that one-pixel stripes cannot steer it either
+        sets = len(train.names)
+        namer = SetReader(sets, args.set_classifier, blur=True, classes=sets + args.fake_class).to(device)
+        opt_n = torch.optim.Adam(namer.parameters(), LEARNING_RATE, betas=BETAS)
+        parts |= {"classifier": namer, "opt_n": opt_n}
+        networks["classifier"] = namer
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # a run gaining a set classifier loads all but it (and its optimizer) from its saved state, then warms it up
+    saved = saved_parts(run_dir / "last.pt") or saved_parts(resume_state)
+    new_namer = namer is not None and "classifier" not in saved
+    step, elapsed, _ = load_run(
+        run_dir, {k: v for k, v in parts.items() if not (new_namer and k in ("classifier", "opt_n"))}, device
+    )
     for p in critic.classifier.parameters():  # a critic that just gained the fake class: its old moments do not fit
         if p in opt_d.state and opt_d.state[p]["exp_avg"].shape != p.shape:
             del opt_d.state[p]
-    networks = {"generator": model, "ema": ema, "critic": critic}  # what the compact state keeps
-    warm_until = 0  # a new critic's warm-up: the first steps after the compact state it was started beside
+    # a new critic's or classifier's warm-up: the first steps after the saved state it was started beside
+    warm_until = step + args.critic_warmup if new_namer else 0
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
-        kept = {k: v for k, v in networks.items() if not (k == "critic" and args.new_critic)}
-        step, elapsed, _ = load_compact(resume_state, kept, device)
-        warm_until = step + args.critic_warmup if args.new_critic else 0
+        fresh = {name for name, new in (("critic", args.new_critic), ("classifier", new_namer)) if new}
+        step, elapsed, _ = load_compact(resume_state, {k: v for k, v in networks.items() if k not in fresh}, device)
+        warm_until = step + args.critic_warmup if fresh else 0
 
     def finish() -> None:
         metrics = evaluate(ema, heldout, pairs) if heldout else {}
@@ -389,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "note": args.card_note,
         }
-        shipped = with_reader(ema, critic)
+        shipped = with_reader(ema, namer or critic)
         export(shipped, out, meta, sample_grid(ema, heldout or train, pairs), data_attribution=heldout is not None)
 
     if args.export_only:
@@ -414,7 +470,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time() - elapsed
     bar = tqdm(total=args.steps, initial=step, desc=name, dynamic_ncols=True)
     while step < args.steps:
-        for opt in (opt_g, opt_d):
+        for opt in (opt_g, opt_d) + ((opt_n,) if namer else ()):
             for group in opt.param_groups:
                 group["lr"] = learning_rate(step, args.decay_from, args.steps)
         picks, sets, targets, truth = draw_batch(train, by_set, paired, generator)
@@ -429,7 +485,7 @@ def main(argv: list[str] | None = None) -> None:
             with torch.no_grad():
                 fake, losses = model(x, targets), {}
         else:
-            fake, losses = generator_losses(model, critic, x, sets, targets, y)
+            fake, losses = generator_losses(model, critic, x, sets, targets, y, namer)
             loss_g = sum(weights[name] * value for name, value in losses.items())
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -440,6 +496,14 @@ def main(argv: list[str] | None = None) -> None:
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
+        if namer is not None:
+            more, more_sets = draw_sources(by_set, NAMING_BATCH - BATCH_SIZE, generator)
+            more_flip = torch.rand(len(more), generator=generator) < 0.5
+            named = torch.cat([x, crop_batch(train.images[more], corner, args.crop, more_flip).to(device)])
+            loss_n = naming_loss(namer, named, torch.cat([sets, more_sets.to(device)]), old)
+            opt_n.zero_grad(set_to_none=True)
+            loss_n.backward()
+            opt_n.step()
         with torch.no_grad():
             for e, p in zip(ema.parameters(), model.parameters(), strict=True):
                 decay = 1.0 if warming else EMA_DECAY if step >= 500 else 0.0  # early weights are noise: copied
@@ -462,10 +526,10 @@ def main(argv: list[str] | None = None) -> None:
     finish()
 
 
-def with_reader(ema: Translator, critic: SetDiscriminator) -> Translator:
-    """The EMA generator with the critic's set classifier beside it (engines/nets/restyle.py's SetReader),
-    which names an image's own set in the Restyle tab."""
-    reader = critic.reader()
+def with_reader(ema: Translator, classifier: SetReader) -> Translator:
+    """The EMA generator with a set classifier beside it (the run's own, or the critic's: engines/nets/
+    restyle.py's SetReader), which names an image's own set in the Restyle tab."""
+    reader = classifier.reader()
     # the generator's own config (what save_pretrained writes to config.json), plus the reader's
     config = ema._hub_mixin_config | {"reader_channels": reader.classifier.in_features // 4, "reader_blur": reader.blur}
     shipped = Translator(**config).to(next(ema.parameters()).device)
@@ -507,9 +571,10 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         f"{parameters / 1e6:.2f}M parameters: {r['channels']} channels, {r['blocks']} residual blocks at a quarter "
         f"of the side, one generator for {len(ema.set_names)} sets ({', '.join(ema.set_titles)})"
     )
+    reader = "the run's set classifier" if r.get("set_classifier") else "the critic's set classifier"
     if ema.reader is not None:
         figures["own-set reader"] = (
-            f"the critic's set classifier, {sum(p.numel() for p in ema.reader.parameters()) / 1e6:.2f}M parameters: "
+            f"{reader}, {sum(p.numel() for p in ema.reader.parameters()) / 1e6:.2f}M parameters: "
             "names an image's own set when it is not given"
         )
     figures["training"] = (
@@ -536,6 +601,12 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
         "steer it. ",
     }
     critic = "".join(sentence for flag, sentence in critic_sentences.items() if r.get(flag))
+    if r.get("set_classifier"):
+        critic += (
+            f"The generator's set loss reads a set classifier of its own ({r['set_classifier']} channels wide, "
+            f"without spectral norm, blurred as the critic is), trained beside the critic on {NAMING_BATCH} real "
+            "images a step; it is also the shipped own-set reader. "
+        )
     if r.get("critic_channels", r["channels"]) != r["channels"]:
         critic += f"The critic is {r['critic_channels']} channels wide (the generator {r['channels']}). "
     summary = (
@@ -556,8 +627,8 @@ def write_restyle_card(out_dir: Path, title: str, meta: dict, parameters: int, e
             else ""
         )
         + "The Restyle tab pads an image to a square with white (as the art is drawn) "
-        "and shrinks it to 64 px; an image's own set, when not named, is read by the critic's set classifier, "
-        "shipped beside the generator."
+        f"and shrinks it to 64 px; an image's own set, when not named, is read by {reader}, shipped beside the "
+        "generator."
     )
     grid_caption = (
         "held-out emoji, a row each: the real art in every set · the first set's drawing translated into every set"

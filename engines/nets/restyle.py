@@ -156,7 +156,7 @@ class SetReader(nn.Module):
 
     def __init__(self, sets: int, channels: int = 32, blur: bool = False, classes: int | None = None, norm=None):
         super().__init__()
-        self.blur = blur
+        self.sets, self.blur = sets, blur
         self.body = critic_body(channels, norm or (lambda layer: layer))
         self.classifier = nn.Linear(4 * channels, classes or sets)
 
@@ -172,6 +172,22 @@ class SetReader(nn.Module):
         """Images [N,3,64,64] in [-1, 1] -> logits over the sets [N, sets] (then "a translation", in a critic
         with the fake class)."""
         return self.classifier(self.features(images).mean((2, 3)))
+
+    @torch.no_grad()
+    def reader(self) -> SetReader:
+        """A plain copy that names the sets alone, for the export: spectral norm (if any) folded into the
+        weights, a fake class (if any) left out."""
+        reader = SetReader(self.sets, self.classifier.in_features // 4, self.blur)
+        training = self.training
+        self.eval()  # in eval mode, reading a spectral-normed weight runs no power iteration
+        for mine, theirs in zip(reader.body, self.body, strict=True):
+            if isinstance(mine, nn.Conv2d):
+                mine.weight.copy_(theirs.weight)
+                mine.bias.copy_(theirs.bias)
+        reader.classifier.weight.copy_(self.classifier.weight[: self.sets])
+        reader.classifier.bias.copy_(self.classifier.bias[: self.sets])
+        self.train(training)
+        return reader
 
 
 class SetDiscriminator(SetReader):
@@ -197,21 +213,11 @@ class SetDiscriminator(SetReader):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, images: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-        maps = self.maps(self.features(images))  # [N, sets, h, w]
-        return maps[torch.arange(len(sets), device=maps.device), sets]
+        return self.judge(images, sets)[0]
 
-    @torch.no_grad()
-    def reader(self) -> SetReader:
-        """A copy of the convolutions and the set classifier, spectral norm folded in, for the export."""
-        sets = self.maps.out_channels
-        reader = SetReader(sets, self.classifier.in_features // 4, self.blur)
-        training = self.training
-        self.eval()  # in eval mode, reading a spectral-normed weight runs no power iteration
-        for mine, theirs in zip(reader.body, self.body, strict=True):
-            if isinstance(mine, nn.Conv2d):
-                mine.weight.copy_(theirs.weight)
-                mine.bias.copy_(theirs.bias)
-        reader.classifier.weight.copy_(self.classifier.weight[:sets])
-        reader.classifier.bias.copy_(self.classifier.bias[:sets])
-        self.train(training)
-        return reader
+    def judge(self, images: torch.Tensor, sets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(each image's real/fake map for its own set [N, h, w], the classifier's logits): both heads
+        from one pass of the convolutions, which a training step needs for every image it shows."""
+        features = self.features(images)
+        maps = self.maps(features)  # [N, sets, h, w]
+        return maps[torch.arange(len(sets), device=maps.device), sets], self.classifier(features.mean((2, 3)))
