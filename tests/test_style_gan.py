@@ -174,13 +174,14 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     assert "a 2-layer mapping network" in card and json.loads((out / "config.json").read_text())["mapping_layers"] == 2
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert len(engines.gan.style_mix([0, 1], [2], 3, 1.0, "styled")) == 3
-    new_segment = ["--style-mixing", "0", "--minibatch-group", "2"]  # neither has weights: a resumed run changes them
+    new_segment = ["--style-mixing", "0", "--minibatch-group", "2", "--batch-size", "2"]  # none has weights
     train_gan.main([*args, "--steps", "6", *new_segment, "--run-dir", str(tmp_path / "new-machine")])
     metrics = json.loads((out / "training_metrics.json").read_text())
     segments = [(h["from_step"], h["style_mixing"], h["minibatch_group"]) for h in metrics["history"]]
     assert segments == [(0, 0.9, 4), (5, 0.0, 2)]
     card = (out / "README.md").read_text()
     assert "style mixing for 0% of the fakes" in card and "minibatch standard deviation over groups of 2" in card
+    assert "| 6 steps × batch 4, then 2," in card and "| steps 5–6 | loss hinge, DiffAugment off, batch 2," in card
     narrow = ["--new-discriminator", "--discriminator-channels", "4"]  # G kept from the compact state, D afresh
     kept = torch.load(state, weights_only=True)
     warm = [*narrow, "--discriminator-warmup", "1"]  # the first step trains D alone: G and its EMA stay as they were

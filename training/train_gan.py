@@ -455,11 +455,23 @@ def style_details(mapping_layers: int) -> str:
     )
 
 
+def batch_sizes(meta: dict) -> str:
+    """The card's batch size: "batch 64", or "batch 32, then 64" where a run's segments changed it (a segment
+    from before runs recorded it is taken to have had the run's last)."""
+    sizes: list[int] = []
+    for h in [*meta.get("history", []), meta]:
+        size = h.get("batch_size") or meta["batch_size"]
+        if not sizes or sizes[-1] != size:
+            sizes.append(size)
+    return "batch " + ", then ".join(map(str, sizes))
+
+
 def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids: dict[str, str]) -> None:
     from training.model_card import history_figures, write_card
 
     on_emoji, family = meta["data"] == "emoji train split", "StyleGAN" if meta.get("arch") == "style" else "DCGAN"
     sets = meta["label_sets"]
+    batch_changed = ", then" in batch_sizes(meta)  # then each segment says its batch size
     conditioned = " and ".join([", ".join(sets[:-1]), sets[-1]] if len(sets) > 2 else sets)  # a, b and c
     write_card(
         out_dir,
@@ -473,8 +485,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             "Grids at ψ = 1 (no truncation)."
         ),
         figures={
-            "training": f"{meta['steps']} steps × batch {meta['batch_size']}, {meta['train_minutes']} min on "
-            f"{meta['device']}",
+            "training": f"{meta['steps']} steps × {batch_sizes(meta)}, {meta['train_minutes']} min on {meta['device']}",
             "loss": meta["loss"],
             **(
                 {
@@ -496,6 +507,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                 meta.get("history", []),
                 lambda h: (
                     f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
+                    + (f", batch {h.get('batch_size') or meta['batch_size']}" if batch_changed else "")
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (f", MSGAN's mode-seeking term (weight {h['mode_seeking']:g})" if h.get("mode_seeking") else "")
@@ -829,11 +841,13 @@ def main(argv: list[str] | None = None) -> None:
     history: list[dict] = json.loads(kept.get("history", "[]"))
     recipe = {"loss": args.loss, "diffaug": args.diffaug, "lr_decay": args.lr_decay, "ada_target": args.ada_target,
               "lecam": args.lecam, "consistency": args.consistency, "mode_seeking": args.mode_seeking,
-              "path_length": args.path_length, "discriminator_lr": args.discriminator_lr,
+              "path_length": args.path_length, "discriminator_lr": args.discriminator_lr, "batch_size": args.batch_size,
               "style_mixing": args.style_mixing, "ema_decay": args.ema_decay,
               "minibatch_group": args.minibatch_group,
               "discriminator_channels": d_channels}  # fmt: skip
-    before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}  # older runs
+    # what older runs' segments, which lack a key, are taken to have had (a batch size: unknown, so a new segment)
+    before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}
+    before["batch_size"] = None
     same_recipe = history and all(history[-1].get(k, before[k]) == v for k, v in recipe.items())
     if not args.export_only:
         next_segment(history, step, recipe, bool(same_recipe))
