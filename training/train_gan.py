@@ -455,15 +455,15 @@ def style_details(mapping_layers: int) -> str:
     )
 
 
-def batch_sizes(meta: dict) -> str:
-    """The card's batch size: "batch 64", or "batch 32, then 64" where a run's segments changed it (a segment
-    from before runs recorded it is taken to have had the run's last)."""
+def batch_sizes(meta: dict) -> list[int]:
+    """The batch sizes a run trained at, in order, each once per stretch: [64], or [32, 64] where its segments
+    changed it (a segment from before runs recorded it is taken to have had the run's last)."""
     sizes: list[int] = []
     for h in [*meta.get("history", []), meta]:
         size = h.get("batch_size") or meta["batch_size"]
         if not sizes or sizes[-1] != size:
             sizes.append(size)
-    return "batch " + ", then ".join(map(str, sizes))
+    return sizes
 
 
 def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids: dict[str, str]) -> None:
@@ -471,7 +471,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
 
     on_emoji, family = meta["data"] == "emoji train split", "StyleGAN" if meta.get("arch") == "style" else "DCGAN"
     sets = meta["label_sets"]
-    batch_changed = ", then" in batch_sizes(meta)  # then each segment says its batch size
+    batches = batch_sizes(meta)  # more than one: each segment says its own
     conditioned = " and ".join([", ".join(sets[:-1]), sets[-1]] if len(sets) > 2 else sets)  # a, b and c
     write_card(
         out_dir,
@@ -485,7 +485,8 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
             "Grids at ψ = 1 (no truncation)."
         ),
         figures={
-            "training": f"{meta['steps']} steps × {batch_sizes(meta)}, {meta['train_minutes']} min on {meta['device']}",
+            "training": f"{meta['steps']} steps × batch {', then '.join(map(str, batches))}, {meta['train_minutes']} "
+            f"min on {meta['device']}",
             "loss": meta["loss"],
             **(
                 {
@@ -507,7 +508,7 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                 meta.get("history", []),
                 lambda h: (
                     f"loss {h['loss']}, DiffAugment {h['diffaug'] or 'off'}"
-                    + (f", batch {h.get('batch_size') or meta['batch_size']}" if batch_changed else "")
+                    + (f", batch {h.get('batch_size') or meta['batch_size']}" if len(batches) > 1 else "")
                     + (", learning rates decayed linearly to 0" if h.get("lr_decay") else "")
                     + (f", LeCam regularisation (weight {h['lecam']:g})" if h.get("lecam") else "")
                     + (f", MSGAN's mode-seeking term (weight {h['mode_seeking']:g})" if h.get("mode_seeking") else "")
