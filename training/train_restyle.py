@@ -281,21 +281,24 @@ def critic_loss(
     real_scores, real_logits = critic.judge(real, sets)
     fake_scores, fake_logits = critic.judge(fake.detach(), fake_sets)
     adversarial = 0.5 * ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean())
+    return adversarial + set_weight * named_loss(real_logits, sets, fake_logits if critic.fake_class else None)
+
+
+def named_loss(real_logits: torch.Tensor, sets: torch.Tensor, fake_logits: torch.Tensor | None) -> torch.Tensor:
+    """A set classifier's loss: real art named as its set, and, given the logits of translations (a classifier
+    with the fake class, its last), each translation named a translation, the two halves weighed alike."""
     named = F.cross_entropy(real_logits, sets)
-    if critic.fake_class:
-        translation = torch.full_like(fake_sets, critic.classifier.out_features - 1)
-        named = (named + F.cross_entropy(fake_logits, translation)) / 2
-    return adversarial + set_weight * named
+    if fake_logits is None:
+        return named
+    translation = torch.full((len(fake_logits),), fake_logits.shape[1] - 1, dtype=torch.long, device=sets.device)
+    return (named + F.cross_entropy(fake_logits, translation)) / 2
 
 
 def naming_loss(namer: SetReader, real: torch.Tensor, sets: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """A set classifier of its own (--set-classifier) learns to name real art's set, and, with a class more
-    than the sets (the fake class), to name a translation a translation."""
-    named = F.cross_entropy(namer.classify(real), sets)
-    if namer.classifier.out_features > namer.sets:
-        translation = torch.full((len(fake),), namer.sets, dtype=torch.long, device=fake.device)
-        named = (named + F.cross_entropy(namer.classify(fake.detach()), translation)) / 2
-    return named
+    """A set classifier of its own (--set-classifier) learns as the critic's does (named_loss): the fake class,
+    where it has one, is the class beyond the sets."""
+    fake_class = namer.classifier.out_features > namer.sets
+    return named_loss(namer.classify(real), sets, namer.classify(fake.detach()) if fake_class else None)
 
 
 def saved_parts(path: Path) -> set[str]:
