@@ -194,18 +194,18 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     moved = torch.load(state, weights_only=True)["g"]  # resumed from its own folder: warmed up already, G trains
     assert not all(torch.equal(saved["g"][k], moved[k]) for k in moved)
     seeking = [*new_segment, "--discriminator-channels", "4", "--mode-seeking", "1", "--consistency", "10"]
-    seeking += ["--ema-decay", "0.99", "--path-length", "2", "--discriminator-lr", "1e-4"]
+    seeking += ["--ema-decay", "0.99", "--path-length", "2", "--discriminator-lr", "1e-4", "--imle", "0.5"]
     train_gan.main([*args, "--steps", "9", *seeking, "--run-dir", str(tmp_path / "narrow")])
     history = json.loads((out / "training_metrics.json").read_text())["history"]
     assert history[-1]["from_step"] == 8 and history[-1]["mode_seeking"] == 1 and history[-1]["consistency"] == 10
     card = (out / "README.md").read_text()
     assert "(weight 1), the discriminator's learning rate 0.0001, path length regularisation (weight 2)" in card
-    assert "(weight 10), EMA decay 0.99" in card
+    assert "(weight 10), IMLE's pull (weight 0.5), EMA decay 0.99" in card
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
     warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
     bad_args = (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], ["--ema-decay", "1"])
-    bad_args += (["--mapping-layers", "0"], ["--path-length", "-1"], ["--discriminator-lr", "0"])
+    bad_args += (["--mapping-layers", "0"], ["--path-length", "-1"], ["--discriminator-lr", "0"], ["--imle", "-1"])
     for bad in (*bad_args, warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
@@ -235,6 +235,25 @@ def test_path_length_regularisation_pulls_each_step_size_in_w_towards_their_runn
     assert penalty > 0  # the images move by different amounts for a step in w
     penalty.backward()
     assert generator.convs[1].weight.grad.abs().sum() > 0 and generator.mapping_net[0].weight.grad is not None
+
+
+def test_imle_pulls_the_nearest_of_a_pool_of_fakes_towards_each_real_image():
+    import torch.nn.functional as F
+
+    from training.train_gan import IMLE_CANDIDATES, Z_DIM, imle_penalty
+
+    torch.manual_seed(0)
+    generator, real = StyleGenerator(Z_DIM, 8, 8, 8), torch.rand(3, 3, 8, 8) * 2 - 1
+    torch.manual_seed(1)
+    penalty = imle_penalty(generator, real)
+    torch.manual_seed(1)
+    pool = torch.randn(IMLE_CANDIDATES * 3, Z_DIM)
+    with torch.no_grad():  # [real, pool]: each real image against every fake, at half the resolution
+        errors = (F.avg_pool2d(generator(pool), 2)[None] - F.avg_pool2d(real, 2)[:, None]).square().mean((2, 3, 4))
+    assert penalty.item() == pytest.approx(errors.min(1).values.mean().item(), rel=1e-5)
+    assert errors.min(1).values.mean() < errors.mean()  # the nearest, not any fake
+    penalty.backward()
+    assert generator.convs[0].weight.grad.abs().sum() > 0
 
 
 def test_mixing_regularisation_mixes_the_share_of_fakes_it_is_given():
