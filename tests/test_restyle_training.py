@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from engines.nets.restyle import SetDiscriminator, SetReader, Translator
-from training.train_restyle import ImagePool, critic_loss, generator_losses, naming_loss, with_reader
+from tests.conftest import randomise_styles
+from training.train_restyle import ImagePool, critic_loss, deepen, generator_losses, naming_loss, with_reader
 
 
 def tiny_pair() -> tuple[Translator, SetDiscriminator]:
@@ -104,6 +105,17 @@ def test_a_set_classifier_of_its_own_steers_the_generator_and_learns_sets_and_tr
         assert torch.allclose(with_reader(model, namer).reader.classify(x), namer.classify(x)[:, :2], atol=1e-6)
 
 
+def test_a_deepened_translator_draws_what_the_shallower_one_drew_and_its_new_block_learns():
+    shallow, _ = tiny_pair()
+    randomise_styles(shallow)
+    deeper = Translator(("a", "b"), channels=4, blocks=3, resolution=16)
+    deepen(deeper, shallow)
+    x, sets = torch.rand(2, 3, 16, 16) * 2 - 1, torch.tensor([0, 1])
+    assert torch.allclose(deeper(x, sets), shallow(x, sets), atol=1e-6)
+    deeper(x, sets).square().mean().backward()
+    assert deeper.blocks[2].norm2.scale.grad.abs().sum() > 0  # the new block's way out of the identity
+
+
 def test_the_image_pool_mixes_in_older_translations_seeded():
     images = [torch.full((3, 3, 2, 2), float(i)) for i in range(4)]
     out = []
@@ -185,6 +197,13 @@ def test_two_folders_train_resume_from_the_compact_state_and_appear_in_the_tab(t
     assert json.loads((out / "config.json").read_text())["reader_channels"] == 5  # the shipped reader is it
     train_restyle.main([*args, "--run-dir", str(tmp_path / "named"), "--steps", "7", *own])  # it resumes
     assert torch.load(state, weights_only=True)["step"] == 7
+    # a new machine deepens the generator: its second block starts as the identity beside the kept first
+    deeper = list(args)
+    deeper[deeper.index("--blocks") + 1] = "2"
+    train_restyle.main([*deeper, "--run-dir", str(tmp_path / "deeper"), "--steps", "8", *own])
+    saved = torch.load(state, weights_only=True)
+    assert saved["step"] == 8 and "blocks.1.conv1.weight" in saved["generator"]
+    assert "4 channels, 2 residual blocks" in (out / "README.md").read_text()
 
     engines = create_engines(Registry(tmp_path / "checkpoints"), Runtime(torch.device("cpu"), torch.float32))
     assert [spec.id for spec in engines.registry.models("restyle")] == ["discs-squares"]

@@ -306,6 +306,25 @@ def saved_parts(path: Path) -> set[str]:
     return set(torch.load(path, map_location="cpu", weights_only=True)) if path.is_file() else set()
 
 
+def saved_blocks(path: Path) -> int:
+    """How many residual blocks the generator in a compact state has."""
+    generator = torch.load(path, map_location="cpu", weights_only=True)["generator"]
+    return len({key.split(".")[1] for key in generator if key.startswith("blocks.")})
+
+
+@torch.no_grad()
+def deepen(model: Translator, shallower: Translator) -> None:
+    """Give `model` a shallower translator's weights; its blocks past the shallower one's start as the
+    identity (the second norm's scale and shift at 0, so a block adds nothing to what passes through it,
+    as in SkipInit), so the deeper translator draws what the trained one drew and learns from there."""
+    missing = model.load_state_dict(shallower.state_dict(), strict=False).missing_keys
+    first = len(shallower.blocks)
+    assert all(key.startswith("blocks.") and int(key.split(".")[1]) >= first for key in missing), missing
+    for block in model.blocks[first:]:
+        block.norm2.scale.zero_()
+        block.norm2.shift.zero_()
+
+
 def learning_rate(step: int, decay_from: int | None, steps: int) -> float:
     """CycleGAN's schedule: constant, then (from `decay_from`) linearly down to 0 at `steps`."""
     return LEARNING_RATE * linear_decay(step, decay_from, steps)
@@ -324,7 +343,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume-state", type=Path, default=None)
     parser.add_argument("--data-dir", type=Path, default=emoji_data.DATA_DIR)
     parser.add_argument("--channels", type=int, default=CHANNELS)
-    parser.add_argument("--blocks", type=int, default=BLOCKS)
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        default=BLOCKS,
+        help="residual blocks; resumed from a compact state with fewer, the generator is deepened: the new blocks "
+        "start as the identity",
+    )
     parser.add_argument("--crop", type=int, default=CROP, help="train on crops this big (64: whole images)")
     parser.add_argument("--keep-white", action="store_true", help="change only the art, not the white around it")
     parser.add_argument(
@@ -429,7 +454,15 @@ def main(argv: list[str] | None = None) -> None:
     warm_until = step + args.critic_warmup if new_namer else 0
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
         fresh = {name for name, new in (("critic", args.new_critic), ("classifier", new_namer)) if new}
-        step, elapsed, _ = load_compact(resume_state, {k: v for k, v in networks.items() if k not in fresh}, device)
+        kept = {k: v for k, v in networks.items() if k not in fresh}
+        blocks = saved_blocks(resume_state)
+        if blocks < args.blocks:  # a deeper generator: the saved one's weights, then identity blocks (deepen)
+            kept |= {net: Translator(**model._hub_mixin_config | {"blocks": blocks}) for net in ("generator", "ema")}
+        step, elapsed, _ = load_compact(resume_state, kept, device)
+        if blocks < args.blocks:
+            deepen(model, kept["generator"])
+            deepen(ema, kept["ema"])
+            print(f"deepened the generator from {blocks} to {args.blocks} residual blocks")
         warm_until = step + args.critic_warmup if fresh else 0
 
     def finish() -> None:
