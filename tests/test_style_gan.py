@@ -203,9 +203,21 @@ def test_style_trainer_mixes_resumes_from_the_compact_state_and_exports(tmp_path
     assert "(weight 10), IMLE's pull (weight 0.5), EMA decay 0.99" in card
     assert json.loads((out / "training_metrics.json").read_text())["history"][-1]["discriminator_channels"] == 4
     assert "the discriminator at base width 4" in (out / "README.md").read_text()
+    # a resumed run gains the feature critic: its head starts afresh, then resumes with the steps it has learnt
+    kept = torch.load(state, weights_only=True)
+    critic = [*new_segment, "--discriminator-channels", "4", "--feature-critic", "0.5"]
+    train_gan.main([*args, "--steps", "10", *critic, "--run-dir", str(tmp_path / "narrow")])
+    saved = torch.load(state, weights_only=True)
+    assert set(saved["f"]) and all(k.startswith(("0.", "2.", "5.")) for k in saved["f"])  # the head, not the VAE
+    assert json.loads(saved["recipe"])["critic_steps"] == 1 and saved["f"]["0.bias"].dtype == torch.float16
+    assert not torch.equal(kept["d"]["net.0.bias"], saved["d"]["net.0.bias"])  # D trained on beside it
+    train_gan.main([*args, "--steps", "11", *critic, "--run-dir", str(tmp_path / "critic-machine")])
+    assert json.loads(torch.load(state, weights_only=True)["recipe"])["critic_steps"] == 2
+    assert "a second critic on the VAE encoder's features (weight 0.5)" in (out / "README.md").read_text()
     warm_alone = ["--discriminator-warmup", "5"]  # a warm-up for a discriminator that is not new
     bad_args = (["--conditional"], ["--style-mixing", "1.5"], ["--minibatch-group", "3"], ["--ema-decay", "1"])
     bad_args += (["--mapping-layers", "0"], ["--path-length", "-1"], ["--discriminator-lr", "0"], ["--imle", "-1"])
+    bad_args += (["--feature-critic", "-1"], ["--feature-critic", "1", "--loss", "wgan-gp"])
     for bad in (*bad_args, warm_alone):
         with pytest.raises(SystemExit):
             train_gan.main([*args, "--steps", "7", *bad, "--run-dir", str(tmp_path / "run")])
@@ -283,3 +295,31 @@ def test_consistency_asks_the_discriminator_to_score_shifted_images_alike():
     consistency_penalty(reads_pixels, images, reads_pixels(images, None), None).backward()
     assert conv.weight.grad.abs().sum() > 0  # D learns from it
     assert consistency_penalty(reads_nothing, images, reads_nothing(images, None), None) == 0
+
+
+def test_the_feature_critic_learns_only_its_head_and_passes_gradients_to_the_images(tmp_path):
+    from diffusers import AutoencoderKL
+
+    from training.feature_critic import FeatureCritic, vae_encoder
+
+    blocks = ("DownEncoderBlock2D",) * 2
+    AutoencoderKL(
+        block_out_channels=(8, 16), down_block_types=blocks, up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=2, norm_num_groups=4, layers_per_block=1,
+    ).save_pretrained(tmp_path / "vae")  # fmt: skip
+    critic = FeatureCritic(vae_encoder(tmp_path / "vae"), channels=6).train()
+    assert not critic.encoder.training  # frozen, so its norms stay in inference behaviour
+    images = (torch.rand(4, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    scores = critic(images)
+    assert scores.shape == (4,)
+    scores.sum().backward()
+    assert images.grad.abs().sum() > 0  # the generator hears it through the frozen encoder
+    assert all(p.grad is None for p in critic.encoder.parameters())
+    assert all(p.grad is not None for p in critic.head.parameters())
+    state = critic.state_dict()
+    assert not any(k.startswith("encoder") for k in state)  # the VAE is the bundled one: only the head is kept
+    again = FeatureCritic(vae_encoder(tmp_path / "vae"), channels=6)
+    again.load_state_dict(state)
+    critic.eval()
+    again.eval()
+    assert torch.equal(again(images), critic(images))

@@ -23,14 +23,20 @@ import torch
 FILE = "last.pt"
 
 
-def load_run(run_dir: Path, parts: dict[str, Any], device: torch.device) -> tuple[int, float, dict[str, Any]]:
+def load_run(
+    run_dir: Path, parts: dict[str, Any], device: torch.device, new: frozenset[str] = frozenset()
+) -> tuple[int, float, dict[str, Any]]:
     """Restore every part from run_dir/last.pt, if a run is there. Returns (step, seconds trained,
-    the file's other entries): (0, 0.0, {}) for a new run."""
+    the file's other entries): (0, 0.0, {}) for a new run. Parts named in `new` may be missing
+    from the file (a resumed run that gained them): they keep their fresh weights."""
     last = Path(run_dir) / FILE
     if not last.exists():
         return 0, 0.0, {}
     state = torch.load(last, map_location=device, weights_only=True)  # weights_only: never unpickle code
     for key, part in parts.items():
+        if key in new and key not in state:
+            print(f"{key}: not in {last}, starts afresh")
+            continue
         part.load_state_dict(state.pop(key))
     step, elapsed = state.pop("step"), state.pop("elapsed")
     print(f"resumed {run_dir} at step {step} ({elapsed / 60:.1f} min trained)")
@@ -55,10 +61,16 @@ def save_compact(path: Path, networks: dict[str, Any], step: int, elapsed: float
     tmp.replace(path)
 
 
-def load_compact(path: Path, networks: dict[str, Any], device: torch.device) -> tuple[int, float, dict[str, Any]]:
-    """Load a compact state (save_compact) into the networks; (step, seconds trained, the recipe)."""
+def load_compact(
+    path: Path, networks: dict[str, Any], device: torch.device, new: frozenset[str] = frozenset()
+) -> tuple[int, float, dict[str, Any]]:
+    """Load a compact state (save_compact) into the networks; (step, seconds trained, the recipe).
+    Networks named in `new` may be missing from it (as in load_run)."""
     state = torch.load(path, map_location=device, weights_only=True)
     for name, net in networks.items():
+        if name in new and name not in state:
+            print(f"{name}: not in {path}, starts afresh")
+            continue
         net.load_state_dict({k: v.float() for k, v in state[name].items()})
     print(f"resumed from {path} at step {state['step']} ({state['elapsed'] / 60:.1f} min trained)")
     return state["step"], state["elapsed"], json.loads(state["recipe"])

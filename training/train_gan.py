@@ -11,6 +11,7 @@
     python -m training.train_gan --init-from checkpoints/emoji-gan --data ~/my-art   # fine-tune an export
     python -m training.train_gan --conditional --subjects 8       # + subjects: like emoji, drawn from the seed
     python -m training.train_gan --arch style --name emoji-stylegan --resolution 32   # StyleGAN-family generator
+    python -m training.train_gan --feature-critic 1               # + a critic on frozen VAE features
 
 Small-data recipe: spectral norm in D, hinge loss, DiffAugment (colour, translation, cutout)
 on real and fake images, an exponential moving average of G's weights for sampling.
@@ -48,6 +49,7 @@ from engines.labels import draw_nested
 from engines.nets.gan import Discriminator, Generator, diff_augment
 from engines.nets.style import StyleGenerator
 from engines.runtime import seeded_noise
+from training.feature_critic import FeatureCritic, vae_encoder
 from training.run_state import card_command, choose_device, load_compact, load_run, next_segment, save_compact, save_run
 from training.subjects import group_subjects
 
@@ -90,6 +92,9 @@ PATH_LENGTH_DECAY = 0.01
 # batch picks the nearest of a pool of IMLE_CANDIDATES fakes per real image
 IMLE_INTERVAL = 4
 IMLE_CANDIDATES = 4
+# --feature-critic: the new head learns alone for this many steps before its verdicts reach the generator
+# (a head's first, random verdicts would only push a trained generator about)
+FEATURE_WARMUP = 500
 # ---------------------------------------------------------------------------------------
 
 
@@ -540,6 +545,11 @@ def write_gan_card(out_dir: Path, title: str, meta: dict, parameters: int, grids
                     + (f", path length regularisation (weight {h['path_length']:g})" if h.get("path_length") else "")
                     + (f", consistency regularisation (weight {h['consistency']:g})" if h.get("consistency") else "")
                     + (f", IMLE's pull (weight {h['imle']:g})" if h.get("imle") else "")
+                    + (
+                        f", a second critic on the VAE encoder's features (weight {h['feature_critic']:g})"
+                        if h.get("feature_critic")
+                        else ""
+                    )
                     + (f", EMA decay {h['ema_decay']:g}" if h.get("ema_decay", EMA_DECAY) != EMA_DECAY else "")
                     + (
                         f", the discriminator at base width {h['discriminator_channels']}"
@@ -685,6 +695,14 @@ def main(argv: list[str] | None = None) -> None:
         "itself, against samples that crowd and leave art unreached (a resumed run may change it)",
     )
     parser.add_argument(
+        "--feature-critic",
+        type=float,
+        default=0.0,
+        help="the weight of a second discriminator's verdict (0: off): a head on the bundled VAE encoder's "
+        "frozen features (training/feature_critic.py), which cannot memorise the set as one on pixels does; "
+        "a resumed run may add it",
+    )
+    parser.add_argument(
         "--mapping-layers",
         type=int,
         default=MAPPING_LAYERS,
@@ -791,6 +809,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--path-length is a weight of 0 or more for an --arch style generator")
     if args.imle < 0 or (args.imle and args.conditional):
         parser.error("--imle is a weight of 0 or more, for an unconditional generator")
+    if args.feature_critic < 0 or (args.feature_critic and args.loss == "wgan-gp"):
+        parser.error("--feature-critic is a weight of 0 or more, with --loss hinge or nonsat")
     if args.mapping_layers < 1:
         parser.error("--mapping-layers needs at least one layer")
     if not 0 <= args.ema_decay < 1:
@@ -853,18 +873,24 @@ def main(argv: list[str] | None = None) -> None:
         betas=BETAS,
     )
     opt_d = torch.optim.Adam(discriminator.parameters(), args.discriminator_lr, betas=BETAS)
+    critic = FeatureCritic(vae_encoder()).to(device) if args.feature_critic else None
 
     # the training command for the card: an --export-only run records the arguments it was given
     given = list(argv if argv is not None else sys.argv[1:])
     command = card_command("training.train_gan", given, private=("--card-note", "--run-dir", "--out", "--resume-state"))
     parts = {"g": generator, "d": discriminator, "ema": ema, "opt_g": opt_g, "opt_d": opt_d}
-    step, elapsed, kept = load_run(run_dir, parts, device)
     networks = {"g": generator, "d": discriminator, "ema": ema}  # what the compact state keeps
+    if critic is not None:
+        opt_f = torch.optim.Adam(critic.head.parameters(), args.discriminator_lr, betas=BETAS)
+        parts |= {"f": critic, "opt_f": opt_f}
+        networks["f"] = critic
+    new = frozenset({"f", "opt_f"})  # a run may gain the feature critic when resumed
+    step, elapsed, kept = load_run(run_dir, parts, device, new)
     fresh_discriminator = False
     if step == 0 and resume_state.is_file() and not args.init_from:  # a new machine: the state in the repository
         fresh_discriminator = args.new_discriminator
         kept_networks = {k: v for k, v in networks.items() if not (k == "d" and args.new_discriminator)}
-        step, elapsed, kept = load_compact(resume_state, kept_networks, device)
+        step, elapsed, kept = load_compact(resume_state, kept_networks, device, new)
     if args.init_from and step == 0 and not args.export_only:
         init_generator(generator, args.init_from)
         ema.load_state_dict(generator.state_dict())
@@ -874,7 +900,7 @@ def main(argv: list[str] | None = None) -> None:
               "lecam": args.lecam, "consistency": args.consistency, "mode_seeking": args.mode_seeking,
               "path_length": args.path_length, "imle": args.imle, "discriminator_lr": args.discriminator_lr,
               "batch_size": args.batch_size, "style_mixing": args.style_mixing, "ema_decay": args.ema_decay,
-              "minibatch_group": args.minibatch_group,
+              "minibatch_group": args.minibatch_group, "feature_critic": args.feature_critic,
               "discriminator_channels": d_channels}  # fmt: skip
     # what older runs' segments, which lack a key, are taken to have had (a batch size: unknown, so a new segment)
     before = {k: parser.get_default(k) for k in recipe} | {"discriminator_channels": args.base_channels}
@@ -889,6 +915,8 @@ def main(argv: list[str] | None = None) -> None:
         augment_p = 1.0
     else:
         augment_p = float(kept["augment_p"]) if same_recipe and "augment_p" in kept else 0.0
+    # steps the feature critic has learnt (kept, so a resumed run does not warm it up again; 0 for a new head)
+    critic_steps = int(kept.get("critic_steps", 0)) if critic is not None else 0
 
     def meta() -> dict:
         return {
@@ -934,8 +962,9 @@ def main(argv: list[str] | None = None) -> None:
     def save() -> None:  # history as a string, so weights_only loading still works
         if args.ada_target is not None:
             history[-1]["augment_p"] = augment_p
-        save_run(run_dir, parts, step, elapsed, history=json.dumps(history), augment_p=augment_p)
-        save_compact(resume_state, networks, step, elapsed, {"history": json.dumps(history), "augment_p": augment_p})
+        extra = {"history": json.dumps(history), "augment_p": augment_p, "critic_steps": critic_steps}
+        save_run(run_dir, parts, step, elapsed, **extra)
+        save_compact(resume_state, networks, step, elapsed, extra)
 
     batch_generator = torch.Generator().manual_seed(args.seed + step)
     started = time.time() - elapsed
@@ -983,8 +1012,20 @@ def main(argv: list[str] | None = None) -> None:
         opt_d.step()
 
         postfix = {"d": f"{d_loss.item():.3f}"}
+        if critic is not None:  # un-augmented images: the frozen features are what keeps it from memorising
+            with torch.no_grad():
+                real_features = critic.features(real)
+            fake_features = critic.features(fake)  # kept with its graph: the generator's loss reads it below
+            f_loss = d_loss_fn(args.loss, critic.head_score(real_features), critic.head_score(fake_features.detach()))
+            opt_f.zero_grad(set_to_none=True)
+            f_loss.backward()
+            opt_f.step()
+            critic_steps += 1
+            postfix["f"] = f"{f_loss.item():.3f}"
         if not warming:
             g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
+            if critic is not None and critic_steps > FEATURE_WARMUP:
+                g_loss = g_loss + args.feature_critic * g_loss_fn(args.loss, critic.head_score(fake_features))
             if args.mode_seeking:
                 g_loss = g_loss + args.mode_seeking * mode_seeking_penalty(fake, z)
             if args.path_length and step % PATH_LENGTH_INTERVAL == 0:
