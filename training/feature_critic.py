@@ -5,7 +5,7 @@ in the feature space of a network trained for something else, with only a small 
 such a critic cannot memorise a small training set the way a discriminator learning from pixels
 does, and its verdicts are about what the features see (shapes, colours, parts) rather than
 pixel noise. Here the features are the bundled VAE's encoder (checkpoints/emoji-vae, trained on
-the emoji train split to reconstruct), read up to its middle block, 128 channels at an eighth of
+the emoji train split to reconstruct), read up to its middle block, 128 channels at a quarter of
 the side. Not the quality harness's feature network (emoji-features): a generator trained against
 the measure's own features would score well on the measure without drawing better.
 
@@ -27,7 +27,8 @@ VAE = Path(__file__).resolve().parent.parent / "checkpoints" / "emoji-vae"
 
 
 class FeatureCritic(nn.Module):
-    """Scores images [N,3,H,W] in [-1, 1] (H, W ≥ 32, multiples of 32) from a frozen encoder's features."""
+    """Scores images [N,3,H,W] in [-1, 1] from a frozen encoder's features (the sides a multiple of twice
+    the encoder's downsampling: the head halves them once more)."""
 
     def __init__(self, encoder: nn.Module, channels: int = 128, minibatch_group: int = 4):
         super().__init__()
