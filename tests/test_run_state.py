@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.test_quality import write_fake_data_set
-from training.run_state import load_run, save_run
+from training.run_state import load_compact, load_run, save_compact, save_run
 
 
 def test_a_saved_run_resumes_exactly(tmp_path):
@@ -18,14 +18,15 @@ def test_a_saved_run_resumes_exactly(tmp_path):
     opt = torch.optim.Adam(model.parameters())
     model(torch.randn(4, 3)).sum().backward()
     opt.step()
-    assert load_run(tmp_path, {"model": model, "optimizer": opt}, torch.device("cpu")) == (0, 0.0, {})
+    parts = {"model": model, "optimizer": opt}
+    assert load_run(tmp_path, parts, torch.device("cpu")) == (0, 0.0, {}, {"model", "optimizer"})  # all fresh
     save_run(tmp_path, {"model": model, "optimizer": opt}, 7, 12.5, history="[1]")
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # the temporary file was renamed over
 
     fresh = torch.nn.Linear(3, 2)
     fresh_opt = torch.optim.Adam(fresh.parameters())
-    step, elapsed, kept = load_run(tmp_path, {"model": fresh, "optimizer": fresh_opt}, torch.device("cpu"))
-    assert (step, elapsed, kept) == (7, 12.5, {"history": "[1]"})
+    loaded = load_run(tmp_path, {"model": fresh, "optimizer": fresh_opt}, torch.device("cpu"))
+    assert loaded == (7, 12.5, {"history": "[1]"}, set())
     assert torch.equal(fresh.weight, model.weight) and fresh_opt.state_dict()["state"][0]["step"] == 1
 
 
@@ -34,6 +35,21 @@ def test_a_run_missing_a_part_is_refused(tmp_path):
     save_run(tmp_path, {"model": model}, 1, 1.0)
     with pytest.raises(KeyError):
         load_run(tmp_path, {"model": model, "ema": torch.nn.Linear(3, 2)}, torch.device("cpu"))
+
+
+def test_a_part_the_run_gained_starts_afresh_and_is_reported(tmp_path):
+    """A part named `new` that the saved state lacks keeps its fresh weights, in a run and in a compact state."""
+    model, gained = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    before = gained.weight.clone()
+    save_run(tmp_path, {"model": model}, 5, 2.0)
+    save_compact(tmp_path / "compact.pt", {"model": model}, 5, 2.0, {"lr": 1})
+    resumed = torch.nn.Linear(3, 2)
+    parts = {"model": resumed, "gained": gained}
+    assert load_run(tmp_path, parts, torch.device("cpu"), frozenset({"gained"})) == (5, 2.0, {}, {"gained"})
+    assert torch.equal(resumed.weight, model.weight) and torch.equal(gained.weight, before)
+    loaded = load_compact(tmp_path / "compact.pt", parts, torch.device("cpu"), frozenset({"model", "gained"}))
+    assert loaded == (5, 2.0, {"lr": 1}, {"gained"})  # "model" may be missing too, but it is there
+    assert torch.equal(resumed.weight, model.weight.half().float()) and torch.equal(gained.weight, before)
 
 
 @pytest.mark.slow

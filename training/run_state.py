@@ -25,22 +25,30 @@ FILE = "last.pt"
 
 def load_run(
     run_dir: Path, parts: dict[str, Any], device: torch.device, new: frozenset[str] = frozenset()
-) -> tuple[int, float, dict[str, Any]]:
+) -> tuple[int, float, dict[str, Any], set[str]]:
     """Restore every part from run_dir/last.pt, if a run is there. Returns (step, seconds trained,
-    the file's other entries): (0, 0.0, {}) for a new run. Parts named in `new` may be missing
-    from the file (a resumed run that gained them): they keep their fresh weights."""
+    the file's other entries, the parts that start afresh): (0, 0.0, {}, every part) for a new run.
+    Parts named in `new` may be missing from the file (a resumed run that gained them): they keep
+    their fresh weights and are among those returned as starting afresh."""
     last = Path(run_dir) / FILE
     if not last.exists():
-        return 0, 0.0, {}
+        return 0, 0.0, {}, set(parts)
     state = torch.load(last, map_location=device, weights_only=True)  # weights_only: never unpickle code
-    for key, part in parts.items():
-        if key in new and key not in state:
-            print(f"{key}: not in {last}, starts afresh")
-            continue
-        part.load_state_dict(state.pop(key))
+    fresh = _load(parts, state, new, last)
     step, elapsed = state.pop("step"), state.pop("elapsed")
     print(f"resumed {run_dir} at step {step} ({elapsed / 60:.1f} min trained)")
-    return step, elapsed, state
+    return step, elapsed, state, fresh
+
+
+def _load(parts: dict[str, Any], state: dict[str, Any], new: frozenset[str], source: Path) -> set[str]:
+    """Load each part's entry from `state` (taking it out); those in `new` that it lacks are skipped and returned."""
+    fresh = {key for key in parts if key in new and key not in state}
+    for key, part in parts.items():
+        if key in fresh:
+            print(f"{key}: not in {source}, starts afresh")
+        else:
+            part.load_state_dict(state.pop(key))
+    return fresh
 
 
 def save_run(run_dir: Path, parts: dict[str, Any], step: int, elapsed: float, **extra: Any) -> None:
@@ -63,17 +71,14 @@ def save_compact(path: Path, networks: dict[str, Any], step: int, elapsed: float
 
 def load_compact(
     path: Path, networks: dict[str, Any], device: torch.device, new: frozenset[str] = frozenset()
-) -> tuple[int, float, dict[str, Any]]:
-    """Load a compact state (save_compact) into the networks; (step, seconds trained, the recipe).
-    Networks named in `new` may be missing from it (as in load_run)."""
+) -> tuple[int, float, dict[str, Any], set[str]]:
+    """Load a compact state (save_compact) into the networks; (step, seconds trained, the recipe,
+    the networks that start afresh). Networks named in `new` may be missing from it (as in load_run)."""
     state = torch.load(path, map_location=device, weights_only=True)
-    for name, net in networks.items():
-        if name in new and name not in state:
-            print(f"{name}: not in {path}, starts afresh")
-            continue
-        net.load_state_dict({k: v.float() for k, v in state[name].items()})
+    fp32 = {k: {n: v.float() for n, v in net.items()} if k in networks else net for k, net in state.items()}
+    fresh = _load(networks, fp32, new, path)
     print(f"resumed from {path} at step {state['step']} ({state['elapsed'] / 60:.1f} min trained)")
-    return state["step"], state["elapsed"], json.loads(state["recipe"])
+    return state["step"], state["elapsed"], json.loads(state["recipe"]), fresh
 
 
 def linear_decay(step: int, decay_from: int | None, steps: int) -> float:

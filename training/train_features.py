@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"model": model, "optimizer": opt}
-    step, elapsed, _ = load_run(args.run_dir, parts, device)
+    step, elapsed, _, _ = load_run(args.run_dir, parts, device)
 
     def save() -> None:
         save_run(args.run_dir, parts, step, elapsed)

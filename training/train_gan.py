@@ -885,12 +885,12 @@ def main(argv: list[str] | None = None) -> None:
         parts |= {"f": critic, "opt_f": opt_f}
         networks["f"] = critic
     new = frozenset({"f", "opt_f"})  # a run may gain the feature critic when resumed
-    step, elapsed, kept = load_run(run_dir, parts, device, new)
+    step, elapsed, kept, _ = load_run(run_dir, parts, device, new)
     fresh_discriminator = False
     if step == 0 and resume_state.is_file() and not args.init_from:  # a new machine: the state in the repository
         fresh_discriminator = args.new_discriminator
         kept_networks = {k: v for k, v in networks.items() if not (k == "d" and args.new_discriminator)}
-        step, elapsed, kept = load_compact(resume_state, kept_networks, device, new)
+        step, elapsed, kept, _ = load_compact(resume_state, kept_networks, device, new)
     if args.init_from and step == 0 and not args.export_only:
         init_generator(generator, args.init_from)
         ema.load_state_dict(generator.state_dict())

@@ -272,10 +272,10 @@ def main(argv: list[str] | None = None) -> None:
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"unet": unet, "ema": ema, "optimizer": opt}
-    step, elapsed, _ = load_run(args.run_dir, parts, device)
+    step, elapsed, _, _ = load_run(args.run_dir, parts, device)
     networks = {"unet": unet, "ema": ema}  # what the compact state keeps (the optimizer starts afresh)
     if step == 0 and args.resume_state.is_file():
-        step, elapsed, _ = load_compact(args.resume_state, networks, device)
+        step, elapsed, _, _ = load_compact(args.resume_state, networks, device)
     pipe = inpainting_pipeline(base, ema)
 
     given = list(argv if argv is not None else sys.argv[1:])

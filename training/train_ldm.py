@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"unet": unet, "ema": ema, "optimizer": opt}
-    step, elapsed, kept = load_run(args.run_dir, parts, device)
+    step, elapsed, kept, _ = load_run(args.run_dir, parts, device)
     # One entry per run segment, as a resumed run may change the recipe. Runs saved before there
     # was a history trained without colour words.
     recipe = {"colour_variants": args.colour_variants, "offset_noise": args.offset_noise}

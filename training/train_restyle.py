@@ -302,11 +302,6 @@ def naming_loss(namer: SetReader, real: torch.Tensor, sets: torch.Tensor, fake: 
     return named_loss(namer.classify(real), sets, namer.classify(fake.detach()) if fake_class else None)
 
 
-def saved_parts(path: Path) -> set[str]:
-    """The names of what a saved state (last.pt or a compact state) holds."""
-    return set(torch.load(path, map_location="cpu", weights_only=True)) if path.is_file() else set()
-
-
 def saved_blocks(path: Path) -> int:
     """How many residual blocks the generator in a compact state has."""
     generator = torch.load(path, map_location="cpu", weights_only=True)["generator"]
@@ -445,29 +440,24 @@ def main(argv: list[str] | None = None) -> None:
         parts |= {"classifier": namer, "opt_n": opt_n}
         networks["classifier"] = namer
     run_dir.mkdir(parents=True, exist_ok=True)
-    # a run gaining a set classifier loads all but it (and its optimizer) from its saved state, then warms it up
-    saved = saved_parts(run_dir / "last.pt") or saved_parts(resume_state)
-    new_namer = namer is not None and "classifier" not in saved
-    step, elapsed, _ = load_run(
-        run_dir, {k: v for k, v in parts.items() if not (new_namer and k in ("classifier", "opt_n"))}, device
-    )
+    gained = frozenset({"classifier", "opt_n"})  # a resumed run may gain a set classifier, which then warms up
+    step, elapsed, _, fresh = load_run(run_dir, parts, device, gained)
     for p in critic.classifier.parameters():  # a critic that just gained the fake class: its old moments do not fit
         if p in opt_d.state and opt_d.state[p]["exp_avg"].shape != p.shape:
             del opt_d.state[p]
     # a new critic's or classifier's warm-up: the first steps after the saved state it was started beside
-    warm_until = step + args.critic_warmup if new_namer else 0
+    warm_until = step + args.critic_warmup if "classifier" in fresh else 0
     if step == 0 and resume_state.is_file():  # a new machine: the compact state from the repository
-        fresh = {name for name, new in (("critic", args.new_critic), ("classifier", new_namer)) if new}
-        kept = {k: v for k, v in networks.items() if k not in fresh}
+        kept = {k: v for k, v in networks.items() if not (k == "critic" and args.new_critic)}
         blocks = saved_blocks(resume_state)
         if blocks < args.blocks:  # a deeper generator: the saved one's weights, then nearly silent blocks (deepen)
             kept |= {net: Translator(**model._hub_mixin_config | {"blocks": blocks}) for net in ("generator", "ema")}
-        step, elapsed, _ = load_compact(resume_state, kept, device)
+        step, elapsed, _, fresh = load_compact(resume_state, kept, device, gained)
         if blocks < args.blocks:
             deepen(model, kept["generator"])
             deepen(ema, kept["ema"])
             print(f"deepened the generator from {blocks} to {args.blocks} residual blocks")
-        warm_until = step + args.critic_warmup if fresh else 0
+        warm_until = step + args.critic_warmup if args.new_critic or "classifier" in fresh else 0
 
     def finish() -> None:
         metrics = evaluate(ema, heldout, pairs) if heldout else {}

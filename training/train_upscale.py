@@ -290,9 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     opt = torch.optim.Adam(model.parameters(), LEARNING_RATE)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"model": model, "ema": ema, "optimizer": opt}
-    step, elapsed, _ = load_run(args.run_dir, parts, device)
+    step, elapsed, _, _ = load_run(args.run_dir, parts, device)
     if step == 0 and args.resume_state.is_file():  # a new machine: the compact state from the repository
-        step, elapsed, _ = load_compact(args.resume_state, {"model": model, "ema": ema}, device)
+        step, elapsed, _, _ = load_compact(args.resume_state, {"model": model, "ema": ema}, device)
     command = card_command("training.train_upscale", list(argv if argv is not None else sys.argv[1:]))
     shipped = args.out / "training_metrics.json"
     recard = args.export_only and step == 0 and shipped.is_file()

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     opt = torch.optim.AdamW(vae.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     parts = {"model": vae, "optimizer": opt}
-    step, elapsed, _ = load_run(args.run_dir, parts, device)
+    step, elapsed, _, _ = load_run(args.run_dir, parts, device)
 
     def save() -> None:
         save_run(args.run_dir, parts, step, elapsed)
