@@ -1012,10 +1012,13 @@ def main(argv: list[str] | None = None) -> None:
         opt_d.step()
 
         postfix = {"d": f"{d_loss.item():.3f}"}
+        # the feature critic's verdict reaches the generator once its head has learnt alone for FEATURE_WARMUP steps
+        heard = critic is not None and critic_steps >= FEATURE_WARMUP
         if critic is not None:  # un-augmented images: the frozen features are what keeps it from memorising
             with torch.no_grad():
                 real_features = critic.features(real)
-            fake_features = critic.features(fake)  # kept with its graph: the generator's loss reads it below
+            with torch.set_grad_enabled(heard):  # with its graph only when the generator's loss reads it below
+                fake_features = critic.features(fake)
             f_loss = d_loss_fn(args.loss, critic.head_score(real_features), critic.head_score(fake_features.detach()))
             opt_f.zero_grad(set_to_none=True)
             f_loss.backward()
@@ -1024,7 +1027,7 @@ def main(argv: list[str] | None = None) -> None:
             postfix["f"] = f"{f_loss.item():.3f}"
         if not warming:
             g_loss = g_loss_fn(args.loss, discriminator(diff_augment(fake, args.diffaug, augment_p), labels))
-            if critic is not None and critic_steps > FEATURE_WARMUP:
+            if heard:
                 g_loss = g_loss + args.feature_critic * g_loss_fn(args.loss, critic.head_score(fake_features))
             if args.mode_seeking:
                 g_loss = g_loss + args.mode_seeking * mode_seeking_penalty(fake, z)
